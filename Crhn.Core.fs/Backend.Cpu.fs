@@ -1,0 +1,145 @@
+namespace Crhn.Core
+
+open System
+open System.Numerics
+open Crhn.Core.Kernels
+open Crhn.Core.Providers
+
+/// The CPU backend: managed arrays, TensorPrimitives for element-wise work, the engine's provider
+/// for GEMM and SVD. One generic class serves float32 and float64 (the JIT specialises each).
+type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], data: 'T[]) =
+    inherit RawTensor()
+
+    static let dtype = if typeof<'T> = typeof<float32> then Dtype.Float32 else Dtype.Float64
+    static let ofFloat (v: float) = 'T.CreateChecked v
+    static let serialGemm : SerialGemm<'T> =
+        if typeof<'T> = typeof<float32> then
+            unbox (box (fun ta tb m n k (a: float32[]) ao lda b bo ldb (beta: float32) c co ldc ->
+                ManagedGemm.sgemmSerial ta tb m n k 1.0f a ao lda b bo ldb beta c co ldc))
+        else
+            unbox (box (fun ta tb m n k (a: float[]) ao lda b bo ldb (beta: float) c co ldc ->
+                ManagedGemm.dgemmSerial ta tb m n k 1.0 a ao lda b bo ldb beta c co ldc))
+
+    /// The storage (shared, not copied: treat as read-only).
+    member _.Data = data
+
+    static member private Of(raw: RawTensor, op: string) : 'T[] =
+        match raw with
+        | :? CpuTensor<'T> as c -> c.Data
+        | _ ->
+            raise (ArgumentException(sprintf "%s: both operands must be %A tensors on the CPU backend, found %A on %s." op dtype raw.Dtype raw.Backend, "other"))
+
+    static member private Make(shape: int[], values: 'T[]) = CpuTensor<'T>(shape, values) :> RawTensor
+
+    override _.Shape = shape
+    override _.Dtype = dtype
+    override _.Backend = "cpu"
+    override _.CreateLike(s, values) =
+        if values.Length <> Shape.numel s then
+            raise (ArgumentException(sprintf "create: shape %s needs %d values, found %d." (Shape.format s) (Shape.numel s) values.Length, "values"))
+        CpuTensor<'T>.Make(s, Array.map ofFloat values)
+    override _.ZerosLike s = CpuTensor<'T>.Make(s, Array.zeroCreate (Shape.numel s))
+    override _.FullLike(s, v) = CpuTensor<'T>.Make(s, Array.create (Shape.numel s) (ofFloat v))
+    override _.ToFloat32Array() = Array.map Single.CreateChecked data
+    override _.ToFloat64Array() = Array.map Double.CreateChecked data
+    override t.Cast d =
+        match d with
+        | Dtype.Float32 -> CpuTensor<float32>(shape, t.ToFloat32Array()) :> RawTensor
+        | Dtype.Float64 -> CpuTensor<float>(shape, t.ToFloat64Array()) :> RawTensor
+    override _.View s =
+        if Shape.numel s <> data.Length then
+            raise (Shape.mismatch "view" (sprintf "a shape of %d elements" data.Length) s "shape")
+        CpuTensor<'T>.Make(s, data)
+    override _.Binary(op, other) =
+        let b = CpuTensor<'T>.Of(other, "binary")
+        let outShape = Shape.broadcast (sprintf "%A" op) shape other.Shape
+        CpuTensor<'T>.Make(outShape, Elementwise.binary op shape data other.Shape b outShape)
+    override _.AddScalar c = CpuTensor<'T>.Make(shape, Elementwise.addScalar (ofFloat c) data)
+    override _.MulScalar c = CpuTensor<'T>.Make(shape, Elementwise.mulScalar (ofFloat c) data)
+    override _.Unary op = CpuTensor<'T>.Make(shape, Elementwise.unary op data)
+    override _.Clamp(lo, hi) = CpuTensor<'T>.Make(shape, Elementwise.clamp (ofFloat lo) (ofFloat hi) data)
+    override _.InRangeMask(lo, hi) = CpuTensor<'T>.Make(shape, Elementwise.inRange (ofFloat lo) (ofFloat hi) data)
+    override _.SumToShape target =
+        if Shape.broadcast "sumToShape" shape target <> shape then
+            raise (Shape.mismatch "sumToShape" (sprintf "a shape that broadcasts to %s" (Shape.format shape)) target "shape")
+        CpuTensor<'T>.Make(target, Reduce.sumToShape shape data target)
+    override _.SumAll() = Reduce.sumAll data
+    override _.SoftmaxLast() = CpuTensor<'T>.Make(shape, Reduce.softmaxLast (Array.last shape) data)
+    override _.LogSoftmaxLast() = CpuTensor<'T>.Make(shape, Reduce.logSoftmaxLast (Array.last shape) data)
+    override _.Permute perm = CpuTensor<'T>.Make(Array.map (fun p -> shape.[p]) perm, Layout.permute shape data perm)
+    override _.Slice(starts, lengths) = CpuTensor<'T>.Make(lengths, Layout.slice shape data starts lengths)
+    override _.Unslice(fullShape, starts) = CpuTensor<'T>.Make(fullShape, Layout.unslice fullShape data shape starts)
+    override this.Concat(others, axis) =
+        let all = Array.append [| this :> RawTensor |] others
+        let arrays = all |> Array.map (fun t -> CpuTensor<'T>.Of(t, "concat"))
+        let outShape = Array.copy shape
+        outShape.[axis] <- all |> Array.sumBy (fun t -> t.Shape.[axis])
+        CpuTensor<'T>.Make(outShape, Layout.concat (all |> Array.map (fun t -> t.Shape)) arrays axis)
+    override _.MatMul(transA, transB, other) =
+        let b = CpuTensor<'T>.Of(other, "matmul")
+        let m, k = if transA then shape.[1], shape.[0] else shape.[0], shape.[1]
+        let n = if transB then other.Shape.[0] else other.Shape.[1]
+        let c = Array.zeroCreate<'T> (m * n)
+        let p = Engine.Provider()
+        match box data, box b, box c with
+        | (:? (float32[]) as a32), (:? (float32[]) as b32), (:? (float32[]) as c32) ->
+            p.Sgemm(transA, transB, m, n, k, 1.0f, a32, 0, shape.[1], b32, 0, other.Shape.[1], 0.0f, c32, 0, n)
+        | (:? (float[]) as a64), (:? (float[]) as b64), (:? (float[]) as c64) ->
+            p.Dgemm(transA, transB, m, n, k, 1.0, a64, 0, shape.[1], b64, 0, other.Shape.[1], 0.0, c64, 0, n)
+        | _ -> invalidOp "matmul: unsupported element type"
+        CpuTensor<'T>.Make([| m; n |], c)
+    override _.Conv2d(weight, g) =
+        let w = CpuTensor<'T>.Of(weight, "conv2d")
+        let outShape, y = Conv.forward serialGemm shape data weight.Shape w g
+        CpuTensor<'T>.Make(outShape, y)
+    override _.Conv2dBackwardInput(weight, inputShape, g) =
+        let w = CpuTensor<'T>.Of(weight, "conv2d backward")
+        CpuTensor<'T>.Make(inputShape, Conv.backwardInput serialGemm inputShape data weight.Shape w g)
+    override _.Conv2dBackwardWeight(gradOutput, weightShape, g) =
+        let dy = CpuTensor<'T>.Of(gradOutput, "conv2d backward")
+        CpuTensor<'T>.Make(weightShape, Conv.backwardWeight serialGemm shape data dy weightShape g)
+    override _.Svd() =
+        let m, n = shape.[0], shape.[1]
+        let k = min m n
+        let p = Engine.Provider()
+        let u, s, vt =
+            match box data with
+            | :? (float32[]) as a ->
+                let r = p.Sgesdd(m, n, a)
+                box r.U, box r.S, box r.Vt
+            | :? (float[]) as a ->
+                let r = p.Dgesdd(m, n, a)
+                box r.U, box r.S, box r.Vt
+            | _ -> invalidOp "svd: unsupported element type"
+        CpuTensor<'T>.Make([| m; k |], unbox u), CpuTensor<'T>.Make([| k |], unbox s), CpuTensor<'T>.Make([| k; n |], unbox vt)
+    override _.IsFinite() = Elementwise.isFinite data
+    override _.AxpyInPlace(alpha, x) =
+        let xs = CpuTensor<'T>.Of(x, "axpy")
+        Shape.checkEqual "axpy" "x" shape x.Shape
+        Numerics.Tensors.TensorPrimitives.MultiplyAdd(ReadOnlySpan xs, ofFloat alpha, ReadOnlySpan data, Span data)
+    override _.ScaleInPlace alpha =
+        Numerics.Tensors.TensorPrimitives.Multiply(ReadOnlySpan data, ofFloat alpha, Span data)
+    override _.CopyInPlace x =
+        Shape.checkEqual "copy" "x" shape x.Shape
+        Array.blit (CpuTensor<'T>.Of(x, "copy")) 0 data 0 data.Length
+
+/// Creation of CPU tensors.
+[<RequireQualifiedAccess>]
+module Cpu =
+    /// A float32 tensor over a copy of the values.
+    let ofFloat32 (shape: int[]) (values: float32[]) =
+        if values.Length <> Shape.numel shape then
+            raise (ArgumentException(sprintf "create: shape %s needs %d values, found %d." (Shape.format shape) (Shape.numel shape) values.Length, "values"))
+        CpuTensor<float32>(Array.copy shape, Array.copy values) :> RawTensor
+
+    /// A float64 tensor over a copy of the values.
+    let ofFloat64 (shape: int[]) (values: float[]) =
+        if values.Length <> Shape.numel shape then
+            raise (ArgumentException(sprintf "create: shape %s needs %d values, found %d." (Shape.format shape) (Shape.numel shape) values.Length, "values"))
+        CpuTensor<float>(Array.copy shape, Array.copy values) :> RawTensor
+
+    /// A zero tensor.
+    let zeros (dtype: Dtype) (shape: int[]) =
+        match dtype with
+        | Dtype.Float32 -> CpuTensor<float32>(shape, Array.zeroCreate (Shape.numel shape)) :> RawTensor
+        | Dtype.Float64 -> CpuTensor<float>(shape, Array.zeroCreate (Shape.numel shape)) :> RawTensor

@@ -1,0 +1,173 @@
+namespace Crhn.Core.Native
+
+open System
+open System.Collections.Generic
+open System.IO
+open System.Runtime.InteropServices
+open Crhn.Core.Providers
+
+/// Every P/Invoke of Crhn lives in this folder. This file binds Debian's libopenblas.so.0
+/// (package libopenblas0-pthread): CBLAS sgemm/dgemm and LAPACK's Fortran sgesdd_/dgesdd_.
+/// Callers validate arguments first (ProviderChecks); nothing here is reached with sizes that
+/// could address outside the arrays.
+module OpenBlasNative =
+
+    [<Literal>]
+    let Library = "crhn-openblas"
+
+    let CblasRowMajor = 101
+    let CblasNoTrans = 111
+    let CblasTrans = 112
+
+    [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
+    extern void cblas_sgemm(int order, int transA, int transB, int m, int n, int k, float32 alpha, nativeint a, int lda, nativeint b, int ldb, float32 beta, nativeint c, int ldc)
+
+    [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
+    extern void cblas_dgemm(int order, int transA, int transB, int m, int n, int k, float alpha, nativeint a, int lda, nativeint b, int ldb, float beta, nativeint c, int ldc)
+
+    [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
+    extern void sgesdd_(nativeint jobz, nativeint m, nativeint n, nativeint a, nativeint lda, nativeint s, nativeint u, nativeint ldu, nativeint vt, nativeint ldvt, nativeint work, nativeint lwork, nativeint iwork, nativeint info, unativeint jobzLength)
+
+    [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
+    extern void dgesdd_(nativeint jobz, nativeint m, nativeint n, nativeint a, nativeint lda, nativeint s, nativeint u, nativeint ldu, nativeint vt, nativeint ldvt, nativeint work, nativeint lwork, nativeint iwork, nativeint info, unativeint jobzLength)
+
+    [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
+    extern void openblas_set_num_threads(int n)
+
+    [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
+    extern int openblas_get_num_threads()
+
+    [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
+    extern nativeint openblas_get_corename()
+
+    [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
+    extern nativeint openblas_get_config()
+
+    [<DllImport("libc", EntryPoint = "setenv", CallingConvention = CallingConvention.Cdecl)>]
+    extern int private setenv(string name, string value, int overwrite)
+
+    /// The places searched, in order: $CRHN_OPENBLAS_PATH, then the soname through the loader's
+    /// search path, then Debian's pthread and openmp builds by full path.
+    let candidates () =
+        [ match Environment.GetEnvironmentVariable "CRHN_OPENBLAS_PATH" with
+          | null | "" -> ()
+          | p -> yield p
+          yield "libopenblas.so.0"
+          yield "/usr/lib/x86_64-linux-gnu/libopenblas.so.0"
+          yield "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0"
+          yield "/usr/lib/aarch64-linux-gnu/libopenblas.so.0" ]
+
+    /// The outcome of loading: the handle, or the trace of every path tried and why it failed.
+    type LoadResult =
+        | Loaded of handle: nativeint * path: string
+        | NotLoaded of trace: string list
+
+    let private load () =
+        // OpenBLAS reads its environment once, when it loads; .NET's Environment.SetEnvironmentVariable
+        // does not reach the C environment, so the worker-thread timeout is set through libc. Idle
+        // OpenBLAS workers otherwise spin for ~2^28 cycles after each call and steal a core from
+        // the engine's own parallel loops on a 2-core machine.
+        if String.IsNullOrEmpty(Environment.GetEnvironmentVariable "OPENBLAS_THREAD_TIMEOUT") && OperatingSystem.IsLinux() then
+            setenv ("OPENBLAS_THREAD_TIMEOUT", "16", 0) |> ignore
+        let trace = List<string>()
+        let rec attempt paths =
+            match paths with
+            | [] -> NotLoaded(List.ofSeq trace)
+            | (p: string) :: rest ->
+                if Path.IsPathRooted p && not (File.Exists p) then
+                    trace.Add(sprintf "%s: no such file" p)
+                    attempt rest
+                else
+                    try
+                        let h = NativeLibrary.Load p
+                        if NativeLibrary.TryGetExport(h, "cblas_sgemm") |> fst && NativeLibrary.TryGetExport(h, "sgesdd_") |> fst then
+                            Loaded(h, p)
+                        else
+                            trace.Add(sprintf "%s: loaded, but it lacks cblas_sgemm or sgesdd_" p)
+                            attempt rest
+                    with e ->
+                        trace.Add(sprintf "%s: %s" p e.Message)
+                        attempt rest
+        attempt (candidates ())
+
+    /// Loaded on first use, once per process.
+    let loadResult =
+        lazy (
+            let result = load ()
+            match result with
+            | Loaded(h, _) ->
+                NativeLibrary.SetDllImportResolver(
+                    typeof<LoadResult>.Assembly,
+                    DllImportResolver(fun name _ _ -> if name = Library then h else IntPtr.Zero))
+            | NotLoaded _ -> ()
+            result)
+
+    let private str (p: nativeint) = if p = IntPtr.Zero then "" else Marshal.PtrToStringAnsi(p).Trim()
+
+    /// The kernel family OpenBLAS picked for this CPU (e.g. SkylakeX, Cooperlake, Haswell).
+    let coreName () = str (openblas_get_corename ())
+
+    /// OpenBLAS's build configuration string (version, threading model, default core).
+    let config () = str (openblas_get_config ())
+
+    /// Pins arrays for the duration of one native call and hands over the address of each
+    /// array's element at the given offset.
+    let private pinned (arrays: (Array * int) list) (call: nativeint list -> unit) =
+        let handles = arrays |> List.map (fun (a, _) -> GCHandle.Alloc(a, GCHandleType.Pinned))
+        try
+            let addresses =
+                List.map2 (fun (h: GCHandle) (a: Array, off: int) ->
+                    if a.Length = 0 then IntPtr.Zero
+                    else h.AddrOfPinnedObject() + nativeint (off * Buffer.ByteLength(a) / a.Length)) handles arrays
+            call addresses
+        finally
+            for h in handles do h.Free()
+
+    let private trans (t: bool) = if t then CblasTrans else CblasNoTrans
+
+    let sgemm (transA, transB, m, n, k, alpha: float32, a: float32[], aOff, lda, b: float32[], bOff, ldb, beta: float32, c: float32[], cOff, ldc) =
+        pinned [ a :> Array, aOff; b, bOff; c, cOff ] (function
+            | [ pa; pb; pc ] -> cblas_sgemm(CblasRowMajor, trans transA, trans transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
+            | _ -> ())
+
+    let dgemm (transA, transB, m, n, k, alpha: float, a: float[], aOff, lda, b: float[], bOff, ldb, beta: float, c: float[], cOff, ldc) =
+        pinned [ a :> Array, aOff; b, bOff; c, cOff ] (function
+            | [ pa; pb; pc ] -> cblas_dgemm(CblasRowMajor, trans transA, trans transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc)
+            | _ -> ())
+
+    /// One error-check idiom for LAPACK: info < 0 is an argument error (a bug here), info > 0 a
+    /// failure to converge.
+    let private checkInfo (routine: string) (info: int) =
+        if info < 0 then invalidOp (sprintf "%s: argument %d had an illegal value" routine (-info))
+        elif info > 0 then raise (ArithmeticException(sprintf "%s: the SVD did not converge (info = %d)" routine info))
+
+    /// Thin SVD of a row-major m×n matrix (gesdd, jobz = 'S'). Row-major A is column-major Aᵀ
+    /// (n×m); gesdd of Aᵀ gives Aᵀ = U'ΣV'ᵀ, so A's U is V' and A's Vᵀ is U'ᵀ. Read row-major,
+    /// LAPACK's column-major VT' (k×m) buffer is exactly U (m×k), and its U' (n×k) buffer is
+    /// exactly Vᵀ (k×n): no copies. `call` receives the 14 LAPACK arguments as addresses.
+    let private gesdd (routine: string) (call: nativeint list -> unit) (m: int) (n: int) (a: 'T[]) (toInt: 'T -> int) =
+        let k = min m n
+        let work = Array.copy a
+        let s = Array.zeroCreate<'T> k
+        let u = Array.zeroCreate<'T> (m * k)
+        let vt = Array.zeroCreate<'T> (k * n)
+        let iwork = Array.zeroCreate<int> (8 * k)
+        // jobz, M, N, LDA, LDU, LDVT, LWORK, INFO for the column-major n×m problem.
+        let ints = [| int 'S'; n; m; n; n; k; -1; 0 |]
+        let run (ws: 'T[]) =
+            pinned [ ints :> Array, 0; ints, 1; ints, 2; work, 0; ints, 3; s, 0; vt, 0; ints, 4; u, 0; ints, 5; ws, 0; ints, 6; iwork, 0; ints, 7 ] call
+            checkInfo routine ints.[7]
+        let query = Array.zeroCreate<'T> 1
+        run query
+        ints.[6] <- max 1 (toInt query.[0])
+        run (Array.zeroCreate<'T> ints.[6])
+        { U = u; S = s; Vt = vt; M = m; N = n }
+
+    let private lapack (f: nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * unativeint -> unit) =
+        function
+        | [ jobz; pm; pn; pa; lda; ps; pu; ldu; pvt; ldvt; pw; lw; pi; info ] -> f (jobz, pm, pn, pa, lda, ps, pu, ldu, pvt, ldvt, pw, lw, pi, info, 1un)
+        | _ -> ()
+
+    let sgesdd (m: int) (n: int) (a: float32[]) = gesdd "sgesdd" (lapack sgesdd_) m n a (fun x -> int (ceil x))
+
+    let dgesdd (m: int) (n: int) (a: float[]) = gesdd "dgesdd" (lapack dgesdd_) m n a (fun x -> int (ceil x))

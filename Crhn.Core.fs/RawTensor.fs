@@ -1,0 +1,116 @@
+namespace Crhn.Core
+
+open System
+
+/// The element types tensors hold: float32 for models, float64 where a property needs it.
+[<RequireQualifiedAccess>]
+type Dtype =
+    | Float32
+    | Float64
+
+/// Element-wise binary operations (NumPy broadcasting).
+[<RequireQualifiedAccess>]
+type BinaryOp =
+    | Add
+    | Sub
+    | Mul
+    | Div
+
+/// Element-wise unary operations.
+[<RequireQualifiedAccess>]
+type UnaryOp =
+    | Neg
+    | Abs
+    | Sign
+    | Exp
+    | Log
+    | Sqrt
+    | Square
+    | Tanh
+    | Sigmoid
+    | Relu
+    /// 1 where x > 0, else 0 (the derivative of ReLU).
+    | Step
+
+/// Stride and zero padding of a 2-D convolution, per axis.
+type ConvGeometry =
+    { StrideH: int
+      StrideW: int
+      PadH: int
+      PadW: int }
+
+/// The backend boundary (after DiffSharp's RawTensor): a contiguous, row-major, immutable-by-
+/// convention tensor and the primal kernels on it. Nothing here records gradients; the autodiff
+/// layer (Tensor) calls these and never loops over storage itself. A backend (CPU today, a
+/// TorchSharp one later) is one subclass. In-place members exist for optimisers only.
+[<AbstractClass>]
+type RawTensor() =
+    /// The shape, row-major.
+    abstract Shape: int[]
+    /// float32 or float64.
+    abstract Dtype: Dtype
+    /// The name of the backend holding the data.
+    abstract Backend: string
+    /// A new tensor of the same dtype and backend, filled from float64 values.
+    abstract CreateLike: shape: int[] * values: float[] -> RawTensor
+    /// A zero tensor of the same dtype and backend.
+    abstract ZerosLike: shape: int[] -> RawTensor
+    /// A tensor of the same dtype and backend filled with one value.
+    abstract FullLike: shape: int[] * value: float -> RawTensor
+    /// The elements, converted to float32, row-major (a copy).
+    abstract ToFloat32Array: unit -> float32[]
+    /// The elements, converted to float64, row-major (a copy).
+    abstract ToFloat64Array: unit -> float[]
+    /// The same elements in another dtype.
+    abstract Cast: Dtype -> RawTensor
+    /// The same storage under another shape of equal element count.
+    abstract View: shape: int[] -> RawTensor
+    /// a ∘ b with NumPy broadcasting.
+    abstract Binary: op: BinaryOp * other: RawTensor -> RawTensor
+    /// x + c.
+    abstract AddScalar: float -> RawTensor
+    /// x · c.
+    abstract MulScalar: float -> RawTensor
+    /// f(x) element-wise.
+    abstract Unary: UnaryOp -> RawTensor
+    /// min(max(x, lo), hi).
+    abstract Clamp: lo: float * hi: float -> RawTensor
+    /// 1 where lo ≤ x ≤ hi, else 0.
+    abstract InRangeMask: lo: float * hi: float -> RawTensor
+    /// Sums over the axes that `shape` broadcasts (the reverse of broadcasting to this shape).
+    abstract SumToShape: shape: int[] -> RawTensor
+    /// The sum of every element, accumulated in float64.
+    abstract SumAll: unit -> float
+    /// Softmax along the last axis, max-subtracted.
+    abstract SoftmaxLast: unit -> RawTensor
+    /// Log-softmax along the last axis (x − max − log Σ exp(x − max)).
+    abstract LogSoftmaxLast: unit -> RawTensor
+    /// Axis permutation: output axis i is input axis perm[i].
+    abstract Permute: perm: int[] -> RawTensor
+    /// The block starting at `starts` with `lengths` along each axis.
+    abstract Slice: starts: int[] * lengths: int[] -> RawTensor
+    /// A zero tensor of `fullShape` with this tensor written at `starts` (the adjoint of Slice).
+    abstract Unslice: fullShape: int[] * starts: int[] -> RawTensor
+    /// This tensor followed by `others` along `axis`.
+    abstract Concat: others: RawTensor[] * axis: int -> RawTensor
+    /// op(this)·op(other) for 2-D tensors, through the engine's GEMM provider.
+    abstract MatMul: transA: bool * transB: bool * other: RawTensor -> RawTensor
+    /// 2-D cross-correlation of this N×C×H×W input with an O×C×kh×kw weight.
+    abstract Conv2d: weight: RawTensor * geometry: ConvGeometry -> RawTensor
+    /// The adjoint of Conv2d in its input, applied to this N×O×Ho×Wo tensor (= conv_transpose2d).
+    abstract Conv2dBackwardInput: weight: RawTensor * inputShape: int[] * geometry: ConvGeometry -> RawTensor
+    /// The gradient of Conv2d in its weight: this is the input, `gradOutput` the output's gradient.
+    abstract Conv2dBackwardWeight: gradOutput: RawTensor * weightShape: int[] * geometry: ConvGeometry -> RawTensor
+    /// Thin SVD of a 2-D tensor: U (m×k), S (k), Vᵀ (k×n), k = min(m, n).
+    abstract Svd: unit -> RawTensor * RawTensor * RawTensor
+    /// True when no element is NaN or infinite.
+    abstract IsFinite: unit -> bool
+    /// this ← this + α·x (optimisers only).
+    abstract AxpyInPlace: alpha: float * x: RawTensor -> unit
+    /// this ← α·this (optimisers only).
+    abstract ScaleInPlace: alpha: float -> unit
+    /// this ← x, element for element (optimisers and in-place parameter updates only).
+    abstract CopyInPlace: x: RawTensor -> unit
+
+    /// The number of elements.
+    member t.Numel = Shape.numel t.Shape

@@ -1,0 +1,135 @@
+namespace Crhn.Core
+
+open System
+open System.Collections.Generic
+
+/// A reverse rule: given the gradient of an op's output and the index of one of its inputs,
+/// the gradient with respect to that input. It is called only for inputs that need a gradient.
+type ReverseRule = RawTensor -> int -> RawTensor
+
+/// A differentiable tensor: a primal value (RawTensor) and, when any input needs a gradient, the
+/// op that made it, its inputs and its reverse rule. Parameters are leaves that collect gradients
+/// in Grad; constants record nothing. Immutable by convention; optimisers update parameters'
+/// primals in place.
+[<Sealed>]
+type Tensor private (primal: RawTensor, op: string, parents: Tensor[], reverse: ReverseRule option, requiresGrad: bool) =
+    static let mutable counter = 0L
+    let id = Threading.Interlocked.Increment(&counter)
+    let mutable grad: RawTensor option = None
+
+    /// The value.
+    member _.Primal = primal
+    /// The op that made this tensor ("const" and "param" for leaves).
+    member _.Op = op
+    /// The tensors this one was computed from (empty for leaves and for constants).
+    member _.Parents = parents
+    /// True for parameters and for anything computed from one.
+    member _.RequiresGrad = requiresGrad
+    /// Creation order: every tensor's Id exceeds its parents', which orders the tape.
+    member _.Id = id
+    /// The shape of the value.
+    member _.Shape = primal.Shape
+    /// The element type.
+    member _.Dtype = primal.Dtype
+    /// The gradient a parameter has accumulated since its last ZeroGrad.
+    member _.Grad = grad
+    member internal _.SetGrad g = grad <- g
+    member internal _.Reverse: ReverseRule option = reverse
+    /// Forgets the accumulated gradient.
+    member _.ZeroGrad() = grad <- None
+
+    /// A tensor that records no gradient.
+    static member Constant(value: RawTensor) = Tensor(value, "const", [||], None, false)
+
+    /// A leaf that accumulates its gradient in Grad.
+    static member Parameter(value: RawTensor) = Tensor(value, "param", [||], None, true)
+
+    /// The result of an op: records its inputs and reverse rule when one of them needs a gradient.
+    static member Record(op: string, value: RawTensor, inputs: Tensor[], rule: ReverseRule) =
+        if inputs |> Array.exists (fun t -> t.RequiresGrad) then Tensor(value, op, inputs, Some rule, true)
+        else Tensor(value, op, [||], None, false)
+
+    /// The same value, cut from the graph.
+    member _.Detach() = Tensor(primal, "const", [||], None, false)
+
+    /// The single value of a one-element tensor.
+    member _.ToScalar() =
+        if primal.Numel <> 1 then
+            raise (Shape.mismatch "toScalar" "a tensor of one element" primal.Shape "this")
+        primal.ToFloat64Array().[0]
+
+    /// Reverse-mode differentiation from this tensor with the given output gradient (ones if
+    /// omitted): walks the tape from the newest op to the oldest, each op's reverse rule turning
+    /// its output gradient into its inputs' gradients, which add up where an input is used twice
+    /// (a tied weight); leaves add their gradient into Grad.
+    member this.Backward(?seed: RawTensor) =
+        let seed = defaultArg seed (primal.FullLike(primal.Shape, 1.0))
+        Shape.checkEqual "backward" "seed" primal.Shape seed.Shape
+        if requiresGrad then
+            let nodes = List<Tensor>()
+            let seen = HashSet<int64>()
+            let stack = Stack<Tensor>()
+            stack.Push this
+            seen.Add id |> ignore
+            while stack.Count > 0 do
+                let t = stack.Pop()
+                nodes.Add t
+                for p in t.Parents do
+                    if p.RequiresGrad && seen.Add p.Id then stack.Push p
+            nodes.Sort(fun a b -> compare b.Id a.Id)
+            let grads = Dictionary<int64, RawTensor>()
+            grads.[id] <- seed
+            for t in nodes do
+                match grads.TryGetValue t.Id with
+                | true, g ->
+                    grads.Remove t.Id |> ignore
+                    match t.Reverse with
+                    | None -> t.SetGrad(Some(match t.Grad with Some old -> old.Binary(BinaryOp.Add, g) | None -> g))
+                    | Some rule ->
+                        t.Parents |> Array.iteri (fun i p ->
+                            if p.RequiresGrad then
+                                let gp = rule g i
+                                Shape.checkEqual (sprintf "backward of %s" t.Op) "gradient" p.Shape gp.Shape
+                                grads.[p.Id] <- (match grads.TryGetValue p.Id with
+                                                 | true, acc -> acc.Binary(BinaryOp.Add, gp)
+                                                 | _ -> gp))
+                | _ -> ()
+
+    override _.ToString() = sprintf "Tensor(%s, %A, %s)" (Shape.format primal.Shape) primal.Dtype op
+
+    /// Element-wise a + b with broadcasting.
+    static member (+)(a: Tensor, b: Tensor) =
+        Tensor.Record("add", a.Primal.Binary(BinaryOp.Add, b.Primal), [| a; b |], fun g i ->
+            g.SumToShape(if i = 0 then a.Shape else b.Shape))
+
+    /// Element-wise a − b with broadcasting.
+    static member (-)(a: Tensor, b: Tensor) =
+        Tensor.Record("sub", a.Primal.Binary(BinaryOp.Sub, b.Primal), [| a; b |], fun g i ->
+            if i = 0 then g.SumToShape a.Shape else (g.MulScalar -1.0).SumToShape b.Shape)
+
+    /// Element-wise a · b with broadcasting.
+    static member (*)(a: Tensor, b: Tensor) =
+        Tensor.Record("mul", a.Primal.Binary(BinaryOp.Mul, b.Primal), [| a; b |], fun g i ->
+            if i = 0 then g.Binary(BinaryOp.Mul, b.Primal).SumToShape a.Shape
+            else g.Binary(BinaryOp.Mul, a.Primal).SumToShape b.Shape)
+
+    /// Element-wise a / b with broadcasting.
+    static member (/)(a: Tensor, b: Tensor) =
+        Tensor.Record("div", a.Primal.Binary(BinaryOp.Div, b.Primal), [| a; b |], fun g i ->
+            if i = 0 then g.Binary(BinaryOp.Div, b.Primal).SumToShape a.Shape
+            else
+                // ∂(a/b)/∂b = −a/b²
+                let q = a.Primal.Binary(BinaryOp.Div, b.Primal.Unary UnaryOp.Square)
+                g.Binary(BinaryOp.Mul, q).MulScalar(-1.0).SumToShape b.Shape)
+
+    /// −x.
+    static member (~-)(x: Tensor) =
+        Tensor.Record("neg", x.Primal.Unary UnaryOp.Neg, [| x |], fun g _ -> g.Unary UnaryOp.Neg)
+
+    /// x + c.
+    static member (+)(x: Tensor, c: float) =
+        Tensor.Record("addScalar", x.Primal.AddScalar c, [| x |], fun g _ -> g)
+
+    /// x · c.
+    static member (*)(x: Tensor, c: float) =
+        Tensor.Record("mulScalar", x.Primal.MulScalar c, [| x |], fun g _ -> g.MulScalar c)

@@ -1,0 +1,92 @@
+namespace Crhn.Properties
+
+open FsCheck
+open FsCheck.FSharp
+open Crhn.Core
+
+/// One generated convolution: geometry, input x, weight w and an output-sized y, in float64.
+type ConvCase =
+    { N: int; C: int; O: int; K: int; Stride: int; Padding: int; H: int; W: int
+      X: float[]; Weight: float[]; Y: float[] }
+    member c.Ho = Shape.convOutput c.H c.K c.Stride c.Padding
+    member c.Wo = Shape.convOutput c.W c.K c.Stride c.Padding
+    override c.ToString() =
+        sprintf "x %d×%d×%d×%d, w %d×%d×%d×%d, stride %d, padding %d" c.N c.C c.H c.W c.O c.C c.K c.K c.Stride c.Padding
+
+/// Convolution laws: conv2d is the cross-correlation of its definition, and conv_transpose2d is
+/// its adjoint. Tolerance: float64 sums of at most a few hundred products of values in [−1, 1]
+/// carry rounding error below 1e-13; the bound 1e-10·(1 + |⟨·,·⟩|) leaves room and still fails on
+/// any wrong index (errors of order 1).
+module LawsConv =
+
+    let caseGen =
+        gen {
+            let! n = Gen.choose (1, 3)
+            let! c = Gen.choose (1, 4)
+            let! o = Gen.choose (1, 4)
+            let! k = Gen.choose (1, 4)
+            let! s = Gen.choose (1, 3)
+            let! p = Gen.choose (0, k - 1)
+            let! h = Gen.choose (max 1 (k - 2 * p), 9)
+            // Both axes need the same output padding in the transpose: keep W's remainder equal to H's.
+            let! w = Gen.choose (max 1 (k - 2 * p), 9) |> Gen.filter (fun w -> (w + 2 * p - k) % s = (h + 2 * p - k) % s)
+            let ho, wo = Shape.convOutput h k s p, Shape.convOutput w k s p
+            let! x = Generators.values -1.0 1.0 [| n; c; h; w |]
+            let! wt = Generators.values -1.0 1.0 [| o; c; k; k |]
+            let! y = Generators.values -1.0 1.0 [| n; o; ho; wo |]
+            return { N = n; C = c; O = o; K = k; Stride = s; Padding = p; H = h; W = w; X = x; Weight = wt; Y = y }
+        }
+
+    let private tensors (c: ConvCase) =
+        Tensor.Constant(Cpu.ofFloat64 [| c.N; c.C; c.H; c.W |] c.X),
+        Tensor.Constant(Cpu.ofFloat64 [| c.O; c.C; c.K; c.K |] c.Weight),
+        Tensor.Constant(Cpu.ofFloat64 [| c.N; c.O; c.Ho; c.Wo |] c.Y)
+
+    let private dot (a: Tensor) (b: Tensor) = (a * b).SumAll().ToScalar()
+
+    let private close (a: float) (b: float) = abs (a - b) <= 1e-10 * (1.0 + abs a)
+
+    /// conv2d(x, w)[n,o,i,j] = Σ_{c,p,q} w[o,c,p,q]·x[n,c,i·s+p−pad,j·s+q−pad], zero outside x.
+    let forwardMatchesDefinition =
+        Prop.forAll (Arb.fromGen caseGen) (fun c ->
+            let x, w, _ = tensors c
+            let y = x.Conv2d(w, c.Stride, c.Padding).Primal.ToFloat64Array()
+            let direct n o i j =
+                let mutable acc = 0.0
+                for ch in 0 .. c.C - 1 do
+                    for p in 0 .. c.K - 1 do
+                        for q in 0 .. c.K - 1 do
+                            let iy, ix = i * c.Stride + p - c.Padding, j * c.Stride + q - c.Padding
+                            if iy >= 0 && iy < c.H && ix >= 0 && ix < c.W then
+                                acc <- acc + c.Weight.[((o * c.C + ch) * c.K + p) * c.K + q] * c.X.[((n * c.C + ch) * c.H + iy) * c.W + ix]
+                acc
+            let worst =
+                seq { for n in 0 .. c.N - 1 do
+                        for o in 0 .. c.O - 1 do
+                            for i in 0 .. c.Ho - 1 do
+                                for j in 0 .. c.Wo - 1 ->
+                                    abs (y.[((n * c.O + o) * c.Ho + i) * c.Wo + j] - direct n o i j) }
+                |> Seq.fold max 0.0
+            worst <= 1e-12 |> Prop.label (sprintf "largest difference from the definition: %g" worst))
+
+    /// ⟨conv2d(x, w), y⟩ = ⟨x, conv_transpose2d(y, w)⟩.
+    let transposeIsAdjoint =
+        Prop.forAll (Arb.fromGen caseGen) (fun c ->
+            let x, w, y = tensors c
+            let op = c.H - Shape.convTransposeOutput c.Ho c.K c.Stride c.Padding 0
+            let lhs = dot (x.Conv2d(w, c.Stride, c.Padding)) y
+            let rhs = dot x (y.ConvTranspose2d(w, c.Stride, c.Padding, op))
+            close lhs rhs |> Prop.label (sprintf "⟨conv x, y⟩ = %.17g, ⟨x, convᵀ y⟩ = %.17g" lhs rhs))
+
+    /// Companion: with the kernel turned by 180° in the transpose (a plausible indexing slip) the
+    /// identity fails for some case, so the law is not vacuous.
+    let flippedKernelIsNotAdjoint =
+        Prop.forAll (Arb.fromGen caseGen) (fun c ->
+            let x, w, y = tensors c
+            let flipped = Tensor.Constant(Cpu.ofFloat64 [| c.O; c.C; c.K; c.K |] (Array.init c.Weight.Length (fun i ->
+                let q = i % c.K
+                let p = (i / c.K) % c.K
+                let rest = i / (c.K * c.K)
+                c.Weight.[(rest * c.K + (c.K - 1 - p)) * c.K + (c.K - 1 - q)])))
+            let op = c.H - Shape.convTransposeOutput c.Ho c.K c.Stride c.Padding 0
+            close (dot (x.Conv2d(w, c.Stride, c.Padding)) y) (dot x (y.ConvTranspose2d(flipped, c.Stride, c.Padding, op))))

@@ -1,0 +1,185 @@
+namespace Crhn.Properties
+
+open System
+open FsCheck
+open FsCheck.FSharp
+open Crhn.Core
+open Crhn.Core.Providers
+
+/// A generated GEMM: transposes, sizes, scalars, offsets and padded leading dimensions.
+type GemmCase =
+    { TransA: bool; TransB: bool; M: int; N: int; K: int; Alpha: float; Beta: float
+      AOffset: int; BOffset: int; COffset: int; Pad: int; A: float[]; B: float[]; C: float[] }
+    member g.Lda = max 1 (if g.TransA then g.M else g.K) + g.Pad
+    member g.Ldb = max 1 (if g.TransB then g.K else g.N) + g.Pad
+    member g.Ldc = max 1 g.N + g.Pad
+    override g.ToString() =
+        sprintf "%s%s m=%d n=%d k=%d α=%g β=%g offsets %d/%d/%d pad %d" (if g.TransA then "T" else "N") (if g.TransB then "T" else "N")
+            g.M g.N g.K g.Alpha g.Beta g.AOffset g.BOffset g.COffset g.Pad
+
+/// The providers agree with a float64 reference. GEMM bound (Higham, Accuracy and Stability,
+/// §3.5): |fl(AB) − AB| ≤ γ_k |A||B| with γ_k ≈ k·u, u the unit roundoff (2⁻²⁴ for float32,
+/// 2⁻⁵³ for float64); the check allows 2(k + 2)·u·(|α||A||B| + |β||C|) elementwise, plus one ulp
+/// of the scale. SVD bounds: a backward-stable SVD reconstructs A to p·u·‖A‖_F and its factors are
+/// orthonormal to p·u, with p = 10·max(m, n).
+module LawsProviders =
+
+    /// The managed provider always; OpenBLAS where it loads (otherwise the reason it dropped out).
+    let providers () : (ILinearAlgebraProvider * string) list =
+        [ yield Engine.Managed(), "managed"
+          match Engine.OpenBlas() with
+          | Ok p -> yield p, "openblas"
+          | Error _ -> () ]
+
+    let private size = Gen.frequency [ 5, Gen.choose (1, 40); 2, Gen.elements [ 1; 17; 31; 33; 64; 65; 127; 129 ]; 1, Gen.choose (100, 300) ]
+
+    let gemmGen =
+        gen {
+            let! ta = Gen.elements [ false; true ]
+            let! tb = Gen.elements [ false; true ]
+            let! m = size
+            let! n = size
+            let! k = Gen.frequency [ 4, size; 1, Gen.constant 0; 1, Gen.constant 1 ]
+            let! alpha = Gen.elements [ 1.0; -0.5; 2.0 ]
+            let! beta = Gen.elements [ 0.0; 1.0; 0.5 ]
+            let! ao, bo, co = Gen.zip3 (Gen.choose (0, 3)) (Gen.choose (0, 3)) (Gen.choose (0, 3))
+            let! pad = Gen.elements [ 0; 0; 3 ]
+            let proto = { TransA = ta; TransB = tb; M = m; N = n; K = k; Alpha = alpha; Beta = beta; AOffset = ao; BOffset = bo; COffset = co; Pad = pad; A = [||]; B = [||]; C = [||] }
+            let aRows = if ta then k else m
+            let bRows = if tb then n else k
+            let! a = Generators.values -1.0 1.0 [| ao + aRows * proto.Lda |]
+            let! b = Generators.values -1.0 1.0 [| bo + bRows * proto.Ldb |]
+            let! c = Generators.values -1.0 1.0 [| co + m * proto.Ldc |]
+            return { proto with A = a; B = b; C = c }
+        }
+
+    /// C_ref = α·op(A)op(B) + β·C in float64, and the elementwise error bound scale |α||A||B| + |β||C|.
+    let reference (g: GemmCase) =
+        let a i p = if g.TransA then g.A.[g.AOffset + p * g.Lda + i] else g.A.[g.AOffset + i * g.Lda + p]
+        let b p j = if g.TransB then g.B.[g.BOffset + j * g.Ldb + p] else g.B.[g.BOffset + p * g.Ldb + j]
+        Array.init (g.M * g.N) (fun ij ->
+            let i, j = ij / g.N, ij % g.N
+            let mutable acc, mag = 0.0, 0.0
+            for p in 0 .. g.K - 1 do
+                acc <- acc + a i p * b p j
+                mag <- mag + abs (a i p * b p j)
+            let c = g.C.[g.COffset + i * g.Ldc + j]
+            g.Alpha * acc + g.Beta * c, abs g.Alpha * mag + abs g.Beta * abs c)
+
+    /// The largest error relative to the bound (≤ 1 passes); untouched padding must stay as it was.
+    let gemmError (provider: ILinearAlgebraProvider) (single: bool) (g: GemmCase) =
+        let u = if single then (pown 2.0 -24) else (pown 2.0 -53)
+        let result =
+            if single then
+                let c = Array.map float32 g.C
+                provider.Sgemm(g.TransA, g.TransB, g.M, g.N, g.K, float32 g.Alpha, Array.map float32 g.A, g.AOffset, g.Lda,
+                               Array.map float32 g.B, g.BOffset, g.Ldb, float32 g.Beta, c, g.COffset, g.Ldc)
+                Array.map float c
+            else
+                let c = Array.copy g.C
+                provider.Dgemm(g.TransA, g.TransB, g.M, g.N, g.K, g.Alpha, g.A, g.AOffset, g.Lda, g.B, g.BOffset, g.Ldb, g.Beta, c, g.COffset, g.Ldc)
+                c
+        // Inputs were rounded to float32 too: compare with the reference on the rounded inputs.
+        let g' = if single then { g with A = Array.map (float32 >> float) g.A; B = Array.map (float32 >> float) g.B; C = Array.map (float32 >> float) g.C } else g
+        let expected = reference g'
+        let mutable worst = 0.0
+        for i in 0 .. g.M - 1 do
+            for j in 0 .. g.N - 1 do
+                let e, scale = expected.[i * g.N + j]
+                let bound = 2.0 * float (g.K + 2) * u * scale + u * abs e + Double.Epsilon
+                worst <- max worst (abs (result.[g.COffset + i * g.Ldc + j] - e) / bound)
+        let paddingKept =
+            result |> Array.indexed |> Array.forall (fun (idx, v) ->
+                let rel = idx - g.COffset
+                let inside = rel >= 0 && rel / g.Ldc < g.M && rel % g.Ldc < g.N
+                inside || v = g'.C.[idx])
+        if paddingKept then worst else infinity
+
+    let gemmAgrees (provider: ILinearAlgebraProvider) (single: bool) =
+        Prop.forAll (Arb.fromGen gemmGen) (fun g ->
+            let e = gemmError provider single g
+            e <= 1.0 |> Prop.label (sprintf "%s %s: error %.3g × the bound (∞: wrote outside C's block)" provider.Name (if single then "sgemm" else "dgemm") e))
+
+    /// Companion: a result off by one unit in one element of C (a kernel that drops a term) is
+    /// caught by the same bound.
+    let perturbedGemmIsCaught =
+        Prop.forAll (Arb.fromGen (gemmGen |> Gen.filter (fun g -> g.M > 0 && g.N > 0))) (fun g ->
+            let broken =
+                { new ILinearAlgebraProvider with
+                    member _.Name = "broken"
+                    member _.Description = "managed with one element off by 1"
+                    member _.Sgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc) =
+                        Engine.Managed().Sgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc)
+                        c.[co] <- c.[co] + 1.0f
+                    member _.Dgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc) =
+                        Engine.Managed().Dgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc)
+                        c.[co] <- c.[co] + 1.0
+                    member _.Sgesdd(m, n, a) = Engine.Managed().Sgesdd(m, n, a)
+                    member _.Dgesdd(m, n, a) = Engine.Managed().Dgesdd(m, n, a) }
+            gemmError broken true g <= 1.0)
+
+    let svdGen =
+        gen {
+            let! m = Gen.frequency [ 4, Gen.choose (1, 40); 1, Gen.elements [ 65; 100; 129 ] ]
+            let! n = Gen.frequency [ 4, Gen.choose (1, 40); 1, Gen.elements [ 65; 100; 129 ] ]
+            let! a = Generators.values -1.0 1.0 [| m; n |]
+            return m, n, a
+        }
+
+    /// ‖A − UΣVᵀ‖_F/‖A‖_F, ‖UᵀU − I‖_max, ‖VᵀV − I‖_max (thin factors), and whether S descends.
+    let svdErrors (provider: ILinearAlgebraProvider) (single: bool) (m: int, n: int, a: float[]) =
+        let u, s, vt =
+            if single then
+                let r = provider.Sgesdd(m, n, Array.map float32 a)
+                Array.map float r.U, Array.map float r.S, Array.map float r.Vt
+            else
+                let r = provider.Dgesdd(m, n, a)
+                r.U, r.S, r.Vt
+        let a = if single then Array.map (float32 >> float) a else a
+        let k = min m n
+        let mutable recon, norm = 0.0, 0.0
+        for i in 0 .. m - 1 do
+            for j in 0 .. n - 1 do
+                let mutable acc = 0.0
+                for p in 0 .. k - 1 do
+                    acc <- acc + u.[i * k + p] * s.[p] * vt.[p * n + j]
+                recon <- recon + (acc - a.[i * n + j]) ** 2.0
+                norm <- norm + a.[i * n + j] ** 2.0
+        let gram (get: int -> int -> float) (len: int) =
+            seq { for p in 0 .. k - 1 do
+                    for q in 0 .. k - 1 ->
+                        let mutable acc = 0.0
+                        for i in 0 .. len - 1 do
+                            acc <- acc + get i p * get i q
+                        abs (acc - (if p = q then 1.0 else 0.0)) } |> Seq.fold max 0.0
+        let uErr = gram (fun i p -> u.[i * k + p]) m
+        let vErr = gram (fun j p -> vt.[p * n + j]) n
+        let descending = s |> Array.pairwise |> Array.forall (fun (x, y) -> x >= y) && s |> Array.forall (fun x -> x >= 0.0)
+        sqrt recon / max (sqrt norm) Double.Epsilon, uErr, vErr, descending
+
+    let svdHolds (provider: ILinearAlgebraProvider) (single: bool) =
+        Prop.forAll (Arb.fromGen svdGen) (fun (m, n, a) ->
+            let u = if single then (pown 2.0 -24) else (pown 2.0 -53)
+            let tol = 10.0 * float (max m n) * u
+            let recon, uErr, vErr, descending = svdErrors provider single (m, n, a)
+            (recon <= tol |> Prop.label (sprintf "reconstruction %.3g > %.3g" recon tol))
+            .&. (uErr <= tol |> Prop.label (sprintf "UᵀU − I: %.3g > %.3g" uErr tol))
+            .&. (vErr <= tol |> Prop.label (sprintf "VVᵀ − I: %.3g > %.3g" vErr tol))
+            .&. (descending |> Prop.label "singular values not non-negative and descending"))
+
+    /// Companion: factors scaled by (1 + 100·tol) break orthonormality under the same tolerance.
+    let scaledFactorsAreCaught =
+        Prop.forAll (Arb.fromGen svdGen) (fun (m, n, a) ->
+            let tol = 10.0 * float (max m n) * (pown 2.0 -53)
+            let r = Engine.Managed().Dgesdd(m, n, a)
+            let scaled = { r with U = Array.map (fun x -> x * (1.0 + 100.0 * tol)) r.U }
+            let fake =
+                { new ILinearAlgebraProvider with
+                    member _.Name = "scaled"
+                    member _.Description = "scaled U"
+                    member _.Sgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc) = ()
+                    member _.Dgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc) = ()
+                    member _.Sgesdd(_, _, _) = invalidOp "unused"
+                    member _.Dgesdd(_, _, _) = scaled }
+            let _, uErr, _, _ = svdErrors fake false (m, n, a)
+            uErr <= tol)
