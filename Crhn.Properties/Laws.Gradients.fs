@@ -160,11 +160,20 @@ module LawsGradients =
           "convTranspose2d", (gen {
               let! n, c, o, k, s, p, h, w = convGeometry
               let h', w' = Shape.convOutput h k s p, Shape.convOutput w k s p
-              let! op = Gen.choose (0, s - 1) |> Gen.filter (fun op -> Shape.convTransposeOutput (min h' w') k s p op > 0)
+              // outputPadding = s − 1 always gives a positive size (at least the conv's input size).
+              let! op = Gen.elements [ for o in 0 .. s - 1 do if Shape.convTransposeOutput (min h' w') k s p o > 0 then o ]
               let! x = t64 -1.0 1.0 [] [| n; o; h'; w' |]
               let! wt = t64 -1.0 1.0 [] [| o; c; k; k |]
               let! seed = Generators.seed
               return GradCase(sprintf "convTranspose2d stride %d padding %d outputPadding %d" s p op, [| x; wt |], (fun ts -> ts.[0].ConvTranspose2d(ts.[1], s, p, op)), seed) })
+          "tied conv autoencoder", (gen {
+              let! n, c, o, k, s, p, h, w = convGeometry
+              let op = (h + 2 * p - k) % s
+              let! x = t64 -1.0 1.0 [] [| n; c; h; h |]
+              let! wt = t64 -1.0 1.0 [] [| o; c; k; k |]
+              let! seed = Generators.seed
+              return GradCase(sprintf "convTranspose2d(tanh(conv2d(x, w)), w) stride %d padding %d (one weight used twice)" s p, [| x; wt |],
+                              (fun ts -> ts.[0].Conv2d(ts.[1], s, p).Tanh().ConvTranspose2d(ts.[1], s, p, op)), seed) })
           "mse", (gen {
               let! s = Generators.shape 4
               let! a = t64 -2.0 2.0 [] s

@@ -1,0 +1,87 @@
+using Crhn.Core;
+
+namespace Crhn;
+
+/// <summary>An immutable batch of images, N×C×H×W, row-major, float32 values in [0, 1].</summary>
+public sealed class ImageBatch
+{
+    private readonly float[] _data;
+
+    private ImageBatch(float[] data, int count, int channels, int height, int width)
+    {
+        _data = data;
+        Count = count;
+        Channels = channels;
+        Height = height;
+        Width = width;
+    }
+
+    /// <summary>The number of images.</summary>
+    public int Count { get; }
+
+    /// <summary>Channels per image (3 for colour, 1 for grey).</summary>
+    public int Channels { get; }
+
+    /// <summary>Rows per image.</summary>
+    public int Height { get; }
+
+    /// <summary>Columns per image.</summary>
+    public int Width { get; }
+
+    /// <summary>The values, N×C×H×W row-major (read-only view).</summary>
+    public ReadOnlySpan<float> Values => _data;
+
+    /// <summary>Copies float values laid out N×C×H×W, each in [0, 1].</summary>
+    /// <exception cref="ArgumentException">The length does not match the dimensions, or a value is NaN, infinite or outside [0, 1].</exception>
+    public static ImageBatch FromFloats(ReadOnlySpan<float> values, int count, int channels, int height, int width)
+    {
+        CheckDimensions(count, channels, height, width);
+        long expected = (long)count * channels * height * width;
+        if (values.Length != expected)
+            throw new ArgumentException($"Expected {expected} values for {count}×{channels}×{height}×{width} images, found {values.Length}.", nameof(values));
+        for (int i = 0; i < values.Length; i++)
+        {
+            float v = values[i];
+            if (!float.IsFinite(v))
+                throw new ArgumentException($"Value {i} is {v}: images must not hold NaN or infinities.", nameof(values));
+            if (v < 0f || v > 1f)
+                throw new ArgumentException($"Value {i} is {v}: expected values in [0, 1].", nameof(values));
+        }
+        return new ImageBatch(values.ToArray(), count, channels, height, width);
+    }
+
+    /// <summary>Copies bytes laid out N×C×H×W, mapping 0..255 to [0, 1].</summary>
+    public static ImageBatch FromBytes(ReadOnlySpan<byte> values, int count, int channels, int height, int width)
+    {
+        CheckDimensions(count, channels, height, width);
+        long expected = (long)count * channels * height * width;
+        if (values.Length != expected)
+            throw new ArgumentException($"Expected {expected} bytes for {count}×{channels}×{height}×{width} images, found {values.Length}.", nameof(values));
+        var data = new float[values.Length];
+        for (int i = 0; i < data.Length; i++) data[i] = values[i] / 255f;
+        return new ImageBatch(data, count, channels, height, width);
+    }
+
+    /// <summary>Procedurally generated images (smooth gradients with discs and rectangles), the same for the same seed.</summary>
+    public static ImageBatch Procedural(int seed, int count, int channels, int height, int width)
+    {
+        CheckDimensions(count, channels, height, width);
+        return new ImageBatch(Core.Data.Procedural.images((ulong)seed, count, channels, height, width), count, channels, height, width);
+    }
+
+    internal Tensor ToTensor() => Tensor.Constant(Cpu.ofFloat32([Count, Channels, Height, Width], _data));
+
+    internal static ImageBatch FromTensor(Tensor t)
+    {
+        var s = t.Shape;
+        return new ImageBatch(t.Primal.ToFloat32Array(), s[0], s[1], s[2], s[3]);
+    }
+
+    private static void CheckDimensions(int count, int channels, int height, int width)
+    {
+        if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "The image count must not be negative.");
+        if (channels <= 0) throw new ArgumentOutOfRangeException(nameof(channels), channels, "Channels must be positive.");
+        if (height <= 0) throw new ArgumentOutOfRangeException(nameof(height), height, "Height must be positive.");
+        if (width <= 0) throw new ArgumentOutOfRangeException(nameof(width), width, "Width must be positive.");
+    }
+}
