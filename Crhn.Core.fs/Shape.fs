@@ -68,9 +68,11 @@ module Shape =
             raise (ArgumentOutOfRangeException("axis", ax, sprintf "%s: axis %d is out of range for a tensor of rank %d." op ax rank))
         a
 
-    /// The output size of a strided, padded window along one axis: (size + 2·padding − kernel) / stride + 1.
+    /// The output size of a strided, padded window along one axis: ⌊(size + 2·padding − kernel) / stride⌋ + 1,
+    /// or 0 where the kernel does not fit in the padded input.
     let convOutput (size: int) (kernel: int) (stride: int) (padding: int) =
-        (size + 2 * padding - kernel) / stride + 1
+        let room = size + 2 * padding - kernel
+        if room < 0 then 0 else room / stride + 1
 
     /// The output size of a transposed convolution along one axis: (size − 1)·stride − 2·padding + kernel + outputPadding.
     let convTransposeOutput (size: int) (kernel: int) (stride: int) (padding: int) (outputPadding: int) =

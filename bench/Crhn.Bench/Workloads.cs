@@ -1,0 +1,85 @@
+using System.Numerics.Tensors;
+using System.Text.Json.Nodes;
+using Crhn.Core;
+using Crhn.Core.Native;
+using Crhn.Core.Providers;
+
+namespace Crhn.Bench;
+
+/// <summary>W5 (plain SVDs) and W7 (kernels) of ../shared/bench/WORKLOADS.md, same keys, same inputs.</summary>
+public static class Workloads
+{
+    static float[] U(ulong seed, double lo, double hi, int n) => Rng.uniform32(seed, lo, hi, n);
+
+    static double Sum(float[] x) => x.Sum(v => (double)v);
+
+    public static IEnumerable<JsonObject?> Svd(ILinearAlgebraProvider p)
+    {
+        foreach (var (m, n, seed) in new[] { (1024, 1024, 511UL), (4096, 1024, 512UL) })
+        {
+            var a = U(seed, -1, 1, m * n);
+            SvdResult<float>? r = null;
+            yield return Harness.Measure($"W5.svd[shape={m}x{n},full_matrices=False]", 1, 5, 1.0,
+                () => r = p.Sgesdd(m, n, a),
+                check: () => new JsonObject { ["sigma_max"] = r!.S[0], ["sigma_sum"] = r.S.Sum(v => (double)v) });
+        }
+    }
+
+    public static IEnumerable<JsonObject?> Kernels(ILinearAlgebraProvider p, bool direct)
+    {
+        const int N = 1024;
+        var a = U(701, 0, 1, N * N);
+        var b = U(702, 0, 1, N * N);
+        var c = new float[N * N];
+        Func<double, JsonObject> gflops(double flops) => t => new JsonObject { ["gflops"] = flops / t / 1e9 };
+        yield return Harness.Measure("W7.sgemm[m=1024,n=1024,k=1024]", 3, 20, 1.0,
+            () => p.Sgemm(false, false, N, N, N, 1f, a, 0, N, b, 0, N, 0f, c, 0, N),
+            gflops(2.0 * N * N * N), () => new JsonObject { ["sum_C"] = Sum(c) });
+        if (direct)
+            yield return Harness.Measure("W7.sgemm_openblas_direct[m=1024,n=1024,k=1024]", 3, 20, 1.0,
+                () => OpenBlasNative.sgemm(false, false, N, N, N, 1f, a, 0, N, b, 0, N, 0f, c, 0, N),
+                gflops(2.0 * N * N * N), () => new JsonObject { ["sum_C"] = Sum(c) });
+
+        var g = new ConvGeometry(2, 2, 1, 1);
+        var x = Cpu.ofFloat32([50, 3, 64, 64], U(703, 0, 1, 50 * 3 * 64 * 64));
+        var w = Cpu.ofFloat32([32, 3, 4, 4], U(704, -1 / Math.Sqrt(48), 1 / Math.Sqrt(48), 32 * 48));
+        var bias = Cpu.zeros(Dtype.Float32, [1, 32, 1, 1]);
+        var dy = Cpu.ofFloat32([50, 32, 32, 32], U(705, -1, 1, 50 * 32 * 32 * 32));
+        double convFlops = 2.0 * 50 * 32 * 32 * 32 * 3 * 16;
+        RawTensor? y = null, dx = null, dw = null, db = null;
+        yield return Harness.Measure("W7.conv2d_fwd[input=50x3x64x64,out_ch=32,k=4,s=2,p=1]", 2, 10, 1.0,
+            () => y = x.Conv2d(w, g).Binary(BinaryOp.Add, bias),
+            gflops(convFlops), () => new JsonObject { ["sum_y"] = y!.SumAll() });
+        yield return Harness.Measure("W7.conv2d_fwd_bwd[input=50x3x64x64,out_ch=32,k=4,s=2,p=1]", 2, 10, 1.0,
+            () =>
+            {
+                y = x.Conv2d(w, g).Binary(BinaryOp.Add, bias);
+                dx = dy.Conv2dBackwardInput(w, x.Shape, g);
+                dw = x.Conv2dBackwardWeight(dy, w.Shape, g);
+                db = dy.SumToShape([1, 32, 1, 1]);
+            },
+            gflops(3 * convFlops), () => new JsonObject { ["sum_dx"] = dx!.SumAll(), ["sum_dw"] = dw!.SumAll(), ["sum_db"] = db!.SumAll() });
+
+        var gin = Cpu.ofFloat32([50, 32, 32, 32], U(706, -1, 1, 50 * 32 * 32 * 32));
+        var cbias = Cpu.zeros(Dtype.Float32, [1, 3, 1, 1]);
+        var dout = Cpu.ofFloat32([50, 3, 64, 64], U(707, -1, 1, 50 * 3 * 64 * 64));
+        RawTensor? dg = null, dwt = null, dc = null;
+        yield return Harness.Measure("W7.conv_transpose2d_fwd_bwd[input=50x32x32x32,out_ch=3,k=4,s=2,p=1]", 2, 10, 1.0,
+            () =>
+            {
+                y = gin.Conv2dBackwardInput(w, [50, 3, 64, 64], g).Binary(BinaryOp.Add, cbias);
+                dg = dout.Conv2d(w, g);
+                dwt = dout.Conv2dBackwardWeight(gin, w.Shape, g);
+                dc = dout.SumToShape([1, 3, 1, 1]);
+            },
+            gflops(3 * convFlops), () => new JsonObject { ["sum_dg"] = dg!.SumAll(), ["sum_dw"] = dwt!.SumAll(), ["sum_db"] = dc!.SumAll() });
+
+        const int copyN = 64 * 1024 * 1024;
+        var src = new float[copyN];
+        Array.Fill(src, 1f);
+        var dst = new float[copyN];
+        yield return Harness.Measure("W7.copy_256MiB[bytes=268435456]", 2, 10, 1.0,
+            () => src.AsSpan().CopyTo(dst),
+            t => new JsonObject { ["GB_per_s_read_plus_write"] = 2.0 * 268435456 / t / 1e9 });
+    }
+}
