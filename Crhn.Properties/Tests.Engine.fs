@@ -77,3 +77,36 @@ type EngineTests(output: ITestOutputHelper) =
     [<Fact>]
     member _.``companion: non-orthonormal SVD factors are caught`` () =
         Check.fails "scaled svd" 50 LawsProviders.scaledFactorsAreCaught
+
+    [<Fact>]
+    member _.``a broadcast mismatch names both shapes`` () =
+        Check.run "binary mismatch" 100 LawsBadInput.binaryMismatchNamesBothShapes
+
+    [<Fact>]
+    member _.``a matmul mismatch names both shapes`` () =
+        Check.run "matmul mismatch" 100 LawsBadInput.matmulMismatchNamesBothShapes
+
+    [<Fact>]
+    member _.``a conv channel mismatch names both shapes`` () =
+        Check.run "conv mismatch" 100 LawsBadInput.convChannelMismatchNamesBothShapes
+
+    [<Theory; MemberData(nameof EngineTests.ProviderNames)>]
+    member this.``out-of-bounds GEMM arguments are refused before any kernel runs`` (provider: string) =
+        this.Provider provider |> Option.iter (fun p ->
+            Check.run (provider + " gemm bounds") 100 (LawsBadInput.gemmOutOfBoundsIsRefused p)
+            Check.run (provider + " gemm in bounds") 50 (LawsBadInput.gemmInBoundsRuns p))
+
+    [<Theory; MemberData(nameof EngineTests.ProviderNames)>]
+    member this.``an SVD of the wrong length is refused`` (provider: string) =
+        this.Provider provider |> Option.iter (fun p -> Check.run (provider + " svd length") 100 (LawsBadInput.svdWrongLengthIsRefused p))
+
+    [<Fact>]
+    member _.``CRHN_BACKEND names an unknown backend: a clear error`` () =
+        let e = Assert.Throws<ArgumentException>(fun () -> Engine.choose "cuda" |> ignore)
+        Assert.Contains("auto, openblas or managed", e.Message)
+
+    [<Fact>]
+    member _.``CRHN_BACKEND=managed selects the managed provider`` () =
+        let p, why = Engine.choose "managed"
+        Assert.Equal("managed", p.Name)
+        Assert.Contains("managed", why)
