@@ -117,6 +117,10 @@ type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], data: 'T[]
         let xs = CpuTensor<'T>.Of(x, "axpy")
         Shape.checkEqual "axpy" "x" shape x.Shape
         Numerics.Tensors.TensorPrimitives.MultiplyAdd(ReadOnlySpan xs, ofFloat alpha, ReadOnlySpan data, Span data)
+    override _.AddInPlace x =
+        if Shape.broadcast "addInPlace" shape x.Shape <> shape then
+            raise (Shape.mismatch "addInPlace" (sprintf "a shape that broadcasts to %s" (Shape.format shape)) x.Shape "x")
+        Elementwise.binaryInto BinaryOp.Add shape data x.Shape (CpuTensor<'T>.Of(x, "addInPlace")) shape data
     override _.ScaleInPlace alpha =
         Numerics.Tensors.TensorPrimitives.Multiply(ReadOnlySpan data, ofFloat alpha, Span data)
     override _.CopyInPlace x =

@@ -34,83 +34,128 @@ module Conv =
           Wo = Shape.convOutput xShape.[3] wShape.[3] g.StrideW g.PadW
           G = g }
 
+    /// Where each input row's stride phases start: phase φ holds the row's elements φ, φ + sw, φ + 2sw, …
+    let private phaseStarts (d: Dims) =
+        Array.init (d.G.StrideW + 1) (fun ph -> Seq.sum (seq { for r in 0 .. ph - 1 -> (d.W - r + d.G.StrideW - 1) / d.G.StrideW }))
+
+    /// For kernel column q: the phase its reads fall in and the shift j − ox of the phase index.
+    let private phaseOf (d: Dims) (q: int) =
+        let s = d.G.StrideW
+        let ph = ((q - d.G.PadW) % s + s) % s
+        ph, (q - d.G.PadW - ph) / s
+
     /// col[(c·KH + p)·KW + q, oy·Wo + ox] = x[n, c, oy·sh + p − ph, ox·sw + q − pw] (0 outside).
-    let private im2col<'T when 'T :> IFloatingPointIeee754<'T>> (d: Dims) (x: 'T[]) (xOff: int) (col: 'T[]) =
+    /// Each input row is first split into its sw stride phases (`phases`, H·W scratch), so every
+    /// run of a column row is one contiguous copy whatever the stride.
+    let private im2col<'T when 'T :> IFloatingPointIeee754<'T>> (d: Dims) (x: 'T[]) (xOff: int) (col: 'T[]) (phases: 'T[]) =
+        let s = d.G.StrideW
+        let starts = phaseStarts d
         for c in 0 .. d.C - 1 do
+            let plane = xOff + c * d.H * d.W
+            for iy in 0 .. d.H - 1 do
+                let row = iy * d.W
+                if s = 1 then ReadOnlySpan(x, plane + row, d.W).CopyTo(Span(phases, row, d.W))
+                else
+                    for ph in 0 .. s - 1 do
+                        let mutable j = starts.[ph]
+                        let mutable ix = ph
+                        while ix < d.W do
+                            phases.[row + j] <- x.[plane + row + ix]
+                            j <- j + 1
+                            ix <- ix + s
             for p in 0 .. d.KH - 1 do
                 let yLo, yHi = validRange d.H d.Ho p d.G.StrideH d.G.PadH
                 for q in 0 .. d.KW - 1 do
-                    let xLo, xHi = validRange d.W d.Wo q d.G.StrideW d.G.PadW
+                    let xLo, xHi = validRange d.W d.Wo q s d.G.PadW
+                    let ph, shift = phaseOf d q
                     let rowBase = ((c * d.KH + p) * d.KW + q) * d.HoWo
-                    Array.Fill(col, 'T.Zero, rowBase, d.HoWo)
-                    for oy in yLo .. yHi do
-                        let src = xOff + (c * d.H + oy * d.G.StrideH + p - d.G.PadH) * d.W + q - d.G.PadW
-                        let dst = rowBase + oy * d.Wo
-                        if d.G.StrideW = 1 then
-                            if xHi >= xLo then Array.blit x (src + xLo) col (dst + xLo) (xHi - xLo + 1)
-                        else
-                            for ox in xLo .. xHi do
-                                col.[dst + ox] <- x.[src + ox * d.G.StrideW]
+                    let len = xHi - xLo + 1
+                    if yLo > 0 || yHi < d.Ho - 1 || xLo > 0 || xHi < d.Wo - 1 then Span(col, rowBase, d.HoWo).Clear()
+                    if len > 0 then
+                        let src = starts.[ph] + xLo + shift
+                        for oy in yLo .. yHi do
+                            ReadOnlySpan(phases, (oy * d.G.StrideH + p - d.G.PadH) * d.W + src, len).CopyTo(Span(col, rowBase + oy * d.Wo + xLo, len))
 
-    /// The adjoint of im2col: x[n, c, iy, ix] += every column entry that reads it.
-    let private col2im<'T when 'T :> IFloatingPointIeee754<'T>> (d: Dims) (col: 'T[]) (x: 'T[]) (xOff: int) =
+    /// The adjoint of im2col: x[n, c, iy, ix] = the sum of every column entry that reads it
+    /// (accumulated in stride-phase order, then interleaved into x, whose old values are ignored).
+    let private col2im<'T when 'T :> IFloatingPointIeee754<'T>> (d: Dims) (col: 'T[]) (x: 'T[]) (xOff: int) (phases: 'T[]) =
+        let s = d.G.StrideW
+        let starts = phaseStarts d
         for c in 0 .. d.C - 1 do
+            Array.Fill(phases, 'T.Zero, 0, d.H * d.W)
             for p in 0 .. d.KH - 1 do
                 let yLo, yHi = validRange d.H d.Ho p d.G.StrideH d.G.PadH
                 for q in 0 .. d.KW - 1 do
-                    let xLo, xHi = validRange d.W d.Wo q d.G.StrideW d.G.PadW
+                    let xLo, xHi = validRange d.W d.Wo q s d.G.PadW
+                    let ph, shift = phaseOf d q
                     let rowBase = ((c * d.KH + p) * d.KW + q) * d.HoWo
-                    for oy in yLo .. yHi do
-                        let dstBase = xOff + (c * d.H + oy * d.G.StrideH + p - d.G.PadH) * d.W + q - d.G.PadW
-                        let src = rowBase + oy * d.Wo
-                        for ox in xLo .. xHi do
-                            let i = dstBase + ox * d.G.StrideW
-                            x.[i] <- x.[i] + col.[src + ox]
+                    if xHi >= xLo then
+                        let len = xHi - xLo + 1
+                        for oy in yLo .. yHi do
+                            let iy = oy * d.G.StrideH + p - d.G.PadH
+                            let dst = Span(phases, iy * d.W + starts.[ph] + xLo + shift, len)
+                            Numerics.Tensors.TensorPrimitives.Add(Span<'T>.op_Implicit dst, ReadOnlySpan(col, rowBase + oy * d.Wo + xLo, len), dst)
+            let plane = xOff + c * d.H * d.W
+            for iy in 0 .. d.H - 1 do
+                let row = iy * d.W
+                for ph in 0 .. s - 1 do
+                    let mutable j = starts.[ph]
+                    let mutable ix = ph
+                    while ix < d.W do
+                        x.[plane + row + ix] <- phases.[row + j]
+                        j <- j + 1
+                        ix <- ix + s
 
-    /// Runs body(first, last, worker) over contiguous chunks of the images, one chunk per core.
-    let private overImages (n: int) (body: int -> int -> int -> unit) =
-        let workers = max 1 (min Environment.ProcessorCount n)
-        if workers = 1 then body 0 n 0
+    /// Runs body(state, n) for every image n, the images spread over the cores one at a time;
+    /// each worker gets its own state from init (scratch buffers, partial sums) and hands it to
+    /// finish when it is done (under a lock).
+    let private overImages (n: int) (init: unit -> 'S) (body: 'S -> int -> unit) (finish: 'S -> unit) =
+        let gate = obj ()
+        if n = 1 || Environment.ProcessorCount = 1 then
+            let state = init ()
+            for i in 0 .. n - 1 do body state i
+            finish state
         else
-            Parallel.For(0, workers, fun w -> body (w * n / workers) ((w + 1) * n / workers) w) |> ignore
-        workers
+            Parallel.For(0, n, ParallelOptions(MaxDegreeOfParallelism = Environment.ProcessorCount),
+                         Func<'S>(init), Func<int, ParallelLoopState, 'S, 'S>(fun i _ st -> body st i; st),
+                         Action<'S>(fun st -> lock gate (fun () -> finish st))) |> ignore
 
     /// y = conv2d(x, w): x N×C×H×W, w O×C×KH×KW, y N×O×Ho×Wo.
     let forward<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (wShape: int[]) (w: 'T[]) (g: ConvGeometry) =
         let d = dims xShape wShape g
-        let y = Array.zeroCreate<'T> (d.N * d.O * d.HoWo)
-        overImages d.N (fun first last _ ->
-            let col = Array.zeroCreate<'T> (d.Ckk * d.HoWo)
-            for n in first .. last - 1 do
-                im2col d x (n * d.C * d.H * d.W) col
+        // Every element is written by the GEMMs (β = 0): no zeroing pass before the parallel loop.
+        let y = GC.AllocateUninitializedArray<'T>(d.N * d.O * d.HoWo)
+        overImages d.N
+            (fun () -> Array.zeroCreate<'T> (d.Ckk * d.HoWo), Array.zeroCreate<'T> (d.H * d.W))
+            (fun (col, phases) n ->
+                im2col d x (n * d.C * d.H * d.W) col phases
                 gemm false false d.O d.HoWo d.Ckk w 0 d.Ckk col 0 d.HoWo 'T.Zero y (n * d.O * d.HoWo) d.HoWo)
-        |> ignore
+            ignore
         [| d.N; d.O; d.Ho; d.Wo |], y
 
     /// dx = conv2dᵀ(dy, w), the input adjoint (conv_transpose2d of dy), for an input of xShape.
     let backwardInput<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (dy: 'T[]) (wShape: int[]) (w: 'T[]) (g: ConvGeometry) =
         let d = dims xShape wShape g
-        let dx = Array.zeroCreate<'T> (Shape.numel xShape)
-        overImages d.N (fun first last _ ->
-            let col = Array.zeroCreate<'T> (d.Ckk * d.HoWo)
-            for n in first .. last - 1 do
+        // col2im writes every element of its image.
+        let dx = GC.AllocateUninitializedArray<'T>(Shape.numel xShape)
+        overImages d.N
+            (fun () -> Array.zeroCreate<'T> (d.Ckk * d.HoWo), Array.zeroCreate<'T> (d.H * d.W))
+            (fun (col, phases) n ->
                 gemm true false d.Ckk d.HoWo d.O w 0 d.Ckk dy (n * d.O * d.HoWo) d.HoWo 'T.Zero col 0 d.HoWo
-                col2im d col dx (n * d.C * d.H * d.W))
-        |> ignore
+                col2im d col dx (n * d.C * d.H * d.W) phases)
+            ignore
         dx
 
-    /// dw = Σₙ dy[n]·im2col(x[n])ᵀ, the weight gradient of conv2d.
+    /// dw = Σₙ dy[n]·im2col(x[n])ᵀ, the weight gradient of conv2d. Each worker accumulates
+    /// dwᵀ = Σₙ im2col(x[n])·dy[n]ᵀ (Ckk×O: the long side first fills the GEMM's register tiles
+    /// better), and the partial sums are added and transposed once at the end.
     let backwardWeight<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (dy: 'T[]) (wShape: int[]) (g: ConvGeometry) =
         let d = dims xShape wShape g
-        let workers = max 1 (min Environment.ProcessorCount d.N)
-        let partial = Array.init workers (fun _ -> Array.zeroCreate<'T> (d.O * d.Ckk))
-        overImages d.N (fun first last worker ->
-            let col = Array.zeroCreate<'T> (d.Ckk * d.HoWo)
-            for n in first .. last - 1 do
-                im2col d x (n * d.C * d.H * d.W) col
-                gemm false true d.O d.Ckk d.HoWo dy (n * d.O * d.HoWo) d.HoWo col 0 d.HoWo 'T.One partial.[worker] 0 d.Ckk)
-        |> ignore
-        let dw = partial.[0]
-        for p in 1 .. workers - 1 do
-            Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan dw, ReadOnlySpan partial.[p], Span dw)
-        dw
+        let total = Array.zeroCreate<'T> (d.Ckk * d.O)
+        overImages d.N
+            (fun () -> Array.zeroCreate<'T> (d.Ckk * d.HoWo), Array.zeroCreate<'T> (d.H * d.W), Array.zeroCreate<'T> (d.Ckk * d.O))
+            (fun (col, phases, acc) n ->
+                im2col d x (n * d.C * d.H * d.W) col phases
+                gemm false true d.Ckk d.O d.HoWo col 0 d.HoWo dy (n * d.O * d.HoWo) d.HoWo 'T.One acc 0 d.O)
+            (fun (_, _, acc) -> Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan total, ReadOnlySpan acc, Span total))
+        Layout.permute [| d.Ckk; d.O |] total [| 1; 0 |]

@@ -7,6 +7,32 @@ open Crhn.Core
 
 /// Element-wise primal kernels over flat row-major arrays, vectorised through
 /// System.Numerics.Tensors.TensorPrimitives, generic over float32 and float64.
+module Broadcast =
+
+    /// Rewrites a broadcast (out, a, b) into the fewest axes with the same row-major meaning:
+    /// axes of size 1 are dropped, and neighbouring axes merge where both operands are either
+    /// full or broadcast along both (so [50, 32, 32, 32] + [1, 32, 1, 1] becomes [1600, 1024] +
+    /// [1600 → 32 repeating, 1], i.e. rows of 1024 with one scalar each).
+    let coalesce (outShape: int[]) (aShape: int[]) (bShape: int[]) =
+        let r = outShape.Length
+        let pad (s: int[]) = Array.append (Array.create (r - s.Length) 1) s
+        let sa, sb = pad aShape, pad bShape
+        let axes =
+            [ for i in 0 .. r - 1 do
+                if outShape.[i] <> 1 then yield outShape.[i], sa.[i] <> 1, sb.[i] <> 1 ]
+        let merged =
+            axes |> List.fold (fun acc (size, fa, fb) ->
+                match acc with
+                | (s, pa, pb) :: rest when pa = fa && pb = fb -> (s * size, fa, fb) :: rest
+                | _ -> (size, fa, fb) :: acc) [] |> List.rev
+        match merged with
+        | [] -> [| 1 |], [| 1 |], [| 1 |]
+        | _ ->
+            let out = merged |> List.map (fun (s, _, _) -> s) |> Array.ofList
+            let a = merged |> List.map (fun (s, fa, _) -> if fa then s else 1) |> Array.ofList
+            let b = merged |> List.map (fun (s, _, fb) -> if fb then s else 1) |> Array.ofList
+            out, a, b
+
 module Elementwise =
 
     let private binarySpan<'T when 'T :> IFloatingPointIeee754<'T>> (op: BinaryOp) (a: ReadOnlySpan<'T>) (b: ReadOnlySpan<'T>) (d: Span<'T>) =
@@ -37,21 +63,20 @@ module Elementwise =
         | BinaryOp.Mul -> a * b
         | BinaryOp.Div -> a / b
 
-    /// a ∘ b with NumPy broadcasting; `outShape` is the broadcast shape. Same shapes and scalar
+    /// d ← a ∘ b with NumPy broadcasting; `outShape` is the broadcast shape and d may be a itself
+    /// (each element is read before it is written). Same shapes and scalar
     /// operands take one vectorised pass; otherwise rows of the last axis are vectorised and an
     /// odometer walks the outer axes with stride 0 on broadcast ones.
-    let binary<'T when 'T :> IFloatingPointIeee754<'T>> (op: BinaryOp) (aShape: int[]) (a: 'T[]) (bShape: int[]) (b: 'T[]) (outShape: int[]) : 'T[] =
-        let n = Shape.numel outShape
-        let d = Array.zeroCreate<'T> n
+    let binaryInto<'T when 'T :> IFloatingPointIeee754<'T>> (op: BinaryOp) (aShape: int[]) (a: 'T[]) (bShape: int[]) (b: 'T[]) (outShape: int[]) (d: 'T[]) =
+        let n = d.Length
         if aShape = bShape then binarySpan op (ReadOnlySpan a) (ReadOnlySpan b) (Span d)
         elif b.Length = 1 && a.Length = n then binarySpanScalar op (ReadOnlySpan a) b.[0] (Span d)
         elif a.Length = 1 && b.Length = n then binaryScalarSpan op a.[0] (ReadOnlySpan b) (Span d)
         elif n > 0 then
+            let outShape, aShape, bShape = Broadcast.coalesce outShape aShape bShape
             let r = outShape.Length
-            let pad (s: int[]) = Array.append (Array.create (r - s.Length) 1) s
-            let sa, sb = pad aShape, pad bShape
             let strideOf (s: int[]) = Array.mapi (fun i st -> if s.[i] = 1 then 0 else st) (Shape.strides s)
-            let ta, tb = strideOf sa, strideOf sb
+            let ta, tb = strideOf aShape, strideOf bShape
             let len = outShape.[r - 1]
             let ia, ib = ta.[r - 1], tb.[r - 1]
             let idx = Array.zeroCreate (max 0 (r - 1))
@@ -76,6 +101,11 @@ module Elementwise =
                         idx.[ax] <- 0
                         ax <- ax - 1
                     else carry <- false
+
+    /// a ∘ b with NumPy broadcasting into a new array of the broadcast shape `outShape`.
+    let binary<'T when 'T :> IFloatingPointIeee754<'T>> (op: BinaryOp) (aShape: int[]) (a: 'T[]) (bShape: int[]) (b: 'T[]) (outShape: int[]) : 'T[] =
+        let d = Array.zeroCreate<'T> (Shape.numel outShape)
+        binaryInto op aShape a bShape b outShape d
         d
 
     /// f(x) element-wise.

@@ -11,11 +11,12 @@ module Reduce =
     /// Sums x (of `shape`) down to `target`, a shape that broadcasts to `shape` (the reverse of
     /// broadcasting): rows of the last axis are summed or added as vectors, an odometer walks the
     /// outer axes with stride 0 on the reduced ones.
-    let sumToShape<'T when 'T :> IFloatingPointIeee754<'T>> (shape: int[]) (x: 'T[]) (target: int[]) : 'T[] =
-        let r = shape.Length
-        let padded = Array.append (Array.create (r - target.Length) 1) target
+    let sumToShape<'T when 'T :> IFloatingPointIeee754<'T>> (fullShape: int[]) (x: 'T[]) (target: int[]) : 'T[] =
         let out = Array.zeroCreate<'T> (Shape.numel target)
         if x.Length > 0 then
+            // Merge neighbouring axes that are both kept or both reduced (Broadcast.coalesce with b = target).
+            let shape, _, padded = Broadcast.coalesce fullShape fullShape target
+            let r = shape.Length
             if r = 0 then out.[0] <- x.[0]
             else
                 let strides = Array.mapi (fun i st -> if padded.[i] = 1 && shape.[i] <> 1 then 0 else st) (Shape.strides padded)

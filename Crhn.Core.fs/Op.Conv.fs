@@ -20,9 +20,10 @@ module OpConv =
             raise (ArgumentException(sprintf "%s: expected input and weight in one dtype, found %A and %A." op x.Dtype w.Dtype, "weight"))
 
     type Tensor with
-        /// Cross-correlation y[n,o,i,j] = Σ_{c,p,q} w[o,c,p,q]·x[n,c,i·s+p−pad,j·s+q−pad] (zero outside),
-        /// x N×C×H×W, w O×C×kh×kw. Reverse: dx = conv_transpose2d(g, w), dw = Σₙ g[n]·im2col(x[n])ᵀ.
-        member x.Conv2d(weight: Tensor, ?stride: int, ?padding: int) =
+        /// Cross-correlation y[n,o,i,j] = b[o] + Σ_{c,p,q} w[o,c,p,q]·x[n,c,i·s+p−pad,j·s+q−pad] (zero
+        /// outside), x N×C×H×W, w O×C×kh×kw, optional bias b of O (or 1×O×1×1). Reverse:
+        /// dx = conv_transpose2d(g, w), dw = Σₙ g[n]·im2col(x[n])ᵀ, db = Σ_{n,i,j} g.
+        member x.Conv2d(weight: Tensor, ?stride: int, ?padding: int, ?bias: Tensor) =
             let g = geometry "conv2d" (defaultArg stride 1) (defaultArg padding 0)
             checkOperands "conv2d" x weight weight.Shape.[1]
             let ho = Shape.convOutput x.Shape.[2] weight.Shape.[2] g.StrideH g.PadH
@@ -30,15 +31,29 @@ module OpConv =
             if ho <= 0 || wo <= 0 || weight.Shape.[2] > x.Shape.[2] + 2 * g.PadH || weight.Shape.[3] > x.Shape.[3] + 2 * g.PadW then
                 raise (Shape.mismatch "conv2d" (sprintf "an input at least as large as the %d×%d kernel after padding %d" weight.Shape.[2] weight.Shape.[3] g.PadH) x.Shape "x")
             let px, pw = x.Primal, weight.Primal
-            Tensor.Record("conv2d", px.Conv2d(pw, g), [| x; weight |], fun gy i ->
-                if i = 0 then gy.Conv2dBackwardInput(pw, x.Shape, g)
-                else px.Conv2dBackwardWeight(gy, weight.Shape, g))
+            let y = px.Conv2d(pw, g)
+            match bias with
+            | None ->
+                Tensor.Record("conv2d", y, [| x; weight |], fun gy i ->
+                    if i = 0 then gy.Conv2dBackwardInput(pw, x.Shape, g)
+                    else px.Conv2dBackwardWeight(gy, weight.Shape, g))
+            | Some b ->
+                let channels = [| 1; weight.Shape.[0]; 1; 1 |]
+                if b.Shape <> channels && b.Shape <> [| weight.Shape.[0] |] then
+                    raise (Shape.mismatch "conv2d" (sprintf "a bias of shape %s or %s" (Shape.format channels) (Shape.format [| weight.Shape.[0] |])) b.Shape "bias")
+                // y is new and held by no one else: the bias is added in place, with no extra pass.
+                y.AddInPlace(b.Primal.View channels)
+                Tensor.Record("conv2d", y, [| x; weight; b |], fun gy i ->
+                    match i with
+                    | 0 -> gy.Conv2dBackwardInput(pw, x.Shape, g)
+                    | 1 -> px.Conv2dBackwardWeight(gy, weight.Shape, g)
+                    | _ -> gy.SumToShape(channels).View b.Shape)
 
         /// The transposed convolution (PyTorch's conv_transpose2d), the adjoint of Conv2d in its
         /// input: x N×Cin×H×W, w Cin×Cout×kh×kw (the same tensor a Conv2d from Cout to Cin channels
-        /// uses), output N×Cout×((H−1)s − 2pad + kh + outputPadding)×(…). Reverse:
+        /// uses), output N×Cout×((H−1)s − 2pad + kh + outputPadding)×(…), plus an optional bias of Cout. Reverse:
         /// dx = conv2d(g, w), dw = the conv2d weight gradient with g as input and x as output gradient.
-        member x.ConvTranspose2d(weight: Tensor, ?stride: int, ?padding: int, ?outputPadding: int) =
+        member x.ConvTranspose2d(weight: Tensor, ?stride: int, ?padding: int, ?outputPadding: int, ?bias: Tensor) =
             let g = geometry "convTranspose2d" (defaultArg stride 1) (defaultArg padding 0)
             let op = defaultArg outputPadding 0
             if op < 0 || op >= g.StrideH then
@@ -50,6 +65,19 @@ module OpConv =
                 raise (Shape.mismatch "convTranspose2d" (sprintf "an input whose output ((H−1)·%d − 2·%d + %d) is positive" g.StrideH g.PadH weight.Shape.[2]) x.Shape "x")
             let outShape = [| x.Shape.[0]; weight.Shape.[1]; ho; wo |]
             let px, pw = x.Primal, weight.Primal
-            Tensor.Record("convTranspose2d", px.Conv2dBackwardInput(pw, outShape, g), [| x; weight |], fun gy i ->
-                if i = 0 then gy.Conv2d(pw, g)
-                else gy.Conv2dBackwardWeight(px, weight.Shape, g))
+            let y = px.Conv2dBackwardInput(pw, outShape, g)
+            match bias with
+            | None ->
+                Tensor.Record("convTranspose2d", y, [| x; weight |], fun gy i ->
+                    if i = 0 then gy.Conv2d(pw, g)
+                    else gy.Conv2dBackwardWeight(px, weight.Shape, g))
+            | Some b ->
+                let channels = [| 1; weight.Shape.[1]; 1; 1 |]
+                if b.Shape <> channels && b.Shape <> [| weight.Shape.[1] |] then
+                    raise (Shape.mismatch "convTranspose2d" (sprintf "a bias of shape %s or %s" (Shape.format channels) (Shape.format [| weight.Shape.[1] |])) b.Shape "bias")
+                y.AddInPlace(b.Primal.View channels)
+                Tensor.Record("convTranspose2d", y, [| x; weight; b |], fun gy i ->
+                    match i with
+                    | 0 -> gy.Conv2d(pw, g)
+                    | 1 -> gy.Conv2dBackwardWeight(px, weight.Shape, g)
+                    | _ -> gy.SumToShape(channels).View b.Shape)

@@ -109,6 +109,8 @@ type RawTensor() =
     abstract AxpyInPlace: alpha: float * x: RawTensor -> unit
     /// this ← α·this (optimisers only).
     abstract ScaleInPlace: alpha: float -> unit
+    /// this ← this + x, x broadcast to this shape (for a result nobody else holds yet, and optimisers).
+    abstract AddInPlace: x: RawTensor -> unit
     /// this ← x, element for element (optimisers and in-place parameter updates only).
     abstract CopyInPlace: x: RawTensor -> unit
 

@@ -64,13 +64,13 @@ type TiedAutoencoder(config: TiedAutoencoderConfig, seed: uint64) =
 
     /// The continuous latent tanh(conv(…)).
     member _.Encode(x: Tensor) =
-        Array.fold2 (fun (z: Tensor) (w: Tensor) (b: Tensor) -> (z.Conv2d(w, config.Stride, config.Padding) + b).Tanh()) x weights encoderBias
+        Array.fold2 (fun (z: Tensor) (w: Tensor) (b: Tensor) -> z.Conv2d(w, config.Stride, config.Padding, b).Tanh()) x weights encoderBias
 
     /// The reconstruction from a latent, through the transposed tied kernels.
     member _.Decode(z: Tensor) =
         let mutable g = z
         for k in weights.Length - 1 .. -1 .. 0 do
-            let pre = g.ConvTranspose2d(weights.[k], config.Stride, config.Padding, outputPadding k) + decoderBias.[k]
+            let pre = g.ConvTranspose2d(weights.[k], config.Stride, config.Padding, outputPadding k, decoderBias.[k])
             g <- if k = 0 then pre.Sigmoid() else pre.Tanh()
         g
 

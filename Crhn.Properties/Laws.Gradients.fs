@@ -166,6 +166,21 @@ module LawsGradients =
               let! wt = t64 -1.0 1.0 [] [| o; c; k; k |]
               let! seed = Generators.seed
               return GradCase(sprintf "convTranspose2d stride %d padding %d outputPadding %d" s p op, [| x; wt |], (fun ts -> ts.[0].ConvTranspose2d(ts.[1], s, p, op)), seed) })
+          "conv2d+bias", (gen {
+              let! n, c, o, k, s, p, h, w = convGeometry
+              let! x = t64 -1.0 1.0 [] [| n; c; h; w |]
+              let! wt = t64 -1.0 1.0 [] [| o; c; k; k |]
+              let! b = t64 -1.0 1.0 [] [| o |]
+              let! seed = Generators.seed
+              return GradCase(sprintf "conv2d with bias, stride %d padding %d" s p, [| x; wt; b |], (fun ts -> ts.[0].Conv2d(ts.[1], s, p, ts.[2])), seed) })
+          "convTranspose2d+bias", (gen {
+              let! n, c, o, k, s, p, h, w = convGeometry
+              let h', w' = Shape.convOutput h k s p, Shape.convOutput w k s p
+              let! x = t64 -1.0 1.0 [] [| n; o; h'; w' |]
+              let! wt = t64 -1.0 1.0 [] [| o; c; k; k |]
+              let! b = t64 -1.0 1.0 [] [| 1; c; 1; 1 |]
+              let! seed = Generators.seed
+              return GradCase(sprintf "convTranspose2d with bias, stride %d padding %d" s p, [| x; wt; b |], (fun ts -> ts.[0].ConvTranspose2d(ts.[1], s, p, s - 1, ts.[2])), seed) })
           "tied conv autoencoder", (gen {
               let! n, c, o, k, s, p, h, w = convGeometry
               let op = (h + 2 * p - k) % s
