@@ -98,6 +98,11 @@ type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], data: 'T[]
     override _.Conv2dBackwardWeight(gradOutput, weightShape, g) =
         let dy = CpuTensor<'T>.Of(gradOutput, "conv2d backward")
         CpuTensor<'T>.Make(weightShape, Conv.backwardWeight serialGemm shape data dy weightShape g)
+    override _.Conv2dBackward(input, weight, g) =
+        let x = CpuTensor<'T>.Of(input, "conv2d backward")
+        let w = CpuTensor<'T>.Of(weight, "conv2d backward")
+        let dx, dw = Conv.backward serialGemm input.Shape x data weight.Shape w g
+        CpuTensor<'T>.Make(input.Shape, dx), CpuTensor<'T>.Make(weight.Shape, dw)
     override _.Svd() =
         let m, n = shape.[0], shape.[1]
         let k = min m n

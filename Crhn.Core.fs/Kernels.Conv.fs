@@ -2,12 +2,62 @@ namespace Crhn.Core.Kernels
 
 open System
 open System.Numerics
+open System.Runtime.Intrinsics
 open System.Threading.Tasks
 open Crhn.Core
 
 /// A serial GEMM C ← op(A)·op(B) + β·C (α = 1) on flat arrays with offsets and leading
 /// dimensions; the convolution kernels call it from inside their own parallel loop.
 type SerialGemm<'T> = bool -> bool -> int -> int -> int -> 'T[] -> int -> int -> 'T[] -> int -> int -> 'T -> 'T[] -> int -> int -> unit
+
+/// Splitting a row into its two stride phases (evens, then odds) and merging it back, with one
+/// vector shuffle per 16 (or 8) floats: the hot loop of stride-2 im2col/col2im in float32.
+module internal StridePhases =
+
+    let private split512 = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15)
+    let private merge512 = Vector512.Create(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15)
+    let private split256 = Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7)
+    let private merge256 = Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7)
+
+    /// dst[dstOff + j] = x[src + 2j] for j < ⌈width/2⌉, then dst[dstOff + ⌈width/2⌉ + j] = x[src + 2j + 1].
+    let split (x: float32[]) (src: int) (dst: float32[]) (dstOff: int) (width: int) =
+        let half = (width + 1) / 2
+        let mutable j = 0
+        if Vector512.IsHardwareAccelerated then
+            while 2 * j + 16 <= width do
+                let v = Vector512.Shuffle(Vector512.Create<float32>(ReadOnlySpan<float32>(x, src + 2 * j, 16)), split512)
+                v.GetLower().CopyTo(Span(dst, dstOff + j, 8))
+                v.GetUpper().CopyTo(Span(dst, dstOff + half + j, 8))
+                j <- j + 8
+        elif Vector256.IsHardwareAccelerated then
+            while 2 * j + 8 <= width do
+                let v = Vector256.Shuffle(Vector256.Create<float32>(ReadOnlySpan<float32>(x, src + 2 * j, 8)), split256)
+                v.GetLower().CopyTo(Span(dst, dstOff + j, 4))
+                v.GetUpper().CopyTo(Span(dst, dstOff + half + j, 4))
+                j <- j + 4
+        while 2 * j < width do
+            dst.[dstOff + j] <- x.[src + 2 * j]
+            if 2 * j + 1 < width then dst.[dstOff + half + j] <- x.[src + 2 * j + 1]
+            j <- j + 1
+
+    /// The inverse of split: x[dst + 2j] = p[pOff + j], x[dst + 2j + 1] = p[pOff + ⌈width/2⌉ + j].
+    let merge (p: float32[]) (pOff: int) (x: float32[]) (dst: int) (width: int) =
+        let half = (width + 1) / 2
+        let mutable j = 0
+        if Vector512.IsHardwareAccelerated then
+            while 2 * j + 16 <= width do
+                let v = Vector512.Create(Vector256.Create<float32>(ReadOnlySpan<float32>(p, pOff + j, 8)), Vector256.Create<float32>(ReadOnlySpan<float32>(p, pOff + half + j, 8)))
+                Vector512.Shuffle(v, merge512).CopyTo(Span(x, dst + 2 * j, 16))
+                j <- j + 8
+        elif Vector256.IsHardwareAccelerated then
+            while 2 * j + 8 <= width do
+                let v = Vector256.Create(Vector128.Create<float32>(ReadOnlySpan<float32>(p, pOff + j, 4)), Vector128.Create<float32>(ReadOnlySpan<float32>(p, pOff + half + j, 4)))
+                Vector256.Shuffle(v, merge256).CopyTo(Span(x, dst + 2 * j, 8))
+                j <- j + 4
+        while 2 * j < width do
+            x.[dst + 2 * j] <- p.[pOff + j]
+            if 2 * j + 1 < width then x.[dst + 2 * j + 1] <- p.[pOff + half + j]
+            j <- j + 1
 
 /// 2-D convolution (cross-correlation, as PyTorch's conv2d) by im2col + GEMM, one image per task,
 /// the images split over the cores; its input adjoint (conv_transpose2d) by GEMM + col2im, and its
@@ -55,6 +105,8 @@ module Conv =
             for iy in 0 .. d.H - 1 do
                 let row = iy * d.W
                 if s = 1 then ReadOnlySpan(x, plane + row, d.W).CopyTo(Span(phases, row, d.W))
+                elif s = 2 && typeof<'T> = typeof<float32> then
+                    StridePhases.split (box x :?> float32[]) (plane + row) (box phases :?> float32[]) row d.W
                 else
                     for ph in 0 .. s - 1 do
                         let mutable j = starts.[ph]
@@ -98,13 +150,16 @@ module Conv =
             let plane = xOff + c * d.H * d.W
             for iy in 0 .. d.H - 1 do
                 let row = iy * d.W
-                for ph in 0 .. s - 1 do
-                    let mutable j = starts.[ph]
-                    let mutable ix = ph
-                    while ix < d.W do
-                        x.[plane + row + ix] <- phases.[row + j]
-                        j <- j + 1
-                        ix <- ix + s
+                if s = 2 && typeof<'T> = typeof<float32> then
+                    StridePhases.merge (box phases :?> float32[]) row (box x :?> float32[]) (plane + row) d.W
+                else
+                    for ph in 0 .. s - 1 do
+                        let mutable j = starts.[ph]
+                        let mutable ix = ph
+                        while ix < d.W do
+                            x.[plane + row + ix] <- phases.[row + j]
+                            j <- j + 1
+                            ix <- ix + s
 
     /// Runs body(state, n) for every image n, the images spread over the cores one at a time;
     /// each worker gets its own state from init (scratch buffers, partial sums) and hands it to
@@ -159,3 +214,22 @@ module Conv =
                 gemm false true d.Ckk d.O d.HoWo col 0 d.HoWo dy (n * d.O * d.HoWo) d.HoWo 'T.One acc 0 d.O)
             (fun (_, _, acc) -> Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan total, ReadOnlySpan acc, Span total))
         Layout.permute [| d.Ckk; d.O |] total [| 1; 0 |]
+
+    /// Both gradients of conv2d in one sweep over the images: for each image, dx[n] by GEMM +
+    /// col2im and dwᵀ += im2col(x[n])·dy[n]ᵀ, so dy[n] is read while it is hot and the column
+    /// buffer is shared. Returns (dx, dw).
+    let backward<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (dy: 'T[]) (wShape: int[]) (w: 'T[]) (g: ConvGeometry) =
+        let d = dims xShape wShape g
+        let dx = GC.AllocateUninitializedArray<'T>(Shape.numel xShape)
+        let total = Array.zeroCreate<'T> (d.Ckk * d.O)
+        overImages d.N
+            (fun () -> Array.zeroCreate<'T> (d.Ckk * d.HoWo), Array.zeroCreate<'T> (d.H * d.W), Array.zeroCreate<'T> (d.Ckk * d.O))
+            (fun (col, phases, acc) n ->
+                let yOff = n * d.O * d.HoWo
+                let xOff = n * d.C * d.H * d.W
+                im2col d x xOff col phases
+                gemm false true d.Ckk d.O d.HoWo col 0 d.HoWo dy yOff d.HoWo 'T.One acc 0 d.O
+                gemm true false d.Ckk d.HoWo d.O w 0 d.Ckk dy yOff d.HoWo 'T.Zero col 0 d.HoWo
+                col2im d col dx xOff phases)
+            (fun (_, _, acc) -> Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan total, ReadOnlySpan acc, Span total))
+        dx, Layout.permute [| d.Ckk; d.O |] total [| 1; 0 |]

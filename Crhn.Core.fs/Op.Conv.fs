@@ -32,11 +32,22 @@ module OpConv =
                 raise (Shape.mismatch "conv2d" (sprintf "an input at least as large as the %d×%d kernel after padding %d" weight.Shape.[2] weight.Shape.[3] g.PadH) x.Shape "x")
             let px, pw = x.Primal, weight.Primal
             let y = px.Conv2d(pw, g)
+            // When both input and weight need gradients, the first call computes both in one fused
+            // pass and keeps the other for the second call with the same output gradient.
+            let mutable pending: (RawTensor * RawTensor) option = None
+            let inputAndWeight (gy: RawTensor) (i: int) =
+                match pending with
+                | Some(g0, dw) when i = 1 && obj.ReferenceEquals(g0, gy) ->
+                    pending <- None
+                    dw
+                | _ when i = 0 && weight.RequiresGrad ->
+                    let dx, dw = gy.Conv2dBackward(px, pw, g)
+                    pending <- Some(gy, dw)
+                    dx
+                | _ when i = 0 -> gy.Conv2dBackwardInput(pw, x.Shape, g)
+                | _ -> px.Conv2dBackwardWeight(gy, weight.Shape, g)
             match bias with
-            | None ->
-                Tensor.Record("conv2d", y, [| x; weight |], fun gy i ->
-                    if i = 0 then gy.Conv2dBackwardInput(pw, x.Shape, g)
-                    else px.Conv2dBackwardWeight(gy, weight.Shape, g))
+            | None -> Tensor.Record("conv2d", y, [| x; weight |], inputAndWeight)
             | Some b ->
                 let channels = [| 1; weight.Shape.[0]; 1; 1 |]
                 if b.Shape <> channels && b.Shape <> [| weight.Shape.[0] |] then
@@ -44,10 +55,7 @@ module OpConv =
                 // y is new and held by no one else: the bias is added in place, with no extra pass.
                 y.AddInPlace(b.Primal.View channels)
                 Tensor.Record("conv2d", y, [| x; weight; b |], fun gy i ->
-                    match i with
-                    | 0 -> gy.Conv2dBackwardInput(pw, x.Shape, g)
-                    | 1 -> px.Conv2dBackwardWeight(gy, weight.Shape, g)
-                    | _ -> gy.SumToShape(channels).View b.Shape)
+                    if i < 2 then inputAndWeight gy i else gy.SumToShape(channels).View b.Shape)
 
         /// The transposed convolution (PyTorch's conv_transpose2d), the adjoint of Conv2d in its
         /// input: x N×Cin×H×W, w Cin×Cout×kh×kw (the same tensor a Conv2d from Cout to Cin channels

@@ -101,6 +101,9 @@ type RawTensor() =
     abstract Conv2dBackwardInput: weight: RawTensor * inputShape: int[] * geometry: ConvGeometry -> RawTensor
     /// The gradient of Conv2d in its weight: this is the input, `gradOutput` the output's gradient.
     abstract Conv2dBackwardWeight: gradOutput: RawTensor * weightShape: int[] * geometry: ConvGeometry -> RawTensor
+    /// Both gradients of Conv2d at once (this is the output's gradient): (d input, d weight), in
+    /// one pass that shares the work of the two.
+    abstract Conv2dBackward: input: RawTensor * weight: RawTensor * geometry: ConvGeometry -> RawTensor * RawTensor
     /// Thin SVD of a 2-D tensor: U (m×k), S (k), Vᵀ (k×n), k = min(m, n).
     abstract Svd: unit -> RawTensor * RawTensor * RawTensor
     /// True when no element is NaN or infinite.

@@ -48,14 +48,14 @@ public static class Workloads
         double convFlops = 2.0 * 50 * 32 * 32 * 32 * 3 * 16;
         RawTensor? y = null, dx = null, dw = null, db = null;
         yield return Harness.Measure("W7.conv2d_fwd[input=50x3x64x64,out_ch=32,k=4,s=2,p=1]", 2, 10, 1.0,
-            () => y = x.Conv2d(w, g).Binary(BinaryOp.Add, bias),
+            () => { y = x.Conv2d(w, g); y.AddInPlace(bias); },
             gflops(convFlops), () => new JsonObject { ["sum_y"] = y!.SumAll() });
         yield return Harness.Measure("W7.conv2d_fwd_bwd[input=50x3x64x64,out_ch=32,k=4,s=2,p=1]", 2, 10, 1.0,
             () =>
             {
-                y = x.Conv2d(w, g).Binary(BinaryOp.Add, bias);
-                dx = dy.Conv2dBackwardInput(w, x.Shape, g);
-                dw = x.Conv2dBackwardWeight(dy, w.Shape, g);
+                y = x.Conv2d(w, g);
+                y.AddInPlace(bias);
+                (dx, dw) = dy.Conv2dBackward(x, w, g);
                 db = dy.SumToShape([1, 32, 1, 1]);
             },
             gflops(3 * convFlops), () => new JsonObject { ["sum_dx"] = dx!.SumAll(), ["sum_dw"] = dw!.SumAll(), ["sum_db"] = db!.SumAll() });
@@ -67,7 +67,8 @@ public static class Workloads
         yield return Harness.Measure("W7.conv_transpose2d_fwd_bwd[input=50x32x32x32,out_ch=3,k=4,s=2,p=1]", 2, 10, 1.0,
             () =>
             {
-                y = gin.Conv2dBackwardInput(w, [50, 3, 64, 64], g).Binary(BinaryOp.Add, cbias);
+                y = gin.Conv2dBackwardInput(w, [50, 3, 64, 64], g);
+                y.AddInPlace(cbias);
                 dg = dout.Conv2d(w, g);
                 dwt = dout.Conv2dBackwardWeight(gin, w.Shape, g);
                 dc = dout.SumToShape([1, 3, 1, 1]);
