@@ -59,9 +59,9 @@ return 0;
 // the machines' environment sets it; the child's own JSON line is read back.
 static JsonObject InheritedCoretype()
 {
-    var self = Environment.ProcessPath!;
-    var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true };
-    foreach (var a in Environment.GetCommandLineArgs().Skip(1)) psi.ArgumentList.Add(a);
+    var host = Environment.ProcessPath!;
+    var psi = new ProcessStartInfo(host) { RedirectStandardOutput = true, RedirectStandardError = true };
+    if (Path.GetFileNameWithoutExtension(host) == "dotnet") psi.ArgumentList.Add(typeof(Harness).Assembly.Location);
     psi.ArgumentList.Add("--only");
     psi.ArgumentList.Add("W7.sgemm[");
     psi.ArgumentList.Add("--out");
