@@ -18,20 +18,24 @@ module Engine =
     let OpenBlas () : Result<ILinearAlgebraProvider, string> =
         OpenBlasProvider.TryCreate() |> Result.map (fun p -> p :> ILinearAlgebraProvider)
 
-    /// Chooses a provider for a CRHN_BACKEND value; returns the provider and why it was chosen.
-    let choose (setting: string) : ILinearAlgebraProvider * string =
+    /// Chooses a provider for a CRHN_BACKEND value, given how to load OpenBLAS; returns the
+    /// provider and why it was chosen.
+    let chooseWith (openBlas: unit -> Result<ILinearAlgebraProvider, string>) (setting: string) : ILinearAlgebraProvider * string =
         match (if String.IsNullOrWhiteSpace setting then "auto" else setting.Trim().ToLowerInvariant()) with
         | "managed" -> Managed (), "CRHN_BACKEND=managed"
         | "openblas" ->
-            match OpenBlas () with
+            match openBlas () with
             | Ok p -> p, "CRHN_BACKEND=openblas"
             | Error why -> raise (ProviderUnavailableException("CRHN_BACKEND=openblas, but " + why))
         | "auto" ->
-            match OpenBlas () with
+            match openBlas () with
             | Ok p -> p, "auto: OpenBLAS loaded"
             | Error why -> Managed (), "auto: fell back to managed because " + why
         | other ->
             raise (ArgumentException(sprintf "CRHN_BACKEND=%s is not a backend: expected auto, openblas or managed." other, "CRHN_BACKEND"))
+
+    /// Chooses a provider for a CRHN_BACKEND value; returns the provider and why it was chosen.
+    let choose (setting: string) = chooseWith OpenBlas setting
 
     let private selected = lazy (choose (Environment.GetEnvironmentVariable "CRHN_BACKEND"))
     let private scoped = Threading.AsyncLocal<ILinearAlgebraProvider * string>()

@@ -62,7 +62,8 @@ module OpenBlasNative =
         | Loaded of handle: nativeint * path: string
         | NotLoaded of trace: string list
 
-    let private load () =
+    /// Loads the first of `paths` that opens and exports cblas_sgemm and sgesdd_.
+    let tryLoad (paths: string list) =
         // OpenBLAS reads its environment once, when it loads; .NET's Environment.SetEnvironmentVariable
         // does not reach the C environment, so the worker-thread timeout is set through libc. Idle
         // OpenBLAS workers otherwise spin for ~2^28 cycles after each call and steal a core from
@@ -88,12 +89,12 @@ module OpenBlasNative =
                     with e ->
                         trace.Add(sprintf "%s: %s" p e.Message)
                         attempt rest
-        attempt (candidates ())
+        attempt paths
 
     /// Loaded on first use, once per process.
     let loadResult =
         lazy (
-            let result = load ()
+            let result = tryLoad (candidates ())
             match result with
             | Loaded(h, _) ->
                 NativeLibrary.SetDllImportResolver(

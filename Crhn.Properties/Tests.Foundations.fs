@@ -1,0 +1,118 @@
+namespace Crhn.Properties
+
+open System
+open Xunit
+open FsCheck
+open FsCheck.FSharp
+open Crhn.Core
+open Crhn.Core.Models
+open Crhn.Core.Native
+open Crhn.Core.Providers
+
+/// Random numbers, initialisers, optimisers, model entry checks and provider selection.
+type FoundationTests() =
+
+    [<Fact>]
+    member _.``SplitMix64 reproduces the test vectors of WORKLOADS.md`` () =
+        Assert.Equal(0xE220A8397B1DCDAFUL, Rng.element 0UL 1UL)
+        Assert.Equal(0x6E789E6AA1B965F4UL, Rng.element 0UL 2UL)
+        Assert.Equal(0x06C45D188009454FUL, Rng.element 0UL 3UL)
+        Assert.Equal<float32[]>([| 0.7415648698806763f; 0.1599103808403015f; 0.27860110998153687f; 0.34419065713882446f |], Rng.uniform32 42UL 0.0 1.0 4)
+
+    /// Orthogonal initialisation: W·Wᵀ = gain²·I for rows ≤ cols, Wᵀ·W = gain²·I for rows ≥ cols, to
+    /// 1e-12 in float64 (Householder QR is backward stable: error ≈ n·ε₆₄ ≈ 1e-14 here).
+    [<Fact>]
+    member _.``orthogonal initialisation is semi-orthogonal`` () =
+        let gen = Gen.zip3 (Gen.choose (1, 40)) (Gen.choose (1, 40)) Generators.seed
+        Check.run "orthogonal init" 100 (Prop.forAll (Arb.fromGen gen) (fun (r, c, seed) ->
+            let w = Tensor.Constant(Init.orthogonal Dtype.Float64 seed 1.5 r c)
+            let gram = if r <= c then w.MatMul(w, false, true) else w.MatMul(w, true, false)
+            let n = min r c
+            let g = gram.Primal.ToFloat64Array()
+            let worst = Seq.max (seq { for i in 0 .. n - 1 do for j in 0 .. n - 1 -> abs (g.[i * n + j] - (if i = j then 2.25 else 0.0)) })
+            worst < 1e-12 |> Prop.label (sprintf "largest deviation from 2.25·I: %g" worst)))
+
+    [<Fact>]
+    member _.``companion: a uniform initialisation is not semi-orthogonal`` () =
+        let gen = Gen.zip3 (Gen.choose (2, 40)) (Gen.choose (2, 40)) Generators.seed
+        Check.fails "uniform init orthogonal" 100 (Prop.forAll (Arb.fromGen gen) (fun (r, c, seed) ->
+            let w = Tensor.Constant(Init.uniform Dtype.Float64 seed -1.0 1.0 [| r; c |])
+            let gram = if r <= c then w.MatMul(w, false, true) else w.MatMul(w, true, false)
+            let n = min r c
+            let g = gram.Primal.ToFloat64Array()
+            Seq.max (seq { for i in 0 .. n - 1 do for j in 0 .. n - 1 -> abs (g.[i * n + j] - (if i = j then 1.0 else 0.0)) }) < 1e-12))
+
+    [<Fact>]
+    member _.``the same seed gives the same bits`` () =
+        Assert.Equal<float[]>((Init.normal Dtype.Float64 9UL 0.0 1.0 [| 7; 5 |]).ToFloat64Array(), (Init.normal Dtype.Float64 9UL 0.0 1.0 [| 7; 5 |]).ToFloat64Array())
+        Assert.NotEqual<float[]>((Init.normal Dtype.Float64 9UL 0.0 1.0 [| 7; 5 |]).ToFloat64Array(), (Init.normal Dtype.Float64 10UL 0.0 1.0 [| 7; 5 |]).ToFloat64Array())
+
+    /// Adam's first step is p − lr·g/(|g| + ε) (the bias corrections cancel): PyTorch's formula.
+    [<Fact>]
+    member _.``Adam's first step follows PyTorch's formula`` () =
+        let p = Tensor.Parameter(Cpu.ofFloat64 [| 4 |] [| 1.0; -2.0; 0.5; 3.0 |])
+        let target = Tensor.Constant(Cpu.ofFloat64 [| 4 |] [| 0.0; 0.0; 0.0; 0.0 |])
+        let adam = Adam([| p |], 0.1)
+        (p * p * 0.5 - target).SumAll().Backward()
+        adam.Step()
+        let expected = [| 1.0; -2.0; 0.5; 3.0 |] |> Array.map (fun x -> x - 0.1 * x / (abs x + 1e-8))
+        Array.iter2 (fun (e: float) (a: float) -> Assert.Equal(e, a, 12)) expected (p.Primal.ToFloat64Array())
+
+    /// SGD with momentum μ: v₁ = g₁, v₂ = μ·v₁ + g₂, p ← p − lr·v (PyTorch's SGD).
+    [<Fact>]
+    member _.``SGD with momentum follows PyTorch's formula`` () =
+        let p = Tensor.Parameter(Cpu.ofFloat64 [| 2 |] [| 1.0; -1.0 |])
+        let sgd = Sgd([| p |], 0.1, 0.9)
+        let step () =
+            sgd.ZeroGrad()
+            (p * p).SumAll().Backward()
+            sgd.Step()
+        step ()
+        Assert.Equal<float[]>([| 0.8; -0.8 |], p.Primal.ToFloat64Array() |> Array.map (fun v -> Math.Round(v, 12)))
+        step ()
+        // g₂ = 2·0.8 = 1.6, v₂ = 0.9·2 + 1.6 = 3.4, p = 0.8 − 0.34.
+        Assert.Equal<float[]>([| 0.46; -0.46 |], p.Primal.ToFloat64Array() |> Array.map (fun v -> Math.Round(v, 12)))
+
+    [<Fact>]
+    member _.``a tied weight's gradient is the sum of both of its uses`` () =
+        let w = Tensor.Parameter(Cpu.ofFloat64 [| 2; 2 |] [| 1.0; 2.0; 3.0; 4.0 |])
+        let x = Tensor.Constant(Cpu.ofFloat64 [| 1; 2 |] [| 1.0; -1.0 |])
+        // f = sum(x·W·Wᵀ): W is used twice; compare with two separate copies' gradients added.
+        (x.MatMul(w).MatMul(w, false, true)).SumAll().Backward()
+        let tied = w.Grad.Value.ToFloat64Array()
+        let w1 = Tensor.Parameter(Cpu.ofFloat64 [| 2; 2 |] [| 1.0; 2.0; 3.0; 4.0 |])
+        let w2 = Tensor.Parameter(Cpu.ofFloat64 [| 2; 2 |] [| 1.0; 2.0; 3.0; 4.0 |])
+        (x.MatMul(w1).MatMul(w2, false, true)).SumAll().Backward()
+        Assert.Equal<float[]>(Array.map2 (+) (w1.Grad.Value.ToFloat64Array()) (w2.Grad.Value.ToFloat64Array()), tied)
+
+    [<Fact>]
+    member _.``the autoencoder refuses NaN and infinite images`` () =
+        let model = TiedAutoencoder({ InputChannels = 1; Height = 8; Width = 8; Channels = [| 2 |]; Kernel = 4; Stride = 2; Padding = 1 }, 1UL)
+        for bad in [ Double.NaN; Double.PositiveInfinity ] do
+            let values = Array.create 64 0.5
+            values.[10] <- bad
+            let e = Assert.Throws<ArgumentException>(fun () -> model.Forward(Tensor.Constant(Cpu.ofFloat64 [| 1; 1; 8; 8 |] values)) |> ignore)
+            Assert.Contains("NaN", e.Message)
+
+    [<Fact>]
+    member _.``the autoencoder refuses images of another shape, naming both`` () =
+        let model = TiedAutoencoder({ InputChannels = 3; Height = 8; Width = 8; Channels = [| 2 |]; Kernel = 4; Stride = 2; Padding = 1 }, 1UL)
+        let e = Assert.Throws<ArgumentException>(fun () -> model.Forward(Tensor.Constant(Cpu.zeros Dtype.Float32 [| 2; 1; 8; 8 |])) |> ignore)
+        Assert.Contains("[2, 3, 8, 8]", e.Message)
+        Assert.Contains("[2, 1, 8, 8]", e.Message)
+
+    [<Fact>]
+    member _.``asking for openblas where it does not load is a clear error with the paths tried`` () =
+        match OpenBlasNative.tryLoad [ "/nonexistent/libopenblas.so.0"; "libcrhn-no-such-library.so" ] with
+        | OpenBlasNative.Loaded _ -> failwith "loaded a library that does not exist"
+        | OpenBlasNative.NotLoaded trace ->
+            Assert.Equal(2, trace.Length)
+            Assert.Contains("/nonexistent/libopenblas.so.0: no such file", trace.[0])
+            Assert.StartsWith("libcrhn-no-such-library.so:", trace.[1])
+        let missing () : Result<ILinearAlgebraProvider, string> = Error "OpenBLAS could not be loaded. Tried: /x/libopenblas.so.0: no such file"
+        let e = Assert.Throws<ProviderUnavailableException>(fun () -> Engine.chooseWith missing "openblas" |> ignore)
+        Assert.Contains("CRHN_BACKEND=openblas", e.Message)
+        Assert.Contains("/x/libopenblas.so.0", e.Message)
+        let p, why = Engine.chooseWith missing "auto"
+        Assert.Equal("managed", p.Name)
+        Assert.Contains("fell back to managed", why)
