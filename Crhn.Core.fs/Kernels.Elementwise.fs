@@ -79,28 +79,13 @@ module Elementwise =
             let ta, tb = strideOf aShape, strideOf bShape
             let len = outShape.[r - 1]
             let ia, ib = ta.[r - 1], tb.[r - 1]
-            let idx = Array.zeroCreate (max 0 (r - 1))
-            let mutable offA = 0
-            let mutable offB = 0
-            for row in 0 .. n / len - 1 do
+            Rows.walk outShape [| 0; 0 |] [| ta; tb |] (fun row off ->
+                let offA, offB = off.[0], off.[1]
                 let dst = Span(d, row * len, len)
                 if ia = 1 && ib = 1 then binarySpan op (ReadOnlySpan(a, offA, len)) (ReadOnlySpan(b, offB, len)) dst
                 elif ia = 1 then binarySpanScalar op (ReadOnlySpan(a, offA, len)) b.[offB] dst
                 elif ib = 1 then binaryScalarSpan op a.[offA] (ReadOnlySpan(b, offB, len)) dst
-                else dst.Fill(scalar op a.[offA] b.[offB])
-                // Advance the odometer over axes r−2 … 0.
-                let mutable ax = r - 2
-                let mutable carry = true
-                while carry && ax >= 0 do
-                    idx.[ax] <- idx.[ax] + 1
-                    offA <- offA + ta.[ax]
-                    offB <- offB + tb.[ax]
-                    if idx.[ax] = outShape.[ax] then
-                        offA <- offA - ta.[ax] * outShape.[ax]
-                        offB <- offB - tb.[ax] * outShape.[ax]
-                        idx.[ax] <- 0
-                        ax <- ax - 1
-                    else carry <- false
+                else dst.Fill(scalar op a.[offA] b.[offB]))
 
     /// a ∘ b with NumPy broadcasting into a new array of the broadcast shape `outShape`.
     let binary<'T when 'T :> IFloatingPointIeee754<'T>> (op: BinaryOp) (aShape: int[]) (a: 'T[]) (bShape: int[]) (b: 'T[]) (outShape: int[]) : 'T[] =

@@ -14,7 +14,8 @@ module Layout =
         let inStrides = Shape.strides shape
         let s = Array.map (fun p -> inStrides.[p]) perm
         let d = Array.zeroCreate<'T> x.Length
-        if x.Length > 0 then
+        if r = 0 then Array.blit x 0 d 0 x.Length
+        elif x.Length > 0 then
             if r = 2 && perm = [| 1; 0 |] then
                 let rows, cols = shape.[0], shape.[1]
                 let tile = 32
@@ -26,48 +27,23 @@ module Layout =
             else
                 let len = outShape.[r - 1]
                 let inner = s.[r - 1]
-                let idx = Array.zeroCreate (r - 1)
-                let mutable off = 0
-                for row in 0 .. x.Length / len - 1 do
+                Rows.walk outShape [| 0 |] [| s |] (fun row off ->
                     let o = row * len
-                    if inner = 1 then Array.blit x off d o len
+                    if inner = 1 then Array.blit x off.[0] d o len
                     else
                         for j in 0 .. len - 1 do
-                            d.[o + j] <- x.[off + j * inner]
-                    let mutable ax = r - 2
-                    let mutable carry = true
-                    while carry && ax >= 0 do
-                        idx.[ax] <- idx.[ax] + 1
-                        off <- off + s.[ax]
-                        if idx.[ax] = outShape.[ax] then
-                            off <- off - s.[ax] * outShape.[ax]
-                            idx.[ax] <- 0
-                            ax <- ax - 1
-                        else carry <- false
+                            d.[o + j] <- x.[off.[0] + j * inner])
         d
 
     /// Visits every row (a run along the last axis) of the block [starts, starts + lengths) of a
     /// tensor of `shape`, passing the flat offset of the row in the full tensor and in the block.
     let private blockRows (shape: int[]) (starts: int[]) (lengths: int[]) (visit: int -> int -> int -> unit) =
-        let r = shape.Length
-        let total = Shape.numel lengths
-        if total > 0 then
+        if shape.Length = 0 then visit 0 0 1
+        else
             let strides = Shape.strides shape
-            let len = lengths.[r - 1]
-            let idx = Array.zeroCreate (r - 1)
-            let mutable off = Array.fold2 (fun acc st s -> acc + st * s) 0 starts strides
-            for row in 0 .. total / len - 1 do
-                visit off (row * len) len
-                let mutable ax = r - 2
-                let mutable carry = true
-                while carry && ax >= 0 do
-                    idx.[ax] <- idx.[ax] + 1
-                    off <- off + strides.[ax]
-                    if idx.[ax] = lengths.[ax] then
-                        off <- off - strides.[ax] * lengths.[ax]
-                        idx.[ax] <- 0
-                        ax <- ax - 1
-                    else carry <- false
+            let first = Array.fold2 (fun acc st s -> acc + st * s) 0 starts strides
+            let len = Array.last lengths
+            Rows.walk lengths [| first |] [| strides |] (fun row off -> visit off.[0] (row * len) len)
 
     /// The block [starts, starts + lengths) of x.
     let slice (shape: int[]) (x: 'T[]) (starts: int[]) (lengths: int[]) : 'T[] =

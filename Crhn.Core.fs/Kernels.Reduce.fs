@@ -15,29 +15,15 @@ module Reduce =
         let out = Array.zeroCreate<'T> (Shape.numel target)
         if x.Length > 0 then
             // Merge neighbouring axes that are both kept or both reduced (Broadcast.coalesce with b = target).
+            // (It never returns an empty shape: a scalar becomes [1].)
             let shape, _, padded = Broadcast.coalesce fullShape fullShape target
-            let r = shape.Length
-            if r = 0 then out.[0] <- x.[0]
-            else
-                let strides = Array.mapi (fun i st -> if padded.[i] = 1 && shape.[i] <> 1 then 0 else st) (Shape.strides padded)
-                let len = shape.[r - 1]
-                let innerReduced = strides.[r - 1] = 0
-                let idx = Array.zeroCreate (r - 1)
-                let mutable off = 0
-                for row in 0 .. x.Length / len - 1 do
-                    let src = ReadOnlySpan(x, row * len, len)
-                    if innerReduced then out.[off] <- out.[off] + TensorPrimitives.Sum src
-                    else TensorPrimitives.Add(ReadOnlySpan(out, off, len), src, Span(out, off, len))
-                    let mutable ax = r - 2
-                    let mutable carry = true
-                    while carry && ax >= 0 do
-                        idx.[ax] <- idx.[ax] + 1
-                        off <- off + strides.[ax]
-                        if idx.[ax] = shape.[ax] then
-                            off <- off - strides.[ax] * shape.[ax]
-                            idx.[ax] <- 0
-                            ax <- ax - 1
-                        else carry <- false
+            let strides = Array.mapi (fun i st -> if padded.[i] = 1 && shape.[i] <> 1 then 0 else st) (Shape.strides padded)
+            let len = Array.last shape
+            let innerReduced = Array.last strides = 0
+            Rows.walk shape [| 0 |] [| strides |] (fun row off ->
+                let src = ReadOnlySpan(x, row * len, len)
+                if innerReduced then out.[off.[0]] <- out.[off.[0]] + TensorPrimitives.Sum src
+                else TensorPrimitives.Add(ReadOnlySpan(out, off.[0], len), src, Span(out, off.[0], len)))
         out
 
     /// The sum of all elements, accumulated in float64 in blocks so that float32 sums stay accurate.

@@ -19,6 +19,13 @@ module OpConv =
         if x.Dtype <> w.Dtype then
             raise (ArgumentException(sprintf "%s: expected input and weight in one dtype, found %A and %A." op x.Dtype w.Dtype, "weight"))
 
+    /// A bias for `channels` output channels, as given (O or 1×O×1×1), viewed as 1×O×1×1.
+    let private biasShape (op: string) (channels: int) (b: Tensor) =
+        let full = [| 1; channels; 1; 1 |]
+        if b.Shape <> full && b.Shape <> [| channels |] then
+            raise (Shape.mismatch op (sprintf "a bias of shape %s or %s" (Shape.format full) (Shape.format [| channels |])) b.Shape "bias")
+        full
+
     type Tensor with
         /// Cross-correlation y[n,o,i,j] = b[o] + Σ_{c,p,q} w[o,c,p,q]·x[n,c,i·s+p−pad,j·s+q−pad] (zero
         /// outside), x N×C×H×W, w O×C×kh×kw, optional bias b of O (or 1×O×1×1). Reverse:
@@ -49,9 +56,7 @@ module OpConv =
             match bias with
             | None -> Tensor.Record("conv2d", y, [| x; weight |], inputAndWeight)
             | Some b ->
-                let channels = [| 1; weight.Shape.[0]; 1; 1 |]
-                if b.Shape <> channels && b.Shape <> [| weight.Shape.[0] |] then
-                    raise (Shape.mismatch "conv2d" (sprintf "a bias of shape %s or %s" (Shape.format channels) (Shape.format [| weight.Shape.[0] |])) b.Shape "bias")
+                let channels = biasShape "conv2d" weight.Shape.[0] b
                 // y is new and held by no one else: the bias is added in place, with no extra pass.
                 y.AddInPlace(b.Primal.View channels)
                 Tensor.Record("conv2d", y, [| x; weight; b |], fun gy i ->
@@ -80,9 +85,7 @@ module OpConv =
                     if i = 0 then gy.Conv2d(pw, g)
                     else gy.Conv2dBackwardWeight(px, weight.Shape, g))
             | Some b ->
-                let channels = [| 1; weight.Shape.[1]; 1; 1 |]
-                if b.Shape <> channels && b.Shape <> [| weight.Shape.[1] |] then
-                    raise (Shape.mismatch "convTranspose2d" (sprintf "a bias of shape %s or %s" (Shape.format channels) (Shape.format [| weight.Shape.[1] |])) b.Shape "bias")
+                let channels = biasShape "convTranspose2d" weight.Shape.[1] b
                 y.AddInPlace(b.Primal.View channels)
                 Tensor.Record("convTranspose2d", y, [| x; weight; b |], fun gy i ->
                     match i with

@@ -52,3 +52,18 @@ module Generators =
             match kinks |> List.tryFind (fun k -> abs (x - k) < gap) with
             | Some k -> if x >= k then k + gap else k - gap
             | None -> x)
+
+    /// Conv geometry: batch, input channels, output channels, kernel, stride, padding and a
+    /// height and width that fit the kernel after padding.
+    let convGeometry (maxBatch: int) (maxChannels: int) (maxKernel: int) (maxSize: int) =
+        gen {
+            let! n = Gen.choose (1, maxBatch)
+            let! c = Gen.choose (1, maxChannels)
+            let! o = Gen.choose (1, maxChannels)
+            let! k = Gen.choose (1, maxKernel)
+            let! s = Gen.choose (1, 3)
+            let! p = Gen.choose (0, k - 1)
+            let! h = Gen.choose (max 1 (k - 2 * p), maxSize)
+            let! w = Gen.choose (max 1 (k - 2 * p), maxSize)
+            return n, c, o, k, s, p, h, w
+        }

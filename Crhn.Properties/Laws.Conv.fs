@@ -21,15 +21,9 @@ module LawsConv =
 
     let caseGen =
         gen {
-            let! n = Gen.choose (1, 3)
-            let! c = Gen.choose (1, 4)
-            let! o = Gen.choose (1, 4)
-            let! k = Gen.choose (1, 4)
-            let! s = Gen.choose (1, 3)
-            let! p = Gen.choose (0, k - 1)
-            let! h = Gen.choose (max 1 (k - 2 * p), 9)
             // Both axes need the same output padding in the transpose: keep W's remainder equal to H's.
-            let! w = Gen.choose (max 1 (k - 2 * p), 9) |> Gen.filter (fun w -> (w + 2 * p - k) % s = (h + 2 * p - k) % s)
+            let! n, c, o, k, s, p, h, w =
+                Generators.convGeometry 3 4 4 9 |> Gen.filter (fun (_, _, _, k, s, p, h, w) -> (w + 2 * p - k) % s = (h + 2 * p - k) % s)
             let ho, wo = Shape.convOutput h k s p, Shape.convOutput w k s p
             let! x = Generators.values -1.0 1.0 [| n; c; h; w |]
             let! wt = Generators.values -1.0 1.0 [| o; c; k; k |]

@@ -68,19 +68,7 @@ module LawsGradients =
             return [| a; b |]
         })
 
-    /// Conv geometry: batch, channels, kernel, stride, padding, and a size that fits the kernel.
-    let private convGeometry =
-        gen {
-            let! n = Gen.choose (1, 2)
-            let! c = Gen.choose (1, 3)
-            let! o = Gen.choose (1, 3)
-            let! k = Gen.choose (1, 3)
-            let! s = Gen.choose (1, 3)
-            let! p = Gen.choose (0, k - 1)
-            let! h = Gen.choose (max 1 (k - 2 * p), 7)
-            let! w = Gen.choose (max 1 (k - 2 * p), 7)
-            return n, c, o, k, s, p, h, w
-        }
+    let private convGeometry = Generators.convGeometry 2 3 3 7
 
     /// The ops and their generators, by name.
     let cases : (string * Gen<GradCase>) list =
