@@ -1,0 +1,45 @@
+namespace Crhn.Core
+
+open System
+
+/// The Restricted Hopfield Network's dynamics and energy (row form: a state is a row of a B×n
+/// batch; W_l is n_{l+1}×n_l; σ = tanh).
+/// Forward: u_{l+1} = h_l W_lᵀ (+ b_l), h_{l+1} = σ(u_{l+1}), h₀ = input.
+/// Backward: r_l = v_{l+1} W_l (+ c_l), v_l = σ(r_l), v_L = h_L.
+/// Energy (one hidden layer): E(h₀, h₁) = −h₁ᵀW h₀ − bᵀh₁ − cᵀh₀ + Σ G(h₁) + Σ G(h₀) with
+/// G(h) = ∫₀ʰ artanh s ds = h·artanh h + ½ ln(1 − h²); for L layers the couplings and G terms of
+/// every layer add up.
+[<RequireQualifiedAccess>]
+module Rhn =
+
+    /// G(h) = h·artanh h + ½ ln(1 − h²), element-wise, for |h| < 1 (artanh h = ½ ln((1+h)/(1−h))).
+    let g (h: Tensor) =
+        let onePlus, oneMinus = h + 1.0, h * -1.0 + 1.0
+        h * (onePlus.Log() - oneMinus.Log()) * 0.5 + (onePlus * oneMinus).Log() * 0.5
+
+    let private addBias (u: Tensor) (b: Tensor option) = match b with Some b -> u + b | None -> u
+
+    /// One forward half-step: h_{l+1} = tanh(h_l W_lᵀ + b).
+    let up (w: Tensor) (b: Tensor option) (h: Tensor) = (addBias (h.MatMul(w, false, true)) b).Tanh()
+
+    /// One backward half-step: v_l = tanh(v_{l+1} W_l + c).
+    let down (w: Tensor) (c: Tensor option) (v: Tensor) = (addBias (v.MatMul w) c).Tanh()
+
+    /// The forward path h₀ … h_L (no biases, as the reference).
+    let forward (weights: Tensor[]) (h0: Tensor) = Array.scan (fun h w -> up w None h) h0 weights
+
+    /// The backward path v_L = h_L, …, v₀, returned in layer order v₀ … v_L.
+    let backward (weights: Tensor[]) (hTop: Tensor) = Array.scanBack (fun w v -> down w None v) weights hTop
+
+    /// E(h₀, h₁) with biases b (hidden) and c (visible), one value per row.
+    let energy1 (w: Tensor) (b: Tensor) (c: Tensor) (h0: Tensor) (h1: Tensor) =
+        let coupling = (h1 * h0.MatMul(w, false, true)).Sum([| 1 |])
+        -coupling - (h1 * b).Sum([| 1 |]) - (h0 * c).Sum([| 1 |]) + g(h1).Sum([| 1 |]) + g(h0).Sum([| 1 |])
+
+    /// E(h₀ … h_L) = −Σ_l h_{l+1}ᵀ W_l h_l + Σ_l Σ G(h_l), one value per row (no biases).
+    let energy (weights: Tensor[]) (states: Tensor[]) =
+        if states.Length <> weights.Length + 1 then
+            raise (ArgumentException(sprintf "rhn energy: %d weights need %d states, found %d." weights.Length (weights.Length + 1) states.Length, "states"))
+        let couplings = Array.init weights.Length (fun l -> (states.[l + 1] * states.[l].MatMul(weights.[l], false, true)).Sum([| 1 |]))
+        let gs = states |> Array.map (fun h -> g(h).Sum([| 1 |]))
+        Array.fold (-) (Array.reduce (+) gs) couplings
