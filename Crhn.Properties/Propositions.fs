@@ -191,7 +191,7 @@ module Propositions =
           Property =
             Prop.forAll (rhnArb 1) (fun c ->
                 let d, mag = flowDerivative c (fun w -> w * -1.0) true
-                d <= 4.0 * float (c.Visible + c.Hidden) * u64 * mag) }
+                d <= 4.0 * float (c.Visible + c.Hidden) * u64 * mag |> Prop.label (sprintf "dE/dt = %g" d)) }
 
     /// The multi-layer energy along L-layer sweeps: `order` lists (layer, upward?) updates and
     /// `update weights states layer upward` gives the new h_layer.
@@ -287,7 +287,8 @@ module Propositions =
                 let ra = r.MatMul(false, false, a)
                 let scale = (ra.Binary(BinaryOp.Mul, b)).SumAll() / max ((ra.Unary UnaryOp.Square).SumAll()) Double.Epsilon
                 let tol = 100.0 * float (c.Dim * c.Samples) * u64 * (frob a + frob b)
-                Procrustes.residual r a b <= Procrustes.residual (r.MulScalar scale) a b + tol) }
+                let rStar, rScaled = Procrustes.residual r a b, Procrustes.residual (r.MulScalar scale) a b
+                rStar <= rScaled + tol |> Prop.label (sprintf "‖R*A − B‖ = %.17g > ‖%gR*A − B‖ = %.17g" rStar scale rScaled)) }
 
     // ---------------------------------------------------------------- P3: non-expansiveness
 
@@ -333,7 +334,9 @@ module Propositions =
           Tolerance = "as P3"
           Expect = Counterexample
           Property =
-            Prop.forAll mapArb (fun c -> fst (expansion c (Activation.Tanh 1.0) 1.5)) }
+            Prop.forAll mapArb (fun c ->
+                let within, r = expansion c (Activation.Tanh 1.0) 1.5
+                within |> Prop.label (sprintf "‖Fᵏ(h+δ) − Fᵏ(h)‖/‖δ‖ = %.6g" r)) }
 
     let p3Steep =
         { Id = "P3-2-Lipschitz"
@@ -341,7 +344,9 @@ module Propositions =
           Tolerance = "as P3"
           Expect = Counterexample
           Property =
-            Prop.forAll mapArb (fun c -> fst (expansion c (Activation.Tanh 2.0) 1.0)) }
+            Prop.forAll mapArb (fun c ->
+                let within, r = expansion c (Activation.Tanh 2.0) 1.0
+                within |> Prop.label (sprintf "‖Fᵏ(h+δ) − Fᵏ(h)‖/‖δ‖ = %.6g" r)) }
 
     // ---------------------------------------------------------------- O4: noise filtering
 
@@ -382,7 +387,7 @@ module Propositions =
           Property =
             Prop.forAll noiseArb (fun c ->
                 let mean, bound = noiseStatistic c true
-                abs mean <= bound) }
+                abs mean <= bound |> Prop.label (sprintf "mean of ‖Pδ‖² − (r/n)‖δ‖² = %g, bound %g" mean bound)) }
 
     // ---------------------------------------------------------------- the poster
 

@@ -40,7 +40,9 @@ module Verify =
         | [| seed; gamma |] -> Some { Rnd = Rnd(UInt64.Parse seed, UInt64.Parse gamma ||| 1UL); Size = None }
         | _ -> raise (FormatException(sprintf "expected a seed as \"N\" or \"N,G\", found \"%s\"" text))
 
-    let private show (args: obj list) = args |> List.map (sprintf "%A") |> String.concat " "
+    /// A counterexample on one line: { Visible = 1; Hidden = 2; … }.
+    let private show (args: obj list) =
+        args |> List.map (fun a -> Text.RegularExpressions.Regex.Replace(sprintf "%A" a, @"\r?\n\s*", "; ")) |> String.concat " "
 
     /// Checks one proposition on `runs` cases (replaying `seed` if given).
     let run (runs: int) (seed: string option) (p: Proposition) =
