@@ -57,17 +57,22 @@ internal static class VerifyCommand
         }
         else
         {
+            // Redirected output (logs, files) has no terminal width: keep the table readable.
+            if (Console.IsOutputRedirected) AnsiConsole.Profile.Width = 160;
             AnsiConsole.MarkupLine($"[bold]crhn verify[/]: {selected.Count} propositions, {runs} cases each{(seed is null ? "" : $", replaying {Markup.Escape(seed)}")}; engine: {Markup.Escape(Crhn.Engine.Describe())}");
-            AnsiConsole.Progress().AutoClear(true).Start(ctx =>
-            {
-                var task = ctx.AddTask("checking", maxValue: selected.Count);
-                foreach (var p in selected)
+            if (Console.IsOutputRedirected)
+                verdicts.AddRange(selected.Select(p => Verify.run(runs, seedOption, p)));
+            else
+                AnsiConsole.Progress().AutoClear(true).Start(ctx =>
                 {
-                    task.Description = Markup.Escape(p.Id);
-                    verdicts.Add(Verify.run(runs, seedOption, p));
-                    task.Increment(1);
-                }
-            });
+                    var task = ctx.AddTask("checking", maxValue: selected.Count);
+                    foreach (var p in selected)
+                    {
+                        task.Description = Markup.Escape(p.Id);
+                        verdicts.Add(Verify.run(runs, seedOption, p));
+                        task.Increment(1);
+                    }
+                });
             var table = new Table().Border(TableBorder.Rounded).AddColumns("proposition", "statement checked", "cases", "verdict");
             foreach (var v in verdicts)
             {
