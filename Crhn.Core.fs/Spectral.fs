@@ -44,3 +44,12 @@ module Spectral =
 
     /// The orthogonal projector WᵀW onto the row space of W, for W with orthonormal rows.
     let rowSpaceProjector (w: RawTensor) = w.MatMul(true, false, w)
+
+    /// One Newton–Schulz step toward the nearest semi-orthogonal matrix: W ← 1.5W − 0.5(WWᵀ)W for a
+    /// wide or square W (rows ≤ cols), W ← 1.5W − 0.5W(WᵀW) for a tall one. Near a semi-orthogonal
+    /// matrix (WWᵀ = I + E) it leaves an error of O(‖E‖²): it removes the rounding that products of
+    /// float32 rotations accumulate, and does nothing else.
+    let newtonSchulzStep (w: RawTensor) =
+        let wide = w.Shape.[0] <= w.Shape.[1]
+        let correction = if wide then w.MatMul(false, true, w).MatMul(false, false, w) else w.MatMul(false, false, w.MatMul(true, false, w))
+        w.MulScalar(1.5).Binary(BinaryOp.Sub, correction.MulScalar 0.5)

@@ -1,0 +1,119 @@
+namespace Crhn.Core
+
+open System
+
+/// Which rotations a round of the Subspace Rotation Algorithm applies.
+[<RequireQualifiedAccess>]
+type SraMode =
+    /// RSRA then LSRA (the paper found both more robust than LSRA alone; the reference's order).
+    | Both
+    /// Only the left rotations (input side of each layer).
+    | LeftOnly
+    /// Only the right rotations (output side of every layer but the top one).
+    | RightOnly
+
+/// One round's record: the round, how many stored codes are fixed points after it, and the
+/// reconstruction MSE of the visible logits' signs against the codes.
+type SraReport = { Round: int; FixedPoints: int; Codes: int; SignMse: float }
+
+/// A Restricted Hopfield Network: weights W_l (n_{l+1}×n_l), σ = tanh, no biases, orthogonally
+/// initialised (semi-orthogonal rows when n_{l+1} ≤ n_l), trained without gradients by SRA.
+/// Row form: the N stored codes are the rows of an N×n₀ matrix of ±1.
+type RhnNetwork(sizes: int[], seed: uint64, ?dtype: Dtype) =
+    do
+        if sizes.Length < 2 || Array.exists (fun s -> s <= 0) sizes then
+            raise (ArgumentException(sprintf "rhn: expected at least two positive layer sizes (n₀ → n₁ …), found %A." sizes, "sizes"))
+    let dtype = defaultArg dtype Dtype.Float32
+    let weights = Array.init (sizes.Length - 1) (fun l -> Init.orthogonal dtype (Rng.derive seed l) 1.0 sizes.[l + 1] sizes.[l])
+
+    /// Layer sizes n₀ (the code length) … n_L.
+    member _.Sizes = sizes
+    /// The weights W₀ … W_{L−1}, W_l of shape n_{l+1}×n_l (live: SRA rotates them in place).
+    member _.Weights = weights
+    /// The number of weight layers L.
+    member _.Layers = weights.Length
+
+    /// Forward pass: pre-activations A₁ … A_L and states H₀ = X, H_{l+1} = tanh(H_l W_lᵀ).
+    member _.Forward(x: RawTensor) =
+        let pre = Array.zeroCreate weights.Length
+        let states = Array.zeroCreate (weights.Length + 1)
+        states.[0] <- x
+        for l in 0 .. weights.Length - 1 do
+            pre.[l] <- states.[l].MatMul(false, true, weights.[l])
+            states.[l + 1] <- pre.[l].Unary UnaryOp.Tanh
+        pre, states
+
+    /// Backward pass from the top state down to layer `lowest`: V_L = top, R_l = V_{l+1} W_l,
+    /// V_l = tanh(R_l). Returns (R, V) indexed by layer (entries below `lowest` unset).
+    member _.Backward(top: RawTensor, lowest: int) =
+        let r = Array.zeroCreate (weights.Length + 1)
+        let v = Array.zeroCreate (weights.Length + 1)
+        v.[weights.Length] <- top
+        for l in weights.Length - 1 .. -1 .. lowest do
+            r.[l] <- v.[l + 1].MatMul(false, false, weights.[l])
+            v.[l] <- r.[l].Unary UnaryOp.Tanh
+        r, v
+
+    /// The visible logits R₀ after one forward and backward pass.
+    member this.Logits(x: RawTensor) =
+        let _, states = this.Forward x
+        let r, _ = this.Backward(states.[weights.Length], 0)
+        r.[0]
+
+    /// sign(R₀): the network's recall of each code (0 stays 0, never a match).
+    member this.Recall(x: RawTensor) = (this.Logits x).Unary UnaryOp.Sign
+
+    /// How many rows of x the network maps exactly onto themselves, and the MSE of sign(R₀) − x.
+    member this.FixedPoints(x: RawTensor) =
+        let recall = (this.Recall x).ToFloat64Array()
+        let codes = x.ToFloat64Array()
+        let n = x.Shape.[1]
+        let fixedRows =
+            Seq.init x.Shape.[0] (fun i -> Seq.forall (fun j -> recall.[i * n + j] = codes.[i * n + j]) (seq { 0 .. n - 1 }))
+            |> Seq.filter id |> Seq.length
+        let mse = Array.fold2 (fun acc a b -> acc + (a - b) * (a - b)) 0.0 recall codes / float codes.Length
+        fixedRows, mse
+
+    /// RSRA, for l = L−2 … 0: U = A_{l+1} (forward pre-activations), V = V_{l+1} (the backward
+    /// path's post-activations, run down from H_L); Q = Procrustes(U → V); W_l ← Q·W_l. An exact
+    /// rotation keeps W_l's singular values; one Newton–Schulz step after it keeps that true in
+    /// float32 over many rounds.
+    member this.RightRotations(x: RawTensor) =
+        for l in weights.Length - 2 .. -1 .. 0 do
+            let pre, states = this.Forward x
+            let _, v = this.Backward(states.[weights.Length], l + 1)
+            let q = Procrustes.solve (pre.[l].Permute [| 1; 0 |]) (v.[l + 1].Permute [| 1; 0 |])
+            weights.[l].CopyInPlace(Spectral.newtonSchulzStep (q.MatMul(false, false, weights.[l])))
+
+    /// LSRA, for l = L−1 … 0: F = the forward pre-activations at layer l (the codes for l = 0),
+    /// B = the backward reconstruction at layer l (pre-activation R₀ for l = 0, V_l otherwise);
+    /// R = Procrustes(B → F); W_l ← W_l·Rᵀ (then one Newton–Schulz step, as in RSRA).
+    member this.LeftRotations(x: RawTensor) =
+        for l in weights.Length - 1 .. -1 .. 0 do
+            let pre, states = this.Forward x
+            let r, v = this.Backward(states.[weights.Length], l)
+            let f = if l = 0 then x else pre.[l - 1]
+            let b = if l = 0 then r.[0] else v.[l]
+            let rot = Procrustes.solve (b.Permute [| 1; 0 |]) (f.Permute [| 1; 0 |])
+            weights.[l].CopyInPlace(Spectral.newtonSchulzStep (weights.[l].MatMul(false, true, rot)))
+
+    /// Trains on the stored codes (N×n₀, entries ±1) for at most `rounds` rounds of SRA, stopping
+    /// as soon as every code is a fixed point; reports each round. Returns whether all are fixed.
+    member this.Train(codes: RawTensor, rounds: int, mode: SraMode, onRound: SraReport -> unit, cancel: Threading.CancellationToken) =
+        if codes.Shape.Length <> 2 || codes.Shape.[1] <> sizes.[0] then
+            raise (Shape.mismatch "rhn train" (sprintf "codes of shape [N, %d]" sizes.[0]) codes.Shape "codes")
+        if codes.Shape.[0] = 0 then raise (ArgumentException("rhn train: there are no codes to store.", "codes"))
+        if not (codes.ToFloat64Array() |> Array.forall (fun v -> v = 1.0 || v = -1.0)) then
+            raise (ArgumentException("rhn train: codes must hold only −1 and +1.", "codes"))
+        let n = codes.Shape.[0]
+        let mutable fixedAll = fst (this.FixedPoints codes) = n
+        let mutable round = 0
+        while not fixedAll && round < rounds do
+            cancel.ThrowIfCancellationRequested()
+            round <- round + 1
+            if mode <> SraMode.LeftOnly then this.RightRotations codes
+            if mode <> SraMode.RightOnly then this.LeftRotations codes
+            let fixedRows, mse = this.FixedPoints codes
+            onRound { Round = round; FixedPoints = fixedRows; Codes = n; SignMse = mse }
+            fixedAll <- fixedRows = n
+        fixedAll
