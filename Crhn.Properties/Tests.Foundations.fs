@@ -87,7 +87,7 @@ type FoundationTests() =
 
     [<Fact>]
     member _.``the autoencoder refuses NaN and infinite images`` () =
-        let model = TiedAutoencoder({ InputChannels = 1; Height = 8; Width = 8; Channels = [| 2 |]; Kernel = 4; Stride = 2; Padding = 1 }, 1UL)
+        let model = TiedCodec.Autoencoder(1, 8, 8, [| 2 |], 4, 2, 1, 1UL)
         for bad in [ Double.NaN; Double.PositiveInfinity ] do
             let values = Array.create 64 0.5
             values.[10] <- bad
@@ -96,7 +96,7 @@ type FoundationTests() =
 
     [<Fact>]
     member _.``the autoencoder refuses images of another shape, naming both`` () =
-        let model = TiedAutoencoder({ InputChannels = 3; Height = 8; Width = 8; Channels = [| 2 |]; Kernel = 4; Stride = 2; Padding = 1 }, 1UL)
+        let model = TiedCodec.Autoencoder(3, 8, 8, [| 2 |], 4, 2, 1, 1UL)
         let e = Assert.Throws<ArgumentException>(fun () -> model.Forward(Tensor.Constant(Cpu.zeros Dtype.Float32 [| 2; 1; 8; 8 |])) |> ignore)
         Assert.Contains("[2, 3, 8, 8]", e.Message)
         Assert.Contains("[2, 1, 8, 8]", e.Message)

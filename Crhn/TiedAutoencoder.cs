@@ -34,9 +34,9 @@ public readonly record struct EpochProgress(int Epoch, int Epochs, double Loss);
 /// </summary>
 public sealed class TiedAutoencoder
 {
-    private readonly Core.Models.TiedAutoencoder _model;
+    private readonly TiedCodec _model;
 
-    private TiedAutoencoder(Core.Models.TiedAutoencoder model, AutoencoderConfig config)
+    private TiedAutoencoder(TiedCodec model, AutoencoderConfig config)
     {
         _model = model;
         Config = config;
@@ -50,9 +50,9 @@ public sealed class TiedAutoencoder
     public static TiedAutoencoder Create(AutoencoderConfig config, int seed)
     {
         ArgumentNullException.ThrowIfNull(config);
-        var core = new TiedAutoencoderConfig(config.Channels, config.Height, config.Width,
-            [.. config.LayerChannels], config.Kernel, config.Stride, config.Padding);
-        return new TiedAutoencoder(new Core.Models.TiedAutoencoder(core, (ulong)seed), config);
+        var model = TiedCodec.Autoencoder(config.Channels, config.Height, config.Width,
+            [.. config.LayerChannels], config.Kernel, config.Stride, config.Padding, (ulong)seed);
+        return new TiedAutoencoder(model, config);
     }
 
     /// <summary>Trains on the images and returns each epoch's mean reconstruction loss.</summary>

@@ -1,0 +1,182 @@
+namespace Crhn.Core.Models
+
+open System
+open Crhn.Core
+
+/// What the encoder hands the decoder.
+[<RequireQualifiedAccess>]
+type Latent =
+    /// tanh of the last pre-activation (a plain autoencoder).
+    | Continuous
+    /// sign of the last pre-activation, ±1, trained through with the straight-through estimator
+    /// (the CRHN codec: its codes are what the RHN stores).
+    | Binary
+
+/// How the decoder's last layer maps into the data range.
+[<RequireQualifiedAccess>]
+type OutputMap =
+    /// sigmoid: data in [0, 1].
+    | Sigmoid
+    /// tanh: data in [−1, 1] (the paper scales STL-10 so).
+    | Tanh
+    /// none: the last transposed convolution's pre-activation.
+    | Linear
+
+/// The layer stack of a tied convolutional codec.
+type CodecConfig =
+    { InputChannels: int
+      Height: int
+      Width: int
+      /// Output channels of each conv layer.
+      Channels: int[]
+      Kernel: int
+      Stride: int
+      Padding: int
+      /// Widths of the dense layers after the convolutions (may be empty).
+      Dense: int[]
+      Latent: Latent
+      Output: OutputMap
+      /// Biases on every conv and transposed conv (W3's autoencoder has them; the CRHN reference does not).
+      Biases: bool }
+
+/// One epoch's record while training.
+type EpochReport = { Epoch: int; Loss: float }
+
+/// A tied convolutional codec. Encoder: z₀ = x, z_k = tanh(conv(z_{k−1}, W_k) (+ b_k)), flatten,
+/// then dense layers D_j (orthogonally initialised) with tanh between; the latent is the last
+/// pre-activation's sign (Binary) or tanh (Continuous). Decoder with the SAME parameters: dense
+/// layers by D_jᵀ with tanh after each, reshape, conv_transpose with the encoder's own kernels,
+/// tanh between, the last layer mapped to the data range. Every tie is ONE parameter whose
+/// gradient is the sum of its two uses. Loss: mean squared reconstruction error.
+type TiedCodec(config: CodecConfig, seed: uint64) =
+    do
+        if config.InputChannels <= 0 || config.Height <= 0 || config.Width <= 0 || config.Channels.Length = 0
+           || Array.exists (fun c -> c <= 0) config.Channels || Array.exists (fun c -> c <= 0) config.Dense
+           || config.Kernel <= 0 || config.Stride <= 0 || config.Padding < 0 then
+            raise (ArgumentException("codec: expected positive input channels and size, at least one conv layer, and positive channels, widths, kernel and stride.", "config"))
+    let inputs = Array.append [| config.InputChannels |] config.Channels.[.. config.Channels.Length - 2]
+    let kernels =
+        Array.init config.Channels.Length (fun k ->
+            let bound = 1.0 / Math.Sqrt(float (inputs.[k] * config.Kernel * config.Kernel))
+            Tensor.Parameter(Init.uniform Dtype.Float32 (Rng.derive seed k) -bound bound [| config.Channels.[k]; inputs.[k]; config.Kernel; config.Kernel |]))
+    let bias (channels: int) = if config.Biases then Some(Tensor.Parameter(Cpu.zeros Dtype.Float32 [| 1; channels; 1; 1 |])) else None
+    let encoderBias = config.Channels |> Array.map bias
+    let decoderBias = inputs |> Array.map bias
+    /// The spatial size entering each conv layer; the last entry is the conv output's.
+    let sizes =
+        config.Channels |> Array.scan (fun (h, w) _ ->
+            Shape.convOutput h config.Kernel config.Stride config.Padding, Shape.convOutput w config.Kernel config.Stride config.Padding) (config.Height, config.Width)
+    do
+        let h, w = Array.last sizes
+        if h <= 0 || w <= 0 then
+            raise (ArgumentException(sprintf "codec: a %d×%d input shrinks to %d×%d through %d layers of kernel %d, stride %d, padding %d." config.Height config.Width h w config.Channels.Length config.Kernel config.Stride config.Padding, "config"))
+    let convShape = let h, w = Array.last sizes in [| Array.last config.Channels; h; w |]
+    let flat = Shape.numel convShape
+    let dense =
+        config.Dense |> Array.mapi (fun j width ->
+            let fanIn = if j = 0 then flat else config.Dense.[j - 1]
+            Tensor.Parameter(Init.orthogonal Dtype.Float32 (Rng.derive seed (1000 + j)) 1.0 width fanIn))
+    /// The output padding that makes decoder layer k return exactly the size encoder layer k took in.
+    let outputPadding (k: int) =
+        let h, _ = sizes.[k]
+        let hOut, _ = sizes.[k + 1]
+        h - Shape.convTransposeOutput hOut config.Kernel config.Stride config.Padding 0
+
+    /// Every trainable tensor: the tied kernels, the dense weights, then the biases.
+    member _.Parameters = Array.concat [ kernels; dense; Array.choose id encoderBias; Array.choose id decoderBias ]
+    /// The configuration.
+    member _.Config = config
+    /// The tied conv kernels (live).
+    member _.Kernels = kernels
+    /// The tied dense weights (live).
+    member _.DenseWeights = dense
+    /// The length of the latent code.
+    member _.LatentSize = if dense.Length = 0 then flat else Array.last config.Dense
+
+    /// Refuses a batch that is not N×C×H×W of this config or holds NaN or infinities.
+    member _.CheckInput(x: Tensor) =
+        Shape.checkRank "codec" "images" 4 x.Shape
+        Shape.checkEqual "codec" "images" [| x.Shape.[0]; config.InputChannels; config.Height; config.Width |] x.Shape
+        if not (x.Primal.IsFinite()) then
+            raise (ArgumentException("codec: the images hold NaN or infinite values.", "images"))
+
+    /// The last pre-activation of the encoder, N×LatentSize.
+    member _.PreLatent(x: Tensor) =
+        let mutable z = x
+        let last = kernels.Length - 1
+        for k in 0 .. last do
+            let pre = match encoderBias.[k] with Some b -> z.Conv2d(kernels.[k], config.Stride, config.Padding, b) | None -> z.Conv2d(kernels.[k], config.Stride, config.Padding)
+            z <- if k = last && dense.Length = 0 then pre else pre.Tanh()
+        let mutable v = z.Reshape([| x.Shape.[0]; flat |])
+        for j in 0 .. dense.Length - 1 do
+            let pre = v.MatMul(dense.[j], false, true)
+            v <- if j = dense.Length - 1 then pre else pre.Tanh()
+        v
+
+    /// The latent: sign (Binary, straight-through) or tanh (Continuous) of the last pre-activation.
+    member this.Encode(x: Tensor) =
+        let p = this.PreLatent x
+        match config.Latent with
+        | Latent.Binary -> p.Sign()
+        | Latent.Continuous -> p.Tanh()
+
+    /// The reconstruction from a latent (N×LatentSize).
+    member _.Decode(s: Tensor) =
+        let mutable v = s
+        for j in dense.Length - 1 .. -1 .. 0 do
+            v <- v.MatMul(dense.[j]).Tanh()
+        let mutable g = v.Reshape(Array.append [| s.Shape.[0] |] convShape)
+        for k in kernels.Length - 1 .. -1 .. 0 do
+            let pre =
+                match decoderBias.[k] with
+                | Some b -> g.ConvTranspose2d(kernels.[k], config.Stride, config.Padding, outputPadding k, b)
+                | None -> g.ConvTranspose2d(kernels.[k], config.Stride, config.Padding, outputPadding k)
+            g <-
+                if k > 0 then pre.Tanh()
+                else
+                    match config.Output with
+                    | OutputMap.Sigmoid -> pre.Sigmoid()
+                    | OutputMap.Tanh -> pre.Tanh()
+                    | OutputMap.Linear -> pre
+        g
+
+    /// The reconstruction of a batch through the latent.
+    member this.Forward(x: Tensor) =
+        this.CheckInput x
+        this.Decode(this.Encode x)
+
+    /// The mean squared reconstruction error of a batch.
+    member this.Loss(x: Tensor) = Tensor.Mse(this.Forward x, x)
+
+    /// Trains with Adam on N×C×H×W images, in fixed batch order, and reports each epoch's
+    /// sample-weighted mean batch loss. Each epoch: for each batch, zero gradients, forward, loss,
+    /// backward, one Adam step.
+    member this.Fit(images: Tensor, epochs: int, batchSize: int, learningRate: float, onEpoch: EpochReport -> unit, cancel: Threading.CancellationToken) =
+        this.CheckInput images
+        if epochs <= 0 then raise (ArgumentOutOfRangeException("epochs", epochs, "codec: epochs must be positive."))
+        if batchSize <= 0 then raise (ArgumentOutOfRangeException("batchSize", batchSize, "codec: the batch size must be positive."))
+        let n = images.Shape.[0]
+        if n = 0 then raise (ArgumentException("codec: there are no images to train on.", "images"))
+        let adam = Adam(this.Parameters, learningRate)
+        let batches =
+            [| for start in 0 .. batchSize .. n - 1 ->
+                let len = min batchSize (n - start)
+                len, images.Slice([| start; 0; 0; 0 |], [| len; config.InputChannels; config.Height; config.Width |]).Detach() |]
+        [| for epoch in 1 .. epochs ->
+            let mutable total = 0.0
+            for len, batch in batches do
+                cancel.ThrowIfCancellationRequested()
+                adam.ZeroGrad()
+                let loss = this.Loss batch
+                loss.Backward()
+                adam.Step()
+                total <- total + loss.ToScalar() * float len
+            let report = { Epoch = epoch; Loss = total / float n }
+            onEpoch report
+            report |]
+
+    /// The tied autoencoder of the benchmark workloads (W3) and the quickstart: conv layers with
+    /// biases, a continuous latent, a sigmoid output for data in [0, 1].
+    static member Autoencoder(channels: int, height: int, width: int, layers: int[], kernel: int, stride: int, padding: int, seed: uint64) =
+        TiedCodec({ InputChannels = channels; Height = height; Width = width; Channels = layers; Kernel = kernel; Stride = stride
+                    Padding = padding; Dense = [||]; Latent = Latent.Continuous; Output = OutputMap.Sigmoid; Biases = true }, seed)
