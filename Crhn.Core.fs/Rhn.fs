@@ -12,10 +12,11 @@ open System
 [<RequireQualifiedAccess>]
 module Rhn =
 
-    /// G(h) = h·artanh h + ½ ln(1 − h²), element-wise, for |h| < 1 (artanh h = ½ ln((1+h)/(1−h))).
+    /// G(h) = h·artanh h + ½ ln(1 − h²) = ½[(1+h) ln(1+h) + (1−h) ln(1−h)], element-wise on
+    /// [−1, 1], computed in the second form with 0·ln 0 = 0 so binary states are finite (G(±1) = ln 2).
     let g (h: Tensor) =
-        let onePlus, oneMinus = h + 1.0, h * -1.0 + 1.0
-        h * (onePlus.Log() - oneMinus.Log()) * 0.5 + (onePlus * oneMinus).Log() * 0.5
+        let xlogx (x: Tensor) = x * x.Clamp(1e-30, 2.0).Log()
+        (xlogx (h + 1.0) + xlogx (h * -1.0 + 1.0)) * 0.5
 
     let private addBias (u: Tensor) (b: Tensor option) = match b with Some b -> u + b | None -> u
 
