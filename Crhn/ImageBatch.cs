@@ -77,6 +77,10 @@ public sealed class ImageBatch
         return new ImageBatch(t.Primal.ToFloat32Array(), s[0], s[1], s[2], s[3]);
     }
 
+    /// <summary>Wraps values a model produced (already in [0, 1]) without copying them again.</summary>
+    internal static ImageBatch FromModelValues(float[] values, int count, int channels, int height, int width) =>
+        new(values, count, channels, height, width);
+
     private static void CheckDimensions(int count, int channels, int height, int width)
     {
         if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "The image count must not be negative.");

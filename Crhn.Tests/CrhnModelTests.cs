@@ -1,0 +1,82 @@
+using Xunit;
+
+namespace Crhn.Tests;
+
+public class CrhnModelTests
+{
+    private static readonly CrhnConfig SmallConfig = new(Height: 16, Width: 16, ConvLayers: [8, 16], DenseLayers: [128], RhnHidden: [96]);
+
+    private static readonly Lazy<(CrhnModel Model, ImageBatch Images, TrainingReport Report)> Trained = new(() =>
+    {
+        var images = ImageBatch.Procedural(seed: 11, count: 50, channels: 3, height: 16, width: 16);
+        var model = CrhnModel.Create(SmallConfig, seed: 1);
+        var report = model.Fit(images, new CrhnTrainingOptions(CodecEpochs: 30, BatchSize: 10));
+        return (model, images, report);
+    });
+
+    [Fact]
+    public void Every_stored_image_is_a_fixed_point_with_zero_bit_errors()
+    {
+        var (model, images, report) = Trained.Value;
+        Assert.True(report.AllStored, $"only some codes were stored after {report.SraRounds} SRA rounds");
+        var codes = model.Encode(images);
+        var retrieval = model.Retrieve(images);
+        var recalled = retrieval.Steps[0].Codes;
+        int errors = codes.Zip(recalled).Sum(p => p.First.Zip(p.Second).Count(b => b.First != b.Second));
+        Assert.Equal(0, errors);
+    }
+
+    [Fact]
+    public void Retrieval_keeps_its_trajectory_and_reports_convergence()
+    {
+        var (model, images, _) = Trained.Value;
+        var r = model.Retrieve(images, new RetrievalOptions(MaxSteps: 50));
+        Assert.InRange(r.Steps.Count, 1, 50);
+        Assert.Equal(r.Converged, r.Steps[^1].Change < 1e-3);
+        Assert.All(r.Steps, s => Assert.All(s.Energy, e => Assert.True(double.IsFinite(e))));
+        Assert.Equal(images.Count, r.Images.Count);
+    }
+
+    [Fact]
+    public void The_ablation_runs_behind_the_same_interface_without_energies()
+    {
+        var (model, images, _) = Trained.Value;
+        var r = model.Retrieve(images, new RetrievalOptions(MaxSteps: 3, UseRhn: false));
+        Assert.All(r.Steps, s => Assert.All(s.Energy, e => Assert.True(double.IsNaN(e))));
+    }
+
+    [Fact]
+    public void Retrieve_is_safe_from_several_threads_at_once()
+    {
+        var (model, images, _) = Trained.Value;
+        var expected = model.Retrieve(images).Images.Values.ToArray();
+        var results = new float[4][];
+        Parallel.For(0, 4, i => results[i] = model.Retrieve(images).Images.Values.ToArray());
+        Assert.All(results, r => Assert.Equal(expected, r));
+    }
+
+    [Fact]
+    public void Decode_of_the_codes_matches_the_first_iterate()
+    {
+        var (model, images, _) = Trained.Value;
+        var r = model.Retrieve(images, new RetrievalOptions(MaxSteps: 1));
+        var decoded = model.Decode(r.Steps[0].Codes);
+        Assert.Equal(r.Steps[0].Images.Values.ToArray(), decoded.Values.ToArray());
+    }
+
+    [Fact]
+    public void Bad_input_gets_messages_a_user_can_act_on()
+    {
+        var (model, _, _) = Trained.Value;
+        var wrongSize = ImageBatch.Procedural(1, 2, 3, 32, 32);
+        var e = Assert.Throws<ArgumentException>(() => model.Retrieve(wrongSize));
+        Assert.Contains("3×16×16", e.Message);
+        Assert.Contains("3×32×32", e.Message);
+        var empty = ImageBatch.FromFloats([], 0, 3, 16, 16);
+        Assert.Throws<ArgumentException>(() => model.Retrieve(empty));
+        var badCode = new sbyte[128];
+        Assert.Throws<ArgumentException>(() => model.Decode([badCode]));
+        Assert.Throws<ArgumentException>(() => model.Decode([new sbyte[5]]));
+        Assert.Throws<ArgumentException>(() => CrhnModel.Create(SmallConfig with { DenseLayers = [] }, 1));
+    }
+}

@@ -1,0 +1,227 @@
+using Crhn.Core;
+using Crhn.Core.Models;
+
+namespace Crhn;
+
+/// <summary>The value range a model works in. Images enter and leave the API in [0, 1]; a model in
+/// <see cref="MinusOneToOne"/> maps them to [−1, 1] inside (the paper scales STL-10 so).</summary>
+public enum DataRange
+{
+    /// <summary>Values in [0, 1]; the decoder ends in a sigmoid.</summary>
+    ZeroToOne,
+
+    /// <summary>Values in [−1, 1]; the decoder ends in tanh.</summary>
+    MinusOneToOne,
+}
+
+/// <summary>The layer stack of a CRHN: a tied convolutional codec with a binary latent, and the RHN that stores its codes.</summary>
+/// <param name="Channels">Image channels (default 3).</param>
+/// <param name="Height">Image rows (default 32).</param>
+/// <param name="Width">Image columns (default 32).</param>
+/// <param name="ConvLayers">Output channels of each conv layer (default 16, 32).</param>
+/// <param name="Kernel">Square kernel of every conv layer (default 4).</param>
+/// <param name="Stride">Stride of every conv layer (default 2).</param>
+/// <param name="Padding">Zero padding of every conv layer (default 1).</param>
+/// <param name="DenseLayers">Widths of the dense layers after the convolutions; the last is the code length (default 256).</param>
+/// <param name="RhnHidden">Widths of the RHN's hidden layers (default 192).</param>
+/// <param name="Range">The value range the model works in (default <see cref="DataRange.MinusOneToOne"/>).</param>
+public sealed record CrhnConfig(
+    int Channels = 3, int Height = 32, int Width = 32, IReadOnlyList<int>? ConvLayers = null,
+    int Kernel = 4, int Stride = 2, int Padding = 1, IReadOnlyList<int>? DenseLayers = null,
+    IReadOnlyList<int>? RhnHidden = null, DataRange Range = DataRange.MinusOneToOne)
+{
+    /// <summary>The conv layers, defaulting to 16, 32.</summary>
+    public IReadOnlyList<int> ConvChannels => ConvLayers ?? [16, 32];
+
+    /// <summary>The dense layers, defaulting to 256.</summary>
+    public IReadOnlyList<int> DenseWidths => DenseLayers ?? [256];
+
+    /// <summary>The RHN's hidden layers, defaulting to 192.</summary>
+    public IReadOnlyList<int> RhnWidths => RhnHidden ?? [192];
+
+    /// <summary>The code length: the last dense width.</summary>
+    public int CodeLength => DenseWidths.Count > 0 ? DenseWidths[^1] : throw new InvalidOperationException("A CRHN needs at least one dense layer.");
+}
+
+/// <summary>Which rotations SRA applies each round.</summary>
+public enum SraRotations
+{
+    /// <summary>RSRA then LSRA (the default: the paper found both more robust than LSRA alone).</summary>
+    Both,
+
+    /// <summary>Only LSRA.</summary>
+    LeftOnly,
+
+    /// <summary>Only RSRA.</summary>
+    RightOnly,
+}
+
+/// <summary>How to train a CRHN: the codec first (Adam on the reconstruction error), then SRA on its codes.</summary>
+/// <param name="CodecEpochs">Codec training epochs (default 40).</param>
+/// <param name="BatchSize">Images per Adam step (default 16).</param>
+/// <param name="LearningRate">Adam's learning rate (default 3e-3).</param>
+/// <param name="SraRounds">Most SRA rounds; training stops earlier once every code is a fixed point (default 100, as the reference).</param>
+/// <param name="Rotations">Which rotations each round applies (default both).</param>
+public sealed record CrhnTrainingOptions(int CodecEpochs = 40, int BatchSize = 16, double LearningRate = 3e-3, int SraRounds = 100, SraRotations Rotations = SraRotations.Both);
+
+/// <summary>How to retrieve.</summary>
+/// <param name="Tolerance">Stop when the mean squared change between iterates falls below this (default 1e-3, as the reference).</param>
+/// <param name="MaxSteps">Most iterations (default 50, as the reference).</param>
+/// <param name="UseRhn">false runs the ablation "CRHN without RHN": the codec iterated alone (default true).</param>
+public sealed record RetrievalOptions(double Tolerance = 1e-3, int MaxSteps = 50, bool UseRhn = true);
+
+/// <summary>Progress of training: the stage, the step within it and its figure.</summary>
+/// <param name="Stage">"codec" (Adam epochs) or "sra" (rotation rounds).</param>
+/// <param name="Step">The epoch or round just finished.</param>
+/// <param name="Of">The most epochs or rounds the stage runs.</param>
+/// <param name="Value">The codec's mean loss, or the fraction of codes that are fixed points.</param>
+public readonly record struct TrainingProgress(string Stage, int Step, int Of, double Value);
+
+/// <summary>What training did.</summary>
+/// <param name="CodecLosses">The codec's mean loss per epoch.</param>
+/// <param name="SraRounds">SRA rounds run.</param>
+/// <param name="AllStored">Whether every image's code became a fixed point of the RHN.</param>
+public sealed record TrainingReport(IReadOnlyList<double> CodecLosses, int SraRounds, bool AllStored);
+
+/// <summary>One iterate of a retrieval.</summary>
+/// <param name="Step">1, 2, …</param>
+/// <param name="Images">The decoded images, in [0, 1].</param>
+/// <param name="Codes">The ±1 codes after the memory, one row per image.</param>
+/// <param name="Energy">The RHN energy of each image's state (NaN without the RHN).</param>
+/// <param name="Change">Mean squared change from the previous iterate.</param>
+public sealed record RetrievalStepInfo(int Step, ImageBatch Images, sbyte[][] Codes, double[] Energy, double Change);
+
+/// <summary>A retrieval: every iterate, the last images, and whether it reached a fixed point.</summary>
+/// <param name="Steps">Every iterate, first to last.</param>
+/// <param name="Converged">Whether the change fell below the tolerance.</param>
+public sealed record RetrievalResult(IReadOnlyList<RetrievalStepInfo> Steps, bool Converged)
+{
+    /// <summary>The retrieved images (the last iterate).</summary>
+    public ImageBatch Images => Steps[^1].Images;
+}
+
+/// <summary>
+/// A Convolutional Restricted Hopfield Network: memorises images as fixed points of an RHN over a
+/// tied codec's binary codes, and retrieves them from damaged cues by iterating
+/// encode → RHN → sign → decode. Retrieve is safe to call from several threads at once.
+/// </summary>
+public sealed class CrhnModel
+{
+    private readonly TiedCodec _codec;
+    private readonly RhnNetwork _rhn;
+
+    private CrhnModel(CrhnConfig config, TiedCodec codec, RhnNetwork rhn)
+    {
+        Config = config;
+        _codec = codec;
+        _rhn = rhn;
+    }
+
+    /// <summary>The layer stack.</summary>
+    public CrhnConfig Config { get; }
+
+    /// <summary>Creates an untrained model; the same seed gives the same weights.</summary>
+    /// <exception cref="ArgumentException">A size is not positive, or the stack shrinks the image to nothing.</exception>
+    public static CrhnModel Create(CrhnConfig config, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (config.DenseWidths.Count == 0)
+            throw new ArgumentException("A CRHN needs at least one dense layer: the last one's width is the code length.", nameof(config));
+        var codec = new TiedCodec(new CodecConfig(config.Channels, config.Height, config.Width, [.. config.ConvChannels],
+            config.Kernel, config.Stride, config.Padding, [.. config.DenseWidths], Latent.Binary,
+            config.Range == DataRange.ZeroToOne ? OutputMap.Sigmoid : OutputMap.Tanh, false), (ulong)seed);
+        var rhn = new RhnNetwork([config.CodeLength, .. config.RhnWidths], (ulong)seed + 1, null);
+        return new CrhnModel(config, codec, rhn);
+    }
+
+    /// <summary>Memorises the images: trains the codec, then stores its codes in the RHN by SRA.</summary>
+    /// <exception cref="ArgumentException">The images do not match the config, or there are none.</exception>
+    public TrainingReport Fit(ImageBatch images, CrhnTrainingOptions? options = null,
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var o = options ?? new CrhnTrainingOptions();
+        var x = ToModel(images);
+        var losses = _codec.Fit(x, o.CodecEpochs, o.BatchSize, o.LearningRate,
+            Microsoft.FSharp.Core.FuncConvert.FromAction<EpochReport>(r => progress?.Report(new TrainingProgress("codec", r.Epoch, o.CodecEpochs, r.Loss))),
+            cancellationToken);
+        var codes = new CrhnMemory(_codec, Microsoft.FSharp.Core.FSharpOption<RhnNetwork>.Some(_rhn)).Codes(x);
+        int rounds = 0;
+        var mode = o.Rotations switch
+        {
+            SraRotations.LeftOnly => SraMode.LeftOnly,
+            SraRotations.RightOnly => SraMode.RightOnly,
+            _ => SraMode.Both,
+        };
+        bool stored = _rhn.Train(codes, o.SraRounds, mode,
+            Microsoft.FSharp.Core.FuncConvert.FromAction<SraReport>(r =>
+            {
+                rounds = r.Round;
+                progress?.Report(new TrainingProgress("sra", r.Round, o.SraRounds, (double)r.FixedPoints / r.Codes));
+            }),
+            cancellationToken);
+        return new TrainingReport([.. losses.Select(l => l.Loss)], rounds, stored);
+    }
+
+    /// <summary>Retrieves the stored images nearest to the cues, keeping every iterate.</summary>
+    /// <exception cref="ArgumentException">The cues do not match the config, or there are none.</exception>
+    public RetrievalResult Retrieve(ImageBatch cues, RetrievalOptions? options = null)
+    {
+        var o = options ?? new RetrievalOptions();
+        var memory = new CrhnMemory(_codec, o.UseRhn ? Microsoft.FSharp.Core.FSharpOption<RhnNetwork>.Some(_rhn) : null);
+        var result = memory.Retrieve(ToModel(cues), o.Tolerance, o.MaxSteps);
+        return new RetrievalResult(
+            [.. result.Steps.Select(s => new RetrievalStepInfo(s.Step, FromModel(s.Images), ToCodes(s.Codes), s.Energy, s.Change))],
+            result.Converged);
+    }
+
+    /// <summary>The ±1 code of each image.</summary>
+    public sbyte[][] Encode(ImageBatch images) => ToCodes(new CrhnMemory(_codec, null).Codes(ToModel(images)));
+
+    /// <summary>The images decoded from ±1 codes (one row per image, of the code length).</summary>
+    /// <exception cref="ArgumentException">A code has the wrong length or an entry other than ±1.</exception>
+    public ImageBatch Decode(IReadOnlyList<sbyte[]> codes)
+    {
+        ArgumentNullException.ThrowIfNull(codes);
+        if (codes.Count == 0) throw new ArgumentException("There are no codes to decode.", nameof(codes));
+        int n = Config.CodeLength;
+        var values = new float[codes.Count * n];
+        for (int i = 0; i < codes.Count; i++)
+        {
+            if (codes[i] is null || codes[i].Length != n)
+                throw new ArgumentException($"Code {i} has {codes[i]?.Length ?? 0} entries; expected {n}.", nameof(codes));
+            for (int j = 0; j < n; j++)
+            {
+                sbyte v = codes[i][j];
+                if (v != 1 && v != -1) throw new ArgumentException($"Code {i} entry {j} is {v}; expected −1 or +1.", nameof(codes));
+                values[i * n + j] = v;
+            }
+        }
+        return FromModel(_codec.Decode(Tensor.Constant(Cpu.ofFloat32([codes.Count, n], values))).Primal);
+    }
+
+    private Tensor ToModel(ImageBatch images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        if (images.Channels != Config.Channels || images.Height != Config.Height || images.Width != Config.Width)
+            throw new ArgumentException(
+                $"Expected images of {Config.Channels}×{Config.Height}×{Config.Width}, found {images.Channels}×{images.Height}×{images.Width}.",
+                nameof(images));
+        if (images.Count == 0) throw new ArgumentException("The batch holds no images.", nameof(images));
+        var t = images.ToTensor();
+        return Config.Range == DataRange.MinusOneToOne ? t * 2.0 + -1.0 : t;
+    }
+
+    private ImageBatch FromModel(RawTensor values)
+    {
+        var v = Config.Range == DataRange.MinusOneToOne ? values.AddScalar(1.0).MulScalar(0.5) : values;
+        var s = v.Shape;
+        return ImageBatch.FromModelValues(v.Clamp(0.0, 1.0).ToFloat32Array(), s[0], s[1], s[2], s[3]);
+    }
+
+    private static sbyte[][] ToCodes(RawTensor codes)
+    {
+        var v = codes.ToFloat32Array();
+        int rows = codes.Shape[0], n = codes.Shape[1];
+        return [.. Enumerable.Range(0, rows).Select(i => Enumerable.Range(0, n).Select(j => (sbyte)v[i * n + j]).ToArray())];
+    }
+}
