@@ -175,6 +175,18 @@ type TiedCodec(config: CodecConfig, seed: uint64) =
             onEpoch report
             report |]
 
+    /// The shapes of the tied kernels and dense weights a config needs, computed without
+    /// allocating them (loaders check a file against these before building anything).
+    static member ParameterShapes(config: CodecConfig) =
+        let inputs = Array.append [| config.InputChannels |] config.Channels.[.. config.Channels.Length - 2]
+        let kernels = Array.init config.Channels.Length (fun k -> [| config.Channels.[k]; inputs.[k]; config.Kernel; config.Kernel |])
+        let h, w =
+            config.Channels |> Array.fold (fun (h, w) _ ->
+                Shape.convOutput h config.Kernel config.Stride config.Padding, Shape.convOutput w config.Kernel config.Stride config.Padding) (config.Height, config.Width)
+        let flat = Array.last config.Channels * max 0 h * max 0 w
+        let dense = config.Dense |> Array.mapi (fun j width -> [| width; (if j = 0 then flat else config.Dense.[j - 1]) |])
+        kernels, dense
+
     /// The tied autoencoder of the benchmark workloads (W3) and the quickstart: conv layers with
     /// biases, a continuous latent, a sigmoid output for data in [0, 1].
     static member Autoencoder(channels: int, height: int, width: int, layers: int[], kernel: int, stride: int, padding: int, seed: uint64) =

@@ -120,6 +120,9 @@ public sealed class CrhnModel
     /// <summary>The layer stack.</summary>
     public CrhnConfig Config { get; }
 
+    /// <summary>The options of the last <see cref="Fit"/> (null before any).</summary>
+    public CrhnTrainingOptions? TrainedWith { get; private set; }
+
     /// <summary>Creates an untrained model; the same seed gives the same weights.</summary>
     /// <exception cref="ArgumentException">A size is not positive, or the stack shrinks the image to nothing.</exception>
     public static CrhnModel Create(CrhnConfig config, int seed)
@@ -159,8 +162,81 @@ public sealed class CrhnModel
                 progress?.Report(new TrainingProgress("sra", r.Round, o.SraRounds, (double)r.FixedPoints / r.Codes));
             }),
             cancellationToken);
+        TrainedWith = o;
         return new TrainingReport([.. losses.Select(l => l.Loss)], rounds, stored);
     }
+
+    /// <summary>Saves the config, every weight and the training options to a versioned binary file
+    /// with a checksum, atomically (a temporary file renamed over the target).</summary>
+    public void Save(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        static string List(IEnumerable<int> xs) => string.Join(",", xs);
+        var c = Config;
+        var entries = new List<Tuple<string, string>>
+        {
+            new("kind", "crhn"), new("channels", $"{c.Channels}"), new("height", $"{c.Height}"), new("width", $"{c.Width}"),
+            new("conv", List(c.ConvChannels)), new("kernel", $"{c.Kernel}"), new("stride", $"{c.Stride}"), new("padding", $"{c.Padding}"),
+            new("dense", List(c.DenseWidths)), new("rhn", List(c.RhnWidths)), new("range", c.Range.ToString()),
+        };
+        if (TrainedWith is { } o)
+            entries.AddRange([new("codecEpochs", $"{o.CodecEpochs}"), new("batchSize", $"{o.BatchSize}"),
+                new("learningRate", o.LearningRate.ToString("R", System.Globalization.CultureInfo.InvariantCulture)),
+                new("sraRounds", $"{o.SraRounds}"), new("rotations", o.Rotations.ToString())]);
+        ModelFile.save(path, Microsoft.FSharp.Collections.ListModule.OfSeq(entries), Microsoft.FSharp.Collections.ListModule.OfSeq(Weights()));
+    }
+
+    /// <summary>Loads a model saved by <see cref="Save"/>.</summary>
+    /// <exception cref="ModelFormatException">The file is not a Crhn model, is of another format version, is truncated, or was modified.</exception>
+    public static CrhnModel Load(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var (entryList, tensorList) = ModelFile.load(path);
+        var entries = entryList.ToDictionary(e => e.Item1, e => e.Item2);
+        string Get(string key) => entries.TryGetValue(key, out var v) ? v : throw new ModelFormatException($"The model file has no \"{key}\" entry.");
+        int Int(string key) => int.TryParse(Get(key), out var v) ? v : throw new ModelFormatException($"The model file's \"{key}\" entry is not a number: {Get(key)}.");
+        int[] Ints(string key) => [.. Get(key).Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => int.TryParse(s, out var v) ? v : throw new ModelFormatException($"The model file's \"{key}\" entry is not a list of numbers: {Get(key)}."))];
+        if (Get("kind") != "crhn") throw new ModelFormatException($"The model file holds a \"{Get("kind")}\" model, not a CRHN.");
+        var config = new CrhnConfig(Int("channels"), Int("height"), Int("width"), Ints("conv"), Int("kernel"), Int("stride"), Int("padding"),
+            Ints("dense"), Ints("rhn"), Enum.TryParse<DataRange>(Get("range"), out var range) ? range : throw new ModelFormatException($"Unknown data range {Get("range")}."));
+        var tensors = tensorList.ToDictionary(t => t.Item1, t => t.Item2);
+        // Check every shape the config implies against the file before building anything, so a
+        // header cannot make the loader allocate more than the file holds.
+        if (config.ConvChannels.Count == 0 || config.DenseWidths.Count == 0
+            || config.ConvChannels.Concat(config.DenseWidths).Concat(config.RhnWidths).Any(v => v <= 0)
+            || config.Channels <= 0 || config.Height <= 0 || config.Width <= 0 || config.Kernel <= 0 || config.Stride <= 0 || config.Padding < 0)
+            throw new ModelFormatException("The model file's config has an empty layer list or a size that is not positive.");
+        var (kernelShapes, denseShapes) = TiedCodec.ParameterShapes(new CodecConfig(config.Channels, config.Height, config.Width,
+            [.. config.ConvChannels], config.Kernel, config.Stride, config.Padding, [.. config.DenseWidths], Latent.Binary, OutputMap.Tanh, false));
+        int[] rhnSizes = [config.CodeLength, .. config.RhnWidths];
+        var expected = kernelShapes.Select((s, i) => ($"codec.kernel.{i}", s))
+            .Concat(denseShapes.Select((s, j) => ($"codec.dense.{j}", s)))
+            .Concat(Enumerable.Range(0, rhnSizes.Length - 1).Select(l => ($"rhn.weight.{l}", new[] { rhnSizes[l + 1], rhnSizes[l] })));
+        foreach (var (name, shape) in expected)
+            if (!tensors.TryGetValue(name, out var saved) || !saved.Shape.SequenceEqual(shape))
+                throw new ModelFormatException($"The model file's tensor \"{name}\" is missing or is not [{string.Join(", ", shape)}] as its config needs.");
+        CrhnModel model;
+        try { model = Create(config, 0); }
+        catch (ArgumentException e) { throw new ModelFormatException($"The model file's config is not valid: {e.Message}"); }
+        foreach (var (name, target) in model.Weights())
+        {
+            if (!tensors.TryGetValue(name, out var saved)) throw new ModelFormatException($"The model file has no tensor \"{name}\".");
+            if (!saved.Shape.SequenceEqual(target.Shape) || saved.Dtype != target.Dtype)
+                throw new ModelFormatException($"The model file's tensor \"{name}\" is {saved.Dtype} [{string.Join(", ", saved.Shape)}]; the config needs {target.Dtype} [{string.Join(", ", target.Shape)}].");
+            target.CopyInPlace(saved);
+        }
+        if (entries.ContainsKey("codecEpochs"))
+            model.TrainedWith = new CrhnTrainingOptions(Int("codecEpochs"), Int("batchSize"),
+                double.TryParse(Get("learningRate"), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var lr)
+                    ? lr : throw new ModelFormatException($"The model file's learning rate is not a number: {Get("learningRate")}."),
+                Int("sraRounds"), Enum.TryParse<SraRotations>(Get("rotations"), out var rot) ? rot : SraRotations.Both);
+        return model;
+    }
+
+    private IEnumerable<Tuple<string, RawTensor>> Weights() =>
+        _codec.Kernels.Select((k, i) => Tuple.Create($"codec.kernel.{i}", k.Primal))
+            .Concat(_codec.DenseWeights.Select((d, j) => Tuple.Create($"codec.dense.{j}", d.Primal)))
+            .Concat(_rhn.Weights.Select((w, l) => Tuple.Create($"rhn.weight.{l}", w)));
 
     /// <summary>Retrieves the stored images nearest to the cues, keeping every iterate.</summary>
     /// <exception cref="ArgumentException">The cues do not match the config, or there are none.</exception>
