@@ -79,4 +79,28 @@ public class CrhnModelTests
         Assert.Throws<ArgumentException>(() => model.Decode([new sbyte[5]]));
         Assert.Throws<ArgumentException>(() => CrhnModel.Create(SmallConfig with { DenseLayers = [] }, 1));
     }
+
+    [Fact]
+    public void A_trained_model_passes_its_own_checks_and_they_survive_save_and_load()
+    {
+        var (model, _, _) = Trained.Value;
+        var check = model.Check(trials: 50, steps: 5);
+        Assert.True(check.Passes, $"semi-orthogonality {string.Join(", ", check.SemiOrthogonality)}, expansion {check.MaxExpansion}, rises {check.EnergyRises} (largest {check.LargestRise})");
+        var path = Path.Combine(Path.GetTempPath(), $"crhn-check-{Guid.NewGuid():N}.crhn");
+        try
+        {
+            model.Save(path);
+            var loaded = CrhnModel.Load(path);
+            Assert.Equal(model.StoredCount, loaded.StoredCount);
+            Assert.Equal(check.MaxExpansion, loaded.Check(trials: 50, steps: 5).MaxExpansion);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void Checking_an_untrained_model_is_a_clear_error()
+    {
+        var e = Assert.Throws<InvalidOperationException>(() => CrhnModel.Create(SmallConfig, 1).Check());
+        Assert.Contains("Fit", e.Message);
+    }
 }

@@ -109,6 +109,7 @@ public sealed class CrhnModel
 {
     private readonly TiedCodec _codec;
     private readonly RhnNetwork _rhn;
+    private RawTensor? _codes;
 
     private CrhnModel(CrhnConfig config, TiedCodec codec, RhnNetwork rhn)
     {
@@ -148,6 +149,7 @@ public sealed class CrhnModel
             Microsoft.FSharp.Core.FuncConvert.FromAction<EpochReport>(r => progress?.Report(new TrainingProgress("codec", r.Epoch, o.CodecEpochs, r.Loss))),
             cancellationToken);
         var codes = new CrhnMemory(_codec, Microsoft.FSharp.Core.FSharpOption<RhnNetwork>.Some(_rhn)).Codes(x);
+        _codes = codes;
         int rounds = 0;
         var mode = o.Rotations switch
         {
@@ -183,7 +185,9 @@ public sealed class CrhnModel
             entries.AddRange([new("codecEpochs", $"{o.CodecEpochs}"), new("batchSize", $"{o.BatchSize}"),
                 new("learningRate", o.LearningRate.ToString("R", System.Globalization.CultureInfo.InvariantCulture)),
                 new("sraRounds", $"{o.SraRounds}"), new("rotations", o.Rotations.ToString())]);
-        ModelFile.save(path, Microsoft.FSharp.Collections.ListModule.OfSeq(entries), Microsoft.FSharp.Collections.ListModule.OfSeq(Weights()));
+        var tensors = Weights().ToList();
+        if (_codes is not null) tensors.Add(Tuple.Create("memory.codes", _codes));
+        ModelFile.save(path, Microsoft.FSharp.Collections.ListModule.OfSeq(entries), Microsoft.FSharp.Collections.ListModule.OfSeq(tensors));
     }
 
     /// <summary>Loads a model saved by <see cref="Save"/>.</summary>
@@ -225,12 +229,32 @@ public sealed class CrhnModel
                 throw new ModelFormatException($"The model file's tensor \"{name}\" is {saved.Dtype} [{string.Join(", ", saved.Shape)}]; the config needs {target.Dtype} [{string.Join(", ", target.Shape)}].");
             target.CopyInPlace(saved);
         }
+        if (tensors.TryGetValue("memory.codes", out var stored))
+        {
+            if (stored.Shape.Length != 2 || stored.Shape[1] != config.CodeLength || !stored.ToFloat64Array().All(v => v is 1.0 or -1.0))
+                throw new ModelFormatException($"The model file's stored codes are not ±1 rows of length {config.CodeLength}.");
+            model._codes = stored;
+        }
         if (entries.ContainsKey("codecEpochs"))
             model.TrainedWith = new CrhnTrainingOptions(Int("codecEpochs"), Int("batchSize"),
                 double.TryParse(Get("learningRate"), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var lr)
                     ? lr : throw new ModelFormatException($"The model file's learning rate is not a number: {Get("learningRate")}."),
                 Int("sraRounds"), Enum.TryParse<SraRotations>(Get("rotations"), out var rot) ? rot : SraRotations.Both);
         return model;
+    }
+
+    /// <summary>The number of stored patterns (0 before <see cref="Fit"/>).</summary>
+    public int StoredCount => _codes?.Shape[0] ?? 0;
+
+    /// <summary>Checks the trained memory: each RHN layer's semi-orthogonality error, the largest
+    /// expansion of random perturbations by one RHN pass (Proposition 3 says ≤ 1), and rises of the
+    /// RHN energy along recalls of the stored patterns with 10 % of their signs flipped.</summary>
+    /// <exception cref="InvalidOperationException">The model has stored nothing yet.</exception>
+    public ModelCheck Check(int trials = 200, int steps = 10, int seed = 1)
+    {
+        var codes = _codes ?? throw new InvalidOperationException("The model has no stored patterns: call Fit, or load a model saved after Fit.");
+        var r = RhnChecks.run(_rhn, codes, trials, steps, (ulong)seed);
+        return new ModelCheck(r.SemiOrthogonality, r.MaxExpansion, r.Trials, r.EnergyRises, r.HalfSteps, r.LargestRise);
     }
 
     private IEnumerable<Tuple<string, RawTensor>> Weights() =>
@@ -300,4 +324,17 @@ public sealed class CrhnModel
         int rows = codes.Shape[0], n = codes.Shape[1];
         return [.. Enumerable.Range(0, rows).Select(i => Enumerable.Range(0, n).Select(j => (sbyte)v[i * n + j]).ToArray())];
     }
+}
+
+/// <summary>What <see cref="CrhnModel.Check"/> measured.</summary>
+/// <param name="SemiOrthogonality">‖W Wᵀ − I‖_F of each RHN layer (SRA keeps it near 0; 1e-4 is float32's bound).</param>
+/// <param name="MaxExpansion">The largest ‖F(h+δ) − F(h)‖/‖δ‖ over the trials (≤ 1 when non-expansive).</param>
+/// <param name="Trials">Random (h, δ) pairs tried.</param>
+/// <param name="EnergyRises">Half-steps at which the RHN energy rose beyond float32 rounding.</param>
+/// <param name="HalfSteps">Half-steps checked (patterns × 2 × steps).</param>
+/// <param name="LargestRise">The largest rise seen (0 if none).</param>
+public sealed record ModelCheck(double[] SemiOrthogonality, double MaxExpansion, int Trials, int EnergyRises, int HalfSteps, double LargestRise)
+{
+    /// <summary>Whether every layer is semi-orthogonal to 1e-4, no perturbation grew beyond 1 + 1e-4, and the energy never rose.</summary>
+    public bool Passes => SemiOrthogonality.All(e => e <= 1e-4) && MaxExpansion <= 1 + 1e-4 && EnergyRises == 0;
 }

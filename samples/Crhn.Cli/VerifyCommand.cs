@@ -14,12 +14,57 @@ internal static class VerifyCommand
         var seed = new Option<string?>("--seed") { Description = "Replay a run: \"N\" or \"N,G\" as printed with a counterexample." };
         var json = new Option<bool>("--json") { Description = "Print the verdicts as JSON (for machines) instead of a table." };
         var only = new Option<string?>("--only") { Description = "Only propositions whose id starts with this (e.g. P1, Poster)." };
+        var model = new Option<FileInfo?>("--model") { Description = "Check a saved model instead: semi-orthogonality, non-expansiveness, energy along recalls of its stored patterns." };
         var command = new Command("verify", "Check the propositions of the CRHN paper (P1–P3, O4) and of the finite-step Hopfield poster, each with a companion that must fail.")
         {
-            runs, seed, json, only,
+            runs, seed, json, only, model,
         };
-        command.SetAction(parse => Run(parse.GetValue(runs), parse.GetValue(seed), parse.GetValue(json), parse.GetValue(only)));
+        command.SetAction(parse => parse.GetValue(model) is { } file
+            ? CheckModel(file, parse.GetValue(runs), parse.GetValue(json))
+            : Run(parse.GetValue(runs), parse.GetValue(seed), parse.GetValue(json), parse.GetValue(only)));
         return command;
+    }
+
+    private static int CheckModel(FileInfo file, int trials, bool json)
+    {
+        if (!file.Exists)
+        {
+            Console.Error.WriteLine($"No model file at {file.FullName}.");
+            return 2;
+        }
+        CrhnModel model;
+        try { model = CrhnModel.Load(file.FullName); }
+        catch (Crhn.Core.ModelFormatException e)
+        {
+            Console.Error.WriteLine($"{file.Name}: {e.Message}");
+            return 2;
+        }
+        if (model.StoredCount == 0)
+        {
+            Console.Error.WriteLine($"{file.Name} holds no stored patterns (it was saved before Fit): there is nothing to check.");
+            return 2;
+        }
+        var check = model.Check(trials: Math.Max(1, trials));
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                model = file.FullName, stored = model.StoredCount, semiOrthogonality = check.SemiOrthogonality, maxExpansion = check.MaxExpansion,
+                trials = check.Trials, energyRises = check.EnergyRises, halfSteps = check.HalfSteps, largestRise = check.LargestRise, passes = check.Passes,
+            }, new JsonSerializerOptions { WriteIndented = true }));
+        }
+        else
+        {
+            var table = new Table().Border(TableBorder.Rounded).AddColumns("check", "measured", "bound", "verdict");
+            string Verdict(bool ok) => ok ? "[green]holds[/]" : "[red]fails[/]";
+            for (int l = 0; l < check.SemiOrthogonality.Length; l++)
+                table.AddRow($"layer {l}: ‖WWᵀ − I‖_F", $"{check.SemiOrthogonality[l]:G3}", "1e-4", Verdict(check.SemiOrthogonality[l] <= 1e-4));
+            table.AddRow($"non-expansive ({check.Trials} random perturbations)", $"max ratio {check.MaxExpansion:G6}", "1 + 1e-4", Verdict(check.MaxExpansion <= 1 + 1e-4));
+            table.AddRow($"energy along recalls ({model.StoredCount} patterns, 10 % flipped)", $"{check.EnergyRises} rises in {check.HalfSteps} half-steps" + (check.EnergyRises > 0 ? $", largest {check.LargestRise:G3}" : ""), "0 rises", Verdict(check.EnergyRises == 0));
+            AnsiConsole.MarkupLine($"[bold]crhn verify --model[/] {Markup.Escape(file.Name)}: {model.StoredCount} stored patterns, RHN {Markup.Escape(string.Join(" → ", new[] { model.Config.CodeLength }.Concat(model.Config.RhnWidths)))}");
+            AnsiConsole.Write(table);
+        }
+        return check.Passes ? 0 : 1;
     }
 
     private static int Run(int runs, string? seed, bool json, string? only)
