@@ -69,6 +69,25 @@ public sealed class ImageBatch
         return new ImageBatch(Core.Data.Procedural.images((ulong)seed, count, channels, height, width), count, channels, height, width);
     }
 
+    /// <summary>The first images of an MNIST/Fashion-MNIST idx file (gzipped or not), values in [0, 1].</summary>
+    /// <exception cref="FileNotFoundException">There is no such file.</exception>
+    /// <exception cref="Core.Data.DataFormatException">The file is not an idx image file or is truncated.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The file holds fewer images than asked for.</exception>
+    public static ImageBatch FromIdx(string path, int count)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"No idx file at {path}.", path);
+        var (shape, values) = Core.Data.Idx.images(path, count);
+        return new ImageBatch(values, count, shape[0], shape[1], shape[2]);
+    }
+
+    /// <summary>The Fashion-MNIST training images Debian's dataset-fashion-mnist installs, or null where it is absent.</summary>
+    public static ImageBatch? FashionMnist(int count)
+    {
+        var path = Path.Combine(Core.Data.Idx.FashionMnistFolder, "train-images-idx3-ubyte.gz");
+        return File.Exists(path) ? FromIdx(path, count) : null;
+    }
+
     internal Tensor ToTensor() => Tensor.Constant(Cpu.ofFloat32([Count, Channels, Height, Width], _data));
 
     internal static ImageBatch FromTensor(Tensor t)
