@@ -1,0 +1,36 @@
+namespace Crhn;
+
+/// <summary>Damage for cues: each returns new images in [0, 1], deterministic for its seed.</summary>
+public static class Degrade
+{
+    /// <summary>Occludes the rightmost <paramref name="columns"/> columns with black (0).</summary>
+    public static ImageBatch MaskColumns(ImageBatch images, int columns)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        var v = Core.Degradations.maskColumns([images.Count, images.Channels, images.Height, images.Width], images.Values.ToArray(), columns, 0f);
+        return ImageBatch.FromModelValues(v, images.Count, images.Channels, images.Height, images.Width);
+    }
+
+    /// <summary>Adds Gaussian noise of standard deviation <paramref name="sigma"/>, clipped to [0, 1].
+    /// <paramref name="sigma"/> is on the [0, 1] scale: σ = 0.5 on the paper's [−1, 1] scale is 0.25 here.</summary>
+    public static ImageBatch GaussianNoise(ImageBatch images, double sigma, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        var v = Core.Degradations.gaussianNoise(images.Values.ToArray(), sigma, (ulong)seed, 0f, 1f);
+        return ImageBatch.FromModelValues(v, images.Count, images.Channels, images.Height, images.Width);
+    }
+
+    /// <summary>The mean squared error between two batches of the same shape (on the [0, 1] scale).</summary>
+    public static double Mse(ImageBatch a, ImageBatch b)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        if (a.Count != b.Count || a.Channels != b.Channels || a.Height != b.Height || a.Width != b.Width)
+            throw new ArgumentException($"Expected batches of one shape, found {a.Count}×{a.Channels}×{a.Height}×{a.Width} and {b.Count}×{b.Channels}×{b.Height}×{b.Width}.", nameof(b));
+        double sum = 0;
+        var x = a.Values;
+        var y = b.Values;
+        for (int i = 0; i < x.Length; i++) sum += (x[i] - y[i]) * (double)(x[i] - y[i]);
+        return sum / x.Length;
+    }
+}
