@@ -88,6 +88,38 @@ public sealed class ImageBatch
         return File.Exists(path) ? FromIdx(path, count) : null;
     }
 
+    /// <summary>The images at the given indices, in that order.</summary>
+    public ImageBatch Take(IReadOnlyList<int> indices)
+    {
+        ArgumentNullException.ThrowIfNull(indices);
+        int size = Channels * Height * Width;
+        var data = new float[indices.Count * size];
+        for (int k = 0; k < indices.Count; k++)
+        {
+            int i = indices[k];
+            if (i < 0 || i >= Count) throw new ArgumentOutOfRangeException(nameof(indices), i, $"Index {i} is outside the batch of {Count}.");
+            Array.Copy(_data, i * size, data, k * size, size);
+        }
+        return new ImageBatch(data, indices.Count, Channels, Height, Width);
+    }
+
+    /// <summary>Writes a PNG grid, one row per image index, one column per batch (e.g. clean | cue |
+    /// retrieval), with a white gutter. All batches must share one image size; 1 or 3 channels.</summary>
+    public static void SaveGrid(string path, params ImageBatch[] columns)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (columns.Length == 0) throw new ArgumentException("Give at least one batch.", nameof(columns));
+        var first = columns[0];
+        foreach (var b in columns)
+            if (b.Count != first.Count || b.Channels != first.Channels || b.Height != first.Height || b.Width != first.Width)
+                throw new ArgumentException($"Expected batches of {first.Count}×{first.Channels}×{first.Height}×{first.Width}, found {b.Count}×{b.Channels}×{b.Height}×{b.Width}.", nameof(columns));
+        int size = first.Channels * first.Height * first.Width;
+        var cells = Enumerable.Range(0, first.Count)
+            .Select(i => columns.Select(b => b._data.AsSpan(i * size, size).ToArray()).ToArray()).ToArray();
+        var (h, w, pixels) = Core.Data.Png.grid(first.Channels, first.Height, first.Width, cells);
+        File.WriteAllBytes(path, Core.Data.Png.encode(first.Channels, h, w, pixels));
+    }
+
     internal Tensor ToTensor() => Tensor.Constant(Cpu.ofFloat32([Count, Channels, Height, Width], _data));
 
     internal static ImageBatch FromTensor(Tensor t)

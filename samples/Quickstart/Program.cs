@@ -1,21 +1,47 @@
-// Quickstart: train a tied-weight convolutional autoencoder on built-in procedural images and
-// watch its reconstruction error fall. Run: dotnet run --project samples/Quickstart
+// Quickstart: memorise 100 built-in images in a CRHN, damage them (half the columns masked;
+// Gaussian noise), retrieve them, and compare with the codec alone ("CRHN without RHN").
+// Run: dotnet run --project samples/Quickstart -c Release   (writes quickstart.png)
 using Crhn;
 
 Console.WriteLine($"Engine: {Engine.Describe()}");
 
-var images = ImageBatch.Procedural(seed: 7, count: 64, channels: 3, height: 32, width: 32);
-var model = TiedAutoencoder.Create(new AutoencoderConfig(), seed: 1);
-var options = new AutoencoderTrainingOptions(Epochs: 30, BatchSize: 8, LearningRate: 5e-3);
-Console.WriteLine($"Training on {images.Count} images of {images.Channels}×{images.Height}×{images.Width} for {options.Epochs} epochs.");
-
+var images = ImageBatch.Procedural(seed: 7, count: 100, channels: 3, height: 32, width: 32);
+var model = CrhnModel.Create(new CrhnConfig(), seed: 1);
+Console.WriteLine($"Memorising {images.Count} images of {images.Channels}×{images.Height}×{images.Width} " +
+    $"(codec conv {string.Join(",", model.Config.ConvChannels)}, code {model.Config.CodeLength} bits, RHN {string.Join(",", model.Config.RhnWidths)}).");
 var started = DateTime.UtcNow;
-var losses = model.Fit(images, options, new ConsoleProgress());
-Console.WriteLine($"MSE {losses[0]:F5} → {losses[^1]:F5} ({losses[0] / losses[^1]:F1}× lower) in {(DateTime.UtcNow - started).TotalSeconds:F1} s.");
+var report = model.Fit(images, progress: new ConsoleProgress());
+Console.WriteLine($"Codec MSE {report.CodecLosses[0]:F4} → {report.CodecLosses[^1]:F4}; " +
+    $"{(report.AllStored ? "every image stored" : "NOT every image stored")} after {report.SraRounds} SRA rounds; {(DateTime.UtcNow - started).TotalSeconds:F1} s.");
 
-/// <summary>Prints each epoch's loss as it finishes, with a bar to show the curve.</summary>
-sealed class ConsoleProgress : IProgress<EpochProgress>
+var masked = Degrade.MaskColumns(images, images.Width / 2);
+var noisy = Degrade.GaussianNoise(images, sigma: 0.3, seed: 1);
+var ablation = new RetrievalOptions(UseRhn: false);
+Console.WriteLine();
+Console.WriteLine("MSE to the clean images     cue      CRHN     codec only");
+var retrieved = new List<ImageBatch>();
+foreach (var (name, cue) in new[] { ("half the columns masked", masked), ("Gaussian noise σ = 0.3 ", noisy) })
 {
-    public void Report(EpochProgress p) =>
-        Console.WriteLine($"epoch {p.Epoch,3}/{p.Epochs}  loss {p.Loss:F5}  {new string('#', Math.Clamp((int)(p.Loss * 600), 0, 60))}");
+    var crhn = model.Retrieve(cue);
+    var codecOnly = model.Retrieve(cue, ablation);
+    Console.WriteLine($"{name}  {Degrade.Mse(cue, images):F4}   {Degrade.Mse(crhn.Images, images):F4}   {Degrade.Mse(codecOnly.Images, images):F4}" +
+        $"   ({crhn.Steps.Count} steps{(crhn.Converged ? "" : ", not converged")})");
+    retrieved.Add(crhn.Images);
+}
+
+var first = Enumerable.Range(0, 8).ToArray();
+ImageBatch.SaveGrid("quickstart.png", images.Take(first), masked.Take(first), retrieved[0].Take(first), noisy.Take(first), retrieved[1].Take(first));
+Console.WriteLine();
+Console.WriteLine("Wrote quickstart.png: per row clean | masked | CRHN | noisy | CRHN.");
+
+/// <summary>Prints training progress: codec epochs every 10, SRA rounds as they come.</summary>
+sealed class ConsoleProgress : IProgress<TrainingProgress>
+{
+    public void Report(TrainingProgress p)
+    {
+        if (p.Stage == "codec" && (p.Step % 10 == 0 || p.Step == 1))
+            Console.WriteLine($"  codec epoch {p.Step,3}/{p.Of}  MSE {p.Value:F4}");
+        else if (p.Stage == "sra")
+            Console.WriteLine($"  SRA round {p.Step,3}  {p.Value:P0} of the codes are fixed points");
+    }
 }
