@@ -116,3 +116,12 @@ type FoundationTests() =
         let p, why = Engine.chooseWith missing "auto"
         Assert.Equal("managed", p.Name)
         Assert.Contains("fell back to managed", why)
+
+    [<Fact>]
+    member _.``PNG chunks carry the standard CRC-32 and the file its signature`` () =
+        // CRC-32 of the bytes "IEND" is 0xAE426082 in every PNG file (PNG specification, §5.3).
+        Assert.Equal(0xAE426082u, Crhn.Core.Data.Png.crc32 "IEND"B)
+        let png = Crhn.Core.Data.Png.encode 1 2 3 [| 0.0f; 0.5f; 1.0f; 1.0f; 0.5f; 0.0f |]
+        Assert.Equal<byte[]>([| 0x89uy; 0x50uy; 0x4Euy; 0x47uy; 0x0Duy; 0x0Auy; 0x1Auy; 0x0Auy |], png.[.. 7])
+        Assert.Equal<byte[]>([| 0uy; 0uy; 0uy; 0uy; 0x49uy; 0x45uy; 0x4Euy; 0x44uy; 0xAEuy; 0x42uy; 0x60uy; 0x82uy |], png.[png.Length - 12 ..])
+
