@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Crhn.Core;
+using Crhn.Core.Models;
+using Crhn.Core.Providers;
+
+namespace Crhn.Bench;
+
+/// <summary>W3 (tied autoencoder training epoch) and W5 (RHN forward/backward; one SRA round) of
+/// ../shared/bench/WORKLOADS.md, with the same inputs.</summary>
+public static class Models
+{
+    static float[] U(ulong seed, double lo, double hi, int n) => Rng.uniform32(seed, lo, hi, n);
+
+    /// <summary>W3: 1 warm-up epoch + 5 timed epochs (state carried over), batch 50, Adam 1e-3; the median epoch.</summary>
+    public static IEnumerable<JsonObject?> AutoencoderEpochs()
+    {
+        foreach (var n in new[] { 100, 500 })
+        {
+            var key = $"W3.ae_train_epoch[N={n},batch=50]";
+            if (Harness.Only is not null && !key.StartsWith(Harness.Only, StringComparison.Ordinal)) { yield return null; continue; }
+            var x = Tensor.Constant(Cpu.ofFloat32([n, 3, 64, 64], U(301, 0, 1, 500 * 3 * 64 * 64)[..(n * 3 * 64 * 64)]));
+            var model = TiedCodec.Autoencoder(3, 64, 64, [32, 64, 64], 4, 2, 1, 0);
+            (ulong Seed, int[] Shape)[] weights = [(302, [32, 3, 4, 4]), (303, [64, 32, 4, 4]), (304, [64, 64, 4, 4])];
+            for (int k = 0; k < 3; k++)
+            {
+                var (seed, shape) = weights[k];
+                double bound = 1 / Math.Sqrt(shape[1] * 16);
+                model.Kernels[k].Primal.CopyInPlace(Cpu.ofFloat32(shape, U(seed, -bound, bound, shape.Aggregate(1, (a, b) => a * b))));
+            }
+            var times = new List<double>();
+            var losses = new List<double>();
+            var clock = Stopwatch.StartNew();
+            model.Fit(x, 6, 50, 1e-3, Microsoft.FSharp.Core.FuncConvert.FromAction<EpochReport>(r =>
+            {
+                times.Add(clock.Elapsed.TotalSeconds);
+                losses.Add(r.Loss);
+                clock.Restart();
+            }), CancellationToken.None);
+            var timed = times.Skip(1).Order().ToArray();
+            double median = timed[timed.Length / 2];
+            Console.Error.WriteLine($"  {key,-80} {median * 1e3,10:F3} ms");
+            yield return new JsonObject
+            {
+                ["key"] = key, ["median_s"] = median, ["min_s"] = timed[0], ["max_s"] = timed[^1], ["repeats"] = timed.Length, ["warmup"] = 1,
+                ["times_s"] = new JsonArray([.. times.Skip(1).Select(t => (JsonNode)t)]),
+                ["derived"] = new JsonObject { ["images_per_s"] = n / median },
+                ["check"] = new JsonObject { ["loss_epoch1"] = losses[0], ["loss_epoch6"] = losses[^1] },
+            };
+        }
+    }
+
+    /// <summary>W5's RHN forward/backward, and one SRA round (LSRA on the single layer) as the library runs it now.</summary>
+    public static IEnumerable<JsonObject?> Rhn(ILinearAlgebraProvider p)
+    {
+        const int N = 500, d = 4096, h = 1024;
+        var codes = Cpu.ofFloat32([N, d], [.. U(501, 0, 1, N * d).Select(u => u < 0.5f ? 1f : -1f)]);
+        var w = Cpu.ofFloat32([h, d], U(502, -1.0 / 64, 1.0 / 64, h * d));
+        RawTensor? r = null;
+        yield return Harness.Measure($"W5.rhn_forward_backward[N={N},d={d},h={h}]", 1, 5, 1.0,
+            () => r = codes.MatMul(false, true, w).Unary(UnaryOp.Tanh).MatMul(false, false, w).Unary(UnaryOp.Tanh),
+            t => new JsonObject { ["gflops"] = 4.0 * N * d * h / t / 1e9 },
+            () => new JsonObject { ["recon_mse_before"] = r!.Binary(BinaryOp.Sub, codes).Unary(UnaryOp.Square).SumAll() / ((double)N * d) });
+        if (p.Name != "openblas") yield break;   // the managed SVD of 4096² takes minutes: not a useful figure
+        var net = new RhnNetwork([d, h], 7, null);
+        yield return Harness.Measure($"crhn.sra_round_full_svd[N={N},d={d},h={h},rsra+lsra]", 1, 3, 1.0,
+            () => { net.RightRotations(codes); net.LeftRotations(codes); }, exactReps: 3);
+    }
+}
