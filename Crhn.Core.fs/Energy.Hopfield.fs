@@ -27,8 +27,3 @@ module HopfieldMap =
     let jacobian (act: Activation) (m: Tensor) (v: Tensor) =
         let h = act.Hessian(v.MatMul(m, false, true)).Reshape([| -1; 1 |])
         m.MatMul(m * h, true, false)
-
-    /// ‖J_T(v)‖₂ at one state by power iteration with Jacobian–vector products (no n×n matrix).
-    let jacobianNorm (act: Activation) (m: Tensor) (v: Tensor) (iterations: int) (seed: uint64) =
-        let mc, vc = m.Detach(), v.Detach()
-        Spectral.powerIteration (fun x -> (jvp act mc vc (Tensor.Constant x)).Primal) m.Primal m.Shape.[1] iterations seed

@@ -26,12 +26,6 @@ module Rhn =
     /// One backward half-step: v_l = tanh(v_{l+1} W_l + c).
     let down (w: Tensor) (c: Tensor option) (v: Tensor) = (addBias (v.MatMul w) c).Tanh()
 
-    /// The forward path h₀ … h_L (no biases, as the reference).
-    let forward (weights: Tensor[]) (h0: Tensor) = Array.scan (fun h w -> up w None h) h0 weights
-
-    /// The backward path v_L = h_L, …, v₀, returned in layer order v₀ … v_L.
-    let backward (weights: Tensor[]) (hTop: Tensor) = Array.scanBack (fun w v -> down w None v) weights hTop
-
     /// E(h₀, h₁) with biases b (hidden) and c (visible), one value per row.
     let energy1 (w: Tensor) (b: Tensor) (c: Tensor) (h0: Tensor) (h1: Tensor) =
         let coupling = (h1 * h0.MatMul(w, false, true)).Sum([| 1 |])

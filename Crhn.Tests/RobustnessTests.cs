@@ -11,14 +11,8 @@ public class RobustnessTests(ITestOutputHelper output)
     [Fact]
     public void Crhn_beats_the_codec_only_ablation_on_masked_and_noisy_cues()
     {
-        var images = ImageBatch.FashionMnist(250);
-        if (images is null)
-        {
-            var message = "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist): this test checked nothing.";
-            Assert.False(Environment.GetEnvironmentVariable("CRHN_REQUIRE_FASHION_MNIST") == "1", message);
-            output.WriteLine(message);
-            return;
-        }
+        var images = FashionMnistData.LoadOrReport(250, output);
+        if (images is null) return;
         var crhnMse = new Dictionary<string, List<double>>();
         var codecMse = new Dictionary<string, List<double>>();
         for (int seed = 1; seed <= 5; seed++)
