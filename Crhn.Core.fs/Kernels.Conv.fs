@@ -161,19 +161,21 @@ module Conv =
                             j <- j + 1
                             ix <- ix + s
 
-    /// Runs body(state, n) for every image n, the images spread over the cores one at a time;
-    /// each worker gets its own state from init (scratch buffers, partial sums) and hands it to
-    /// finish when it is done (under a lock).
+    /// Runs body(state, n) for every image n, the images split into one contiguous chunk per core;
+    /// each chunk gets its own state from init (scratch buffers, partial sums), and finish sees the
+    /// states in chunk order once all are done, so reductions add up in the same order on every
+    /// run (same seed, same bits).
     let private overImages (n: int) (init: unit -> 'S) (body: 'S -> int -> unit) (finish: 'S -> unit) =
-        let gate = obj ()
-        if n = 1 || Environment.ProcessorCount = 1 then
+        let workers = max 1 (min Environment.ProcessorCount n)
+        let states = Array.zeroCreate<'S> workers
+        let chunk (w: int) =
             let state = init ()
-            for i in 0 .. n - 1 do body state i
-            finish state
-        else
-            Parallel.For(0, n, ParallelOptions(MaxDegreeOfParallelism = Environment.ProcessorCount),
-                         Func<'S>(init), Func<int, ParallelLoopState, 'S, 'S>(fun i _ st -> body st i; st),
-                         Action<'S>(fun st -> lock gate (fun () -> finish st))) |> ignore
+            for i in w * n / workers .. (w + 1) * n / workers - 1 do
+                body state i
+            states.[w] <- state
+        if workers = 1 then chunk 0
+        else Parallel.For(0, workers, Action<int>(chunk)) |> ignore
+        Array.iter finish states
 
     /// y = conv2d(x, w): x N×C×H×W, w O×C×KH×KW, y N×O×Ho×Wo.
     let forward<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (wShape: int[]) (w: 'T[]) (g: ConvGeometry) =

@@ -125,3 +125,14 @@ type FoundationTests() =
         Assert.Equal<byte[]>([| 0x89uy; 0x50uy; 0x4Euy; 0x47uy; 0x0Duy; 0x0Auy; 0x1Auy; 0x0Auy |], png.[.. 7])
         Assert.Equal<byte[]>([| 0uy; 0uy; 0uy; 0uy; 0x49uy; 0x45uy; 0x4Euy; 0x44uy; 0xAEuy; 0x42uy; 0x60uy; 0x82uy |], png.[png.Length - 12 ..])
 
+    /// Same inputs, same bits: the convolution's weight gradient sums per-core partials, which must
+    /// add up in one fixed order (a dynamic split of the images made them differ between runs).
+    [<Fact>]
+    member _.``the conv weight gradient is bit-for-bit reproducible`` () =
+        let g = { StrideH = 2; StrideW = 2; PadH = 1; PadW = 1 }
+        let x = Cpu.ofFloat32 [| 50; 3; 16; 16 |] (Rng.uniform32 1UL -1.0 1.0 (50 * 3 * 16 * 16))
+        let dy = Cpu.ofFloat32 [| 50; 8; 8; 8 |] (Rng.uniform32 2UL -1.0 1.0 (50 * 8 * 8 * 8))
+        let first = x.Conv2dBackwardWeight(dy, [| 8; 3; 4; 4 |], g).ToFloat32Array()
+        for _ in 1 .. 20 do
+            Assert.Equal<float32[]>(first, x.Conv2dBackwardWeight(dy, [| 8; 3; 4; 4 |], g).ToFloat32Array())
+
