@@ -37,11 +37,19 @@ type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], data: 'T[]
     override _.CreateLike(s, values) =
         if values.Length <> Shape.numel s then
             raise (ArgumentException(sprintf "create: shape %s needs %d values, found %d." (Shape.format s) (Shape.numel s) values.Length, "values"))
-        CpuTensor<'T>.Make(s, Array.map ofFloat values)
+        let out = GC.AllocateUninitializedArray<'T> values.Length
+        Numerics.Tensors.TensorPrimitives.ConvertChecked<float, 'T>(ReadOnlySpan values, Span out)
+        CpuTensor<'T>.Make(s, out)
     override _.ZerosLike s = CpuTensor<'T>.Make(s, Array.zeroCreate (Shape.numel s))
     override _.FullLike(s, v) = CpuTensor<'T>.Make(s, Array.create (Shape.numel s) (ofFloat v))
-    override _.ToFloat32Array() = Array.map Single.CreateChecked data
-    override _.ToFloat64Array() = Array.map Double.CreateChecked data
+    override _.ToFloat32Array() =
+        let out = GC.AllocateUninitializedArray<float32> data.Length
+        Numerics.Tensors.TensorPrimitives.ConvertChecked<'T, float32>(ReadOnlySpan data, Span out)
+        out
+    override _.ToFloat64Array() =
+        let out = GC.AllocateUninitializedArray<float> data.Length
+        Numerics.Tensors.TensorPrimitives.ConvertChecked<'T, float>(ReadOnlySpan data, Span out)
+        out
     override t.Cast d =
         match d with
         | Dtype.Float32 -> CpuTensor<float32>(shape, t.ToFloat32Array()) :> RawTensor
@@ -117,6 +125,10 @@ type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], data: 'T[]
                 box r.U, box r.S, box r.Vt
             | _ -> invalidOp "svd: unsupported element type"
         CpuTensor<'T>.Make([| m; k |], unbox u), CpuTensor<'T>.Make([| k |], unbox s), CpuTensor<'T>.Make([| k; n |], unbox vt)
+    override t.SymmetricEigen() =
+        if shape.Length <> 2 || shape.[0] <> shape.[1] then raise (Shape.mismatch "symmetric eigen" "a square matrix" shape "this")
+        let r = Engine.Provider().Dsyevd(shape.[0], t.ToFloat64Array())
+        CpuTensor<'T>.Make(shape, Array.map ofFloat r.Vectors), CpuTensor<'T>.Make([| shape.[0] |], Array.map ofFloat r.Values)
     override _.IsFinite() = Elementwise.isFinite data
     override _.AxpyInPlace(alpha, x) =
         let xs = CpuTensor<'T>.Of(x, "axpy")

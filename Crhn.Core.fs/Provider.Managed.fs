@@ -53,3 +53,12 @@ type ManagedProvider() =
                 ManagedGemm.dgemm false false r c k 1.0 x 0 k y 0 c 0.0 out 0 c
                 out
             thinSvd m n a gemm (fun r c d -> Matrix<float>.Build.DenseOfRowMajor(r, c, d))
+        member _.Dsyevd(n, a) =
+            ProviderChecks.symmetric "dsyevd" n a.Length
+            let lower = Array.init (n * n) (fun i -> let r, c = i / n, i % n in if r >= c then a.[i] else a.[c * n + r])
+            let evd = Matrix<float>.Build.DenseOfRowMajor(n, n, lower).Evd(Symmetricity.Symmetric)
+            let values = evd.EigenValues.ToArray() |> Array.map (fun z -> z.Real)
+            let vectors = evd.EigenVectors.ToRowMajorArray()
+            { Values = Array.init n (fun j -> values.[n - 1 - j])
+              Vectors = Array.init (n * n) (fun i -> vectors.[(i / n) * n + n - 1 - i % n])
+              N = n }

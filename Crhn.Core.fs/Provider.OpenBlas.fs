@@ -57,3 +57,6 @@ type OpenBlasProvider private (path: string) =
         member _.Dgesdd(m, n, a) =
             ProviderChecks.svd "dgesdd" m n a.Length
             OpenBlasNative.dgesdd m n a
+        member _.Dsyevd(n, a) =
+            ProviderChecks.symmetric "dsyevd" n a.Length
+            OpenBlasNative.dsyevd n a

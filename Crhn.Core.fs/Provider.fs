@@ -6,6 +6,10 @@ open System
 /// k = min(m, n): U is m×k, S has k values in descending order, Vt is k×n, all row-major.
 type SvdResult<'T> = { U: 'T[]; S: 'T[]; Vt: 'T[]; M: int; N: int }
 
+/// The eigendecomposition A = V·diag(Values)·Vᵀ of a symmetric n×n matrix: Values in descending
+/// order, Vectors row-major n×n with eigenvector j in column j.
+type EigResult = { Values: float[]; Vectors: float[]; N: int }
+
 /// The narrow boundary between the engine and a dense linear-algebra library, over flat
 /// row-major arrays plus dimensions (after MathNet.Numerics' ILinearAlgebraProvider). The managed
 /// provider is always present and is the test oracle; a native provider overrides what it speeds up.
@@ -27,6 +31,9 @@ type ILinearAlgebraProvider =
     abstract Sgesdd: m: int * n: int * a: float32[] -> SvdResult<float32>
     /// Thin SVD in float64 (LAPACK dgesdd, jobz = 'S').
     abstract Dgesdd: m: int * n: int * a: float[] -> SvdResult<float>
+    /// Eigendecomposition of a symmetric n×n float64 matrix (LAPACK dsyevd, jobz = 'V'). Only one
+    /// triangle is read; the input is not modified.
+    abstract Dsyevd: n: int * a: float[] -> EigResult
 
 /// Argument checks shared by every provider, made before any kernel or native call, so that no
 /// call can read or write outside its arrays.
@@ -54,6 +61,12 @@ module ProviderChecks =
         check "A" aRows aCols aLength aOffset lda
         check "B" bRows bCols bLength bOffset ldb
         check "C" m n cLength cOffset ldc
+
+    /// Validates a symmetric eigendecomposition call: a positive size and exactly n² elements.
+    let symmetric (routine: string) (n: int) (aLength: int) =
+        if n <= 0 then fail routine (sprintf "expected a square matrix with a positive size, found %d×%d" n n) "n"
+        if int64 n * int64 n <> int64 aLength then
+            fail routine (sprintf "a %d×%d matrix needs %d elements, found %d" n n (int64 n * int64 n) aLength) "a"
 
     /// Validates an SVD call: positive sizes and an array of exactly m·n elements.
     let svd (routine: string) (m: int) (n: int) (aLength: int) =

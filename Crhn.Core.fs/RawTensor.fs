@@ -106,6 +106,9 @@ type RawTensor() =
     abstract Conv2dBackward: input: RawTensor * weight: RawTensor * geometry: ConvGeometry -> RawTensor * RawTensor
     /// Thin SVD of a 2-D tensor: U (m×k), S (k), Vᵀ (k×n), k = min(m, n).
     abstract Svd: unit -> RawTensor * RawTensor * RawTensor
+    /// Eigendecomposition of a symmetric 2-D tensor (computed in float64, returned in this dtype):
+    /// (V, λ) with eigenvector j in column j of V and λ descending. Only one triangle is read.
+    abstract SymmetricEigen: unit -> RawTensor * RawTensor
     /// True when no element is NaN or infinite.
     abstract IsFinite: unit -> bool
     /// this ← this + α·x (optimisers only).

@@ -25,6 +25,16 @@ type RhnNetwork(sizes: int[], seed: uint64, ?dtype: Dtype) =
             raise (ArgumentException(sprintf "rhn: expected at least two positive layer sizes (n₀ → n₁ …), found %A." sizes, "sizes"))
     let dtype = defaultArg dtype Dtype.Float32
     let weights = Array.init (sizes.Length - 1) (fun l -> Init.orthogonal dtype (Rng.derive seed l) 1.0 sizes.[l + 1] sizes.[l])
+    // LSRA's target at layer 0 is the stored codes themselves: prepared once, kept while the
+    // same codes tensor comes back.
+    let mutable codeTarget: ProcrustesTarget option = None
+    let targetFor (codes: RawTensor) =
+        match codeTarget with
+        | Some t when obj.ReferenceEquals(t.Rows, codes) -> t
+        | _ ->
+            let t = Procrustes.prepare codes
+            codeTarget <- Some t
+            t
 
     /// Layer sizes n₀ (the code length) … n_L.
     member _.Sizes = sizes
@@ -76,29 +86,34 @@ type RhnNetwork(sizes: int[], seed: uint64, ?dtype: Dtype) =
 
     /// RSRA, for l = L−2 … 0: U = A_{l+1} (forward pre-activations), V = V_{l+1} (the backward
     /// path's post-activations, run down from H_L); Q = Procrustes(U → V); W_l ← Q·W_l. An exact
-    /// rotation keeps W_l's singular values; one Newton–Schulz step after it keeps that true in
-    /// float32 over many rounds.
+    /// rotation keeps W_l's singular values; float32 rounding drifts them by about 1e-7 a round,
+    /// which Reorthogonalise removes.
     member this.RightRotations(x: RawTensor) =
         for l in weights.Length - 2 .. -1 .. 0 do
             let pre, states = this.Forward x
             let _, v = this.Backward(states.[weights.Length], l + 1)
-            let q = Procrustes.solve (pre.[l].Permute [| 1; 0 |]) (v.[l + 1].Permute [| 1; 0 |])
-            weights.[l].CopyInPlace(Spectral.newtonSchulzStep (q.MatMul(false, false, weights.[l])))
+            weights.[l].CopyInPlace((Procrustes.rotation pre.[l] v.[l + 1]).ApplyLeft weights.[l])
 
     /// LSRA, for l = L−1 … 0: F = the forward pre-activations at layer l (the codes for l = 0),
     /// B = the backward reconstruction at layer l (pre-activation R₀ for l = 0, V_l otherwise);
-    /// R = Procrustes(B → F); W_l ← W_l·Rᵀ (then one Newton–Schulz step, as in RSRA).
+    /// R = Procrustes(B → F); W_l ← W_l·Rᵀ.
     member this.LeftRotations(x: RawTensor) =
         for l in weights.Length - 1 .. -1 .. 0 do
             let pre, states = this.Forward x
             let r, v = this.Backward(states.[weights.Length], l)
             let f = if l = 0 then x else pre.[l - 1]
             let b = if l = 0 then r.[0] else v.[l]
-            let rot = Procrustes.solve (b.Permute [| 1; 0 |]) (f.Permute [| 1; 0 |])
-            weights.[l].CopyInPlace(Spectral.newtonSchulzStep (weights.[l].MatMul(false, true, rot)))
+            let target = if l = 0 then targetFor x else Procrustes.prepare f
+            weights.[l].CopyInPlace((Procrustes.rotationTo b target).ApplyRightTransposed weights.[l])
+
+    /// One Newton–Schulz step on every layer: removes the float32 drift of many rotations from
+    /// the weights' singular values (‖WWᵀ − I‖ goes from ε to O(ε²)) and changes nothing else.
+    member _.Reorthogonalise() =
+        for w in weights do w.CopyInPlace(Spectral.newtonSchulzStep w)
 
     /// Trains on the stored codes (N×n₀, entries ±1) for at most `rounds` rounds of SRA, stopping
-    /// as soon as every code is a fixed point; reports each round. Returns whether all are fixed.
+    /// as soon as every code is a fixed point; reports each round; re-orthogonalises every
+    /// ReorthogonaliseEvery rounds and after the last. Returns whether all are fixed.
     member this.Train(codes: RawTensor, rounds: int, mode: SraMode, onRound: SraReport -> unit, cancel: Threading.CancellationToken) =
         if codes.Shape.Length <> 2 || codes.Shape.[1] <> sizes.[0] then
             raise (Shape.mismatch "rhn train" (sprintf "codes of shape [N, %d]" sizes.[0]) codes.Shape "codes")
@@ -113,7 +128,14 @@ type RhnNetwork(sizes: int[], seed: uint64, ?dtype: Dtype) =
             round <- round + 1
             if mode <> SraMode.LeftOnly then this.RightRotations codes
             if mode <> SraMode.RightOnly then this.LeftRotations codes
+            if round % RhnNetwork.ReorthogonaliseEvery = 0 then this.Reorthogonalise()
             let fixedRows, mse = this.FixedPoints codes
             onRound { Round = round; FixedPoints = fixedRows; Codes = n; SignMse = mse }
             fixedAll <- fixedRows = n
+        if round % RhnNetwork.ReorthogonaliseEvery <> 0 then
+            this.Reorthogonalise()
+            fixedAll <- fst (this.FixedPoints codes) = n
         fixedAll
+
+    /// Rounds between two Newton–Schulz steps in Train (one more follows the last round).
+    static member ReorthogonaliseEvery = 8

@@ -115,7 +115,8 @@ module LawsProviders =
                         Engine.Managed().Dgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc)
                         c.[co] <- c.[co] + 1.0
                     member _.Sgesdd(m, n, a) = Engine.Managed().Sgesdd(m, n, a)
-                    member _.Dgesdd(m, n, a) = Engine.Managed().Dgesdd(m, n, a) }
+                    member _.Dgesdd(m, n, a) = Engine.Managed().Dgesdd(m, n, a)
+                    member _.Dsyevd(n, a) = Engine.Managed().Dsyevd(n, a) }
             gemmError broken true g <= 1.0)
 
     let svdGen =
@@ -180,6 +181,46 @@ module LawsProviders =
                     member _.Sgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc) = ()
                     member _.Dgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc) = ()
                     member _.Sgesdd(_, _, _) = invalidOp "unused"
-                    member _.Dgesdd(_, _, _) = scaled }
+                    member _.Dgesdd(_, _, _) = scaled
+                    member _.Dsyevd(_, _) = invalidOp "unused" }
             let _, uErr, _, _ = svdErrors fake false (m, n, a)
             uErr <= tol)
+
+    /// A symmetric matrix Bᵀ + B with B uniform in [−1, 1], or (nonSymmetric) B itself.
+    let eigenGen (nonSymmetric: bool) =
+        gen {
+            let! n = Gen.frequency [ 4, Gen.choose (1, 40); 1, Gen.elements [ 65; 100; 129 ] ]
+            let! b = Generators.values -1.0 1.0 [| n; n |]
+            return n, (if nonSymmetric then b else Array.init (n * n) (fun i -> b.[i] + b.[(i % n) * n + i / n]))
+        }
+
+    /// ‖AV − VΛ‖_F/‖A‖_F, ‖VᵀV − I‖_max, and whether the eigenvalues descend.
+    let eigenErrors (provider: ILinearAlgebraProvider) (n: int, a: float[]) =
+        let r = provider.Dsyevd(n, a)
+        let v, lambda = r.Vectors, r.Values
+        let mutable resid, norm, orth = 0.0, 0.0, 0.0
+        for i in 0 .. n - 1 do
+            for j in 0 .. n - 1 do
+                let mutable av, vv = 0.0, 0.0
+                for p in 0 .. n - 1 do
+                    av <- av + a.[i * n + p] * v.[p * n + j]
+                    vv <- vv + v.[p * n + i] * v.[p * n + j]
+                resid <- resid + (av - v.[i * n + j] * lambda.[j]) ** 2.0
+                norm <- norm + a.[i * n + j] ** 2.0
+                orth <- max orth (abs (vv - (if i = j then 1.0 else 0.0)))
+        sqrt resid / max (sqrt norm) Double.Epsilon, orth, lambda |> Array.pairwise |> Array.forall (fun (x, y) -> x >= y)
+
+    /// A symmetric A = VΛVᵀ with V orthogonal: ‖AV − VΛ‖ and ‖VᵀV − I‖ within 10·n·u, Λ descending.
+    let eigenHolds (provider: ILinearAlgebraProvider) =
+        Prop.forAll (Arb.fromGen (eigenGen false)) (fun (n, a) ->
+            let tol = 10.0 * float n * (pown 2.0 -53)
+            let resid, orth, descending = eigenErrors provider (n, a)
+            (resid <= tol |> Prop.label (sprintf "‖AV − VΛ‖ %.3g > %.3g" resid tol))
+            .&. (orth <= tol |> Prop.label (sprintf "VᵀV − I: %.3g > %.3g" orth tol))
+            .&. (descending |> Prop.label "eigenvalues not descending"))
+
+    /// Companion: without symmetry (one triangle read as the whole matrix) AV = VΛ fails.
+    let nonSymmetricIsCaught =
+        Prop.forAll (Arb.fromGen (eigenGen true |> Gen.filter (fun (n, _) -> n > 1))) (fun (n, a) ->
+            let resid, _, _ = eigenErrors (Engine.Managed()) (n, a)
+            resid <= 10.0 * float n * (pown 2.0 -53))

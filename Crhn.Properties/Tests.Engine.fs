@@ -78,6 +78,14 @@ type EngineTests(output: ITestOutputHelper) =
     member _.``companion: non-orthonormal SVD factors are caught`` () =
         Check.fails "scaled svd" 50 LawsProviders.scaledFactorsAreCaught
 
+    [<Theory; MemberData(nameof EngineTests.ProviderNames)>]
+    member this.``symmetric eigendecomposition has orthonormal vectors and descending values`` (provider: string) =
+        this.Provider provider |> Option.iter (fun p -> Check.run (provider + " dsyevd") 50 (LawsProviders.eigenHolds p))
+
+    [<Fact>]
+    member _.``companion: a non-symmetric matrix is not diagonalised by the symmetric solver`` () =
+        Check.fails "non-symmetric eigen" 50 LawsProviders.nonSymmetricIsCaught
+
     [<Fact>]
     member _.``a broadcast mismatch names both shapes`` () =
         Check.run "binary mismatch" 100 LawsBadInput.binaryMismatchNamesBothShapes

@@ -77,3 +77,91 @@ type SraTests() =
         let e = Assert.Throws<ArgumentException>(fun () -> net.Train(wrong, 5, SraMode.Both, ignore, CancellationToken.None) |> ignore)
         Assert.Contains("[2, 7]", e.Message)
         Assert.Contains("[N, 8]", e.Message)
+
+/// A thin Procrustes case: dimension n, N < n/2 samples of which `Distinct` are distinct rows
+/// (repeats make the sample matrices rank-deficient), whether B is an exact rotation of A.
+type ThinCase = { Dim: int; Samples: int; Distinct: int; Rotated: bool; Seed: int }
+
+/// The rank-N Procrustes rotation SRA uses when 2N < n (thin factorisations, no n×n SVD).
+type ThinProcrustesTests() =
+
+    static let caseArb =
+        let gen =
+            gen {
+                let! n = Gen.choose (8, 80)
+                let! samples = Gen.choose (1, (n - 1) / 2)
+                let! distinct = Gen.choose (1, samples)
+                let! rotated = Gen.elements [ false; true ]
+                let! seed = Recipes.seedGen
+                return { Dim = n; Samples = samples; Distinct = distinct; Rotated = rotated; Seed = seed }
+            }
+        Recipes.arb gen [ (fun (c: ThinCase) -> c.Samples), (fun c v -> { c with Samples = max v c.Distinct }), 1
+                          (fun c -> c.Distinct), (fun c v -> { c with Distinct = v }), 1
+                          (fun c -> c.Seed), (fun c v -> { c with Seed = v }), 0 ]
+
+    /// Samples as rows: x (N×n) with repeated rows, y a rotation of x or independent data.
+    static let data (c: ThinCase) =
+        let distinct = (Recipes.uniform c.Seed -1.0 1.0 c.Distinct c.Dim).ToFloat64Array()
+        let x = Cpu.ofFloat64 [| c.Samples; c.Dim |] (Array.init (c.Samples * c.Dim) (fun i -> distinct.[(i / c.Dim % c.Distinct) * c.Dim + i % c.Dim]))
+        let y =
+            if c.Rotated then x.MatMul(false, true, Recipes.semiOrthogonal (c.Seed + 1) c.Dim c.Dim)
+            else Recipes.uniform (c.Seed + 2) -1.0 1.0 c.Samples c.Dim
+        x, y
+
+    static let frob (t: RawTensor) = sqrt ((t.Unary UnaryOp.Square).SumAll())
+
+    /// I − Π, Π the orthogonal projector onto the span of the rows of x and y (by SVD).
+    static let complement (x: RawTensor) (y: RawTensor) =
+        let n = x.Shape.[1]
+        let _, s, vt = (x.Concat([| y |], 0)).Svd()
+        let sv = s.ToFloat64Array()
+        let rank = sv |> Array.filter (fun v -> v > 1e-10 * sv.[0]) |> Array.length
+        let basis = vt.Slice([| 0; 0 |], [| rank; n |])
+        let eye = Cpu.ofFloat64 [| n; n |] (Array.init (n * n) (fun i -> if i / n = i % n then 1.0 else 0.0))
+        eye.Binary(BinaryOp.Sub, basis.MatMul(true, false, basis))
+
+    /// Proposition 2 in its rank-N form: the thin rotation is orthogonal, attains the full SVD
+    /// solution's residual min ‖R A − B‖_F, and is the identity off span(A, B) (it moves nothing
+    /// the samples do not see). Tolerances: 1e-9 relative (float64 Gram factors square the
+    /// sample matrices' conditioning, and these have singular values ≥ 1e-3 of the largest).
+    [<Fact>]
+    member _.``the thin rotation is orthogonal, optimal, and the identity off the samples' span`` () =
+        Check.run "thin procrustes" 200 (Prop.forAll caseArb (fun c ->
+            let x, y = data c
+            let rot = Procrustes.rotation x y
+            let r = rot.ToDense()
+            let a, b = x.Permute [| 1; 0 |], y.Permute [| 1; 0 |]
+            let full = Procrustes.solve a b
+            let scale = frob a + frob b
+            let thinResidual, fullResidual = Procrustes.residual r a b, Procrustes.residual full a b
+            let orth = Spectral.semiOrthogonalityError r
+            let off = complement x y
+            let moved = frob (r.MatMul(false, false, off).Binary(BinaryOp.Sub, off))
+            (match rot with Rotation.LowRank _ -> true | Rotation.Dense _ -> false) |> Prop.label "the low-rank form was not used"
+            .&. (orth <= 1e-9 |> Prop.label (sprintf "‖RᵀR − I‖ = %g" orth))
+            .&. (abs (thinResidual - fullResidual) <= 1e-9 * scale |> Prop.label (sprintf "thin residual %.17g, full %.17g" thinResidual fullResidual))
+            .&. (moved <= 1e-9 * float c.Dim |> Prop.label (sprintf "‖(R − I)(I − Π)‖ = %g" moved))))
+
+    /// Companion: the full n×n SVD's R* is optimal too, but LAPACK completes it arbitrarily off
+    /// the samples' span; "identity off the span" is a property of the thin construction.
+    [<Fact>]
+    member _.``companion: the full SVD's rotation moves the complement of the samples' span`` () =
+        Check.fails "full svd complement" 50 (Prop.forAll caseArb (fun c ->
+            let x, y = data c
+            let full = Procrustes.solve (x.Permute [| 1; 0 |]) (y.Permute [| 1; 0 |])
+            let off = complement x y
+            frob (full.MatMul(false, false, off).Binary(BinaryOp.Sub, off)) <= 1e-9 * float c.Dim))
+
+    /// Applying the factored rotation equals multiplying by it: R·W and W·Rᵀ.
+    [<Fact>]
+    member _.``applying the factored rotation equals the dense product`` () =
+        Check.run "thin apply" 100 (Prop.forAll caseArb (fun c ->
+            let x, y = data c
+            let rot = Procrustes.rotation x y
+            let r = rot.ToDense()
+            let w = Recipes.uniform (c.Seed + 5) -1.0 1.0 c.Dim 7
+            let left = frob (rot.ApplyLeft(w).Binary(BinaryOp.Sub, r.MatMul(false, false, w)))
+            let wt = w.Permute [| 1; 0 |]
+            let right = frob (rot.ApplyRightTransposed(wt).Binary(BinaryOp.Sub, wt.MatMul(false, true, r)))
+            (left <= 1e-10 * float c.Dim |> Prop.label (sprintf "‖R·W − apply‖ = %g" left))
+            .&. (right <= 1e-10 * float c.Dim |> Prop.label (sprintf "‖W·Rᵀ − apply‖ = %g" right))))

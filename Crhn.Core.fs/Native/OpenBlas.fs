@@ -32,6 +32,9 @@ module OpenBlasNative =
     extern void dgesdd_(nativeint jobz, nativeint m, nativeint n, nativeint a, nativeint lda, nativeint s, nativeint u, nativeint ldu, nativeint vt, nativeint ldvt, nativeint work, nativeint lwork, nativeint iwork, nativeint info, unativeint jobzLength)
 
     [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
+    extern void dsyevd_(nativeint jobz, nativeint uplo, nativeint n, nativeint a, nativeint lda, nativeint w, nativeint work, nativeint lwork, nativeint iwork, nativeint liwork, nativeint info, unativeint jobzLength, unativeint uploLength)
+
+    [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
     extern void openblas_set_num_threads(int n)
 
     [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
@@ -140,7 +143,7 @@ module OpenBlasNative =
     /// failure to converge.
     let private checkInfo (routine: string) (info: int) =
         if info < 0 then invalidOp (sprintf "%s: argument %d had an illegal value" routine (-info))
-        elif info > 0 then raise (ArithmeticException(sprintf "%s: the SVD did not converge (info = %d)" routine info))
+        elif info > 0 then raise (ArithmeticException(sprintf "%s: the decomposition did not converge (info = %d)" routine info))
 
     /// Thin SVD of a row-major m×n matrix (gesdd, jobz = 'S'). Row-major A is column-major Aᵀ
     /// (n×m); gesdd of Aᵀ gives Aᵀ = U'ΣV'ᵀ, so A's U is V' and A's Vᵀ is U'ᵀ. Read row-major,
@@ -172,3 +175,28 @@ module OpenBlasNative =
     let sgesdd (m: int) (n: int) (a: float32[]) = gesdd "sgesdd" (lapack sgesdd_) m n a (fun x -> int (ceil x))
 
     let dgesdd (m: int) (n: int) (a: float[]) = gesdd "dgesdd" (lapack dgesdd_) m n a (fun x -> int (ceil x))
+
+    /// Eigendecomposition of a symmetric n×n matrix (dsyevd, jobz = 'V'). A symmetric row-major
+    /// matrix is its own column-major self; LAPACK leaves eigenvector i (ascending λ) in column i
+    /// of its column-major buffer, i.e. row i read row-major. The result is reordered to descending
+    /// λ with eigenvectors as columns.
+    let dsyevd (n: int) (a: float[]) =
+        let work = Array.copy a
+        let w = Array.zeroCreate<float> n
+        // jobz, uplo, N, LDA, LWORK, LIWORK, INFO.
+        let ints = [| int 'V'; int 'L'; n; n; -1; -1; 0 |]
+        let run (ws: float[]) (iws: int[]) =
+            pinned [ ints :> Array, 0; ints, 1; ints, 2; work, 0; ints, 3; w, 0; ws, 0; ints, 4; iws, 0; ints, 5; ints, 6 ] (function
+                | [ jobz; uplo; pn; pa; lda; pw; pwork; lwork; piwork; liwork; info ] ->
+                    dsyevd_(jobz, uplo, pn, pa, lda, pw, pwork, lwork, piwork, liwork, info, 1un, 1un)
+                | _ -> ())
+            checkInfo "dsyevd" ints.[6]
+        let query = Array.zeroCreate<float> 1
+        let iquery = Array.zeroCreate<int> 1
+        run query iquery
+        ints.[4] <- max 1 (int (ceil query.[0]))
+        ints.[5] <- max 1 iquery.[0]
+        run (Array.zeroCreate ints.[4]) (Array.zeroCreate ints.[5])
+        { Values = Array.init n (fun j -> w.[n - 1 - j])
+          Vectors = Array.init (n * n) (fun i -> work.[(n - 1 - i % n) * n + i / n])
+          N = n }
