@@ -54,20 +54,21 @@ type RhnNetwork(sizes: int[], seed: uint64, ?dtype: Dtype) =
         pre, states
 
     /// Backward pass from the top state down to layer `lowest`: V_L = top, R_l = V_{l+1} W_l,
-    /// V_l = tanh(R_l). Returns (R, V) indexed by layer (entries below `lowest` unset).
-    member _.Backward(top: RawTensor, lowest: int) =
+    /// V_l = tanh(R_l). Returns (R, V) indexed by layer (entries below `lowest` unset; V_lowest
+    /// too when `stateAtLowest` is false, for callers that only need the logits there).
+    member _.Backward(top: RawTensor, lowest: int, ?stateAtLowest: bool) =
         let r = Array.zeroCreate (weights.Length + 1)
         let v = Array.zeroCreate (weights.Length + 1)
         v.[weights.Length] <- top
         for l in weights.Length - 1 .. -1 .. lowest do
             r.[l] <- v.[l + 1].MatMul(false, false, weights.[l])
-            v.[l] <- r.[l].Unary UnaryOp.Tanh
+            if l > lowest || defaultArg stateAtLowest true then v.[l] <- r.[l].Unary UnaryOp.Tanh
         r, v
 
     /// The visible logits R₀ after one forward and backward pass.
     member this.Logits(x: RawTensor) =
         let _, states = this.Forward x
-        let r, _ = this.Backward(states.[weights.Length], 0)
+        let r, _ = this.Backward(states.[weights.Length], 0, false)
         r.[0]
 
     /// sign(R₀): the network's recall of each code (0 stays 0, never a match).
@@ -100,7 +101,7 @@ type RhnNetwork(sizes: int[], seed: uint64, ?dtype: Dtype) =
     member this.LeftRotations(x: RawTensor) =
         for l in weights.Length - 1 .. -1 .. 0 do
             let pre, states = this.Forward x
-            let r, v = this.Backward(states.[weights.Length], l)
+            let r, v = this.Backward(states.[weights.Length], l, l > 0)
             let f = if l = 0 then x else pre.[l - 1]
             let b = if l = 0 then r.[0] else v.[l]
             let target = if l = 0 then targetFor x else Procrustes.prepare f

@@ -69,4 +69,25 @@ public static class Models
         yield return Harness.Measure($"crhn.sra_reorthogonalise[d={d},h={h},every={RhnNetwork.ReorthogonaliseEvery}_rounds]", 1, 3, 1.0,
             () => net.Reorthogonalise());
     }
+
+    /// <summary>Retrieval throughput of the quickstart's model (100 procedural 3×32×32 images, default
+    /// config and training): a batch of 100 noisy cues (σ = 0.3) to a fixed point, CRHN and codec only.</summary>
+    public static IEnumerable<JsonObject?> Retrieval()
+    {
+        const string key = "crhn.retrieve[N=100,3x32x32,quickstart_config,noise=0.3";
+        if (Harness.Only is not null && !key.StartsWith(Harness.Only, StringComparison.Ordinal) && !Harness.Only.StartsWith("crhn.retrieve", StringComparison.Ordinal)) yield break;
+        var images = Crhn.ImageBatch.Procedural(seed: 7, count: 100, channels: 3, height: 32, width: 32);
+        var model = Crhn.CrhnModel.Create(new Crhn.CrhnConfig(), seed: 1);
+        model.Fit(images);
+        var cues = Crhn.Degrade.GaussianNoise(images, sigma: 0.3, seed: 1);
+        foreach (var useRhn in new[] { true, false })
+        {
+            var options = new Crhn.RetrievalOptions(UseRhn: useRhn);
+            Crhn.RetrievalResult? last = null;
+            yield return Harness.Measure($"{key},{(useRhn ? "crhn" : "codec_only")}]", 1, 5, 1.0,
+                () => last = model.Retrieve(cues, options),
+                t => new JsonObject { ["images_per_s"] = images.Count / t },
+                () => new JsonObject { ["steps"] = last!.Steps.Count, ["converged"] = last.Converged, ["mse"] = Crhn.Degrade.Mse(last.Images, images) });
+        }
+    }
 }
