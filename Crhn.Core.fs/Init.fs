@@ -12,6 +12,10 @@ module Init =
         | Dtype.Float32 -> Cpu.ofFloat32 shape (Array.map float32 values)
         | Dtype.Float64 -> Cpu.ofFloat64 shape values
 
+    /// The n×n identity, of the same dtype and backend as `like`.
+    let identity (like: RawTensor) (n: int) =
+        like.CreateLike([| n; n |], Array.init (n * n) (fun i -> if i / n = i % n then 1.0 else 0.0))
+
     /// U(lo, hi) from SplitMix64 stream `seed` (WORKLOADS.md §1: float32 values are computed in
     /// float64 and rounded once).
     let uniform (dtype: Dtype) (seed: uint64) (lo: float) (hi: float) (shape: int[]) =

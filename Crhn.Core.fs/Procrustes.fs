@@ -21,10 +21,8 @@ type Rotation =
         match r with
         | Dense q -> q
         | LowRank(p, k) ->
-            let n, rank = p.Shape.[0], p.Shape.[1]
-            let eye = p.CreateLike([| n; n |], Array.init (n * n) (fun i -> if i / n = i % n then 1.0 else 0.0))
-            let kMinusI = k.Binary(BinaryOp.Sub, k.CreateLike([| rank; rank |], Array.init (rank * rank) (fun i -> if i / rank = i % rank then 1.0 else 0.0)))
-            eye.Binary(BinaryOp.Add, p.MatMul(false, false, kMinusI).MatMul(false, true, p))
+            let kMinusI = k.Binary(BinaryOp.Sub, Init.identity k k.Shape.[0])
+            (Init.identity p p.Shape.[0]).Binary(BinaryOp.Add, p.MatMul(false, false, kMinusI).MatMul(false, true, p))
 
     /// R·w for w of shape n×m.
     member r.ApplyLeft(w: RawTensor) =

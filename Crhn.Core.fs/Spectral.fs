@@ -38,9 +38,7 @@ module Spectral =
         if w.Shape.Length <> 2 then raise (Shape.mismatch "semiOrthogonalityError" "a matrix" w.Shape "w")
         let wide = w.Shape.[0] <= w.Shape.[1]
         let gram = if wide then w.MatMul(false, true, w) else w.MatMul(true, false, w)
-        let k = gram.Shape.[0]
-        let eye = gram.CreateLike([| k; k |], Array.init (k * k) (fun i -> if i / k = i % k then 1.0 else 0.0))
-        norm (gram.Binary(BinaryOp.Sub, eye))
+        norm (gram.Binary(BinaryOp.Sub, Init.identity gram gram.Shape.[0]))
 
     /// The orthogonal projector WᵀW onto the row space of W, for W with orthonormal rows.
     let rowSpaceProjector (w: RawTensor) = w.MatMul(true, false, w)

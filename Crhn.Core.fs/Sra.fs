@@ -102,9 +102,8 @@ type RhnNetwork(sizes: int[], seed: uint64, ?dtype: Dtype) =
         for l in weights.Length - 1 .. -1 .. 0 do
             let pre, states = this.Forward x
             let r, v = this.Backward(states.[weights.Length], l, l > 0)
-            let f = if l = 0 then x else pre.[l - 1]
             let b = if l = 0 then r.[0] else v.[l]
-            let target = if l = 0 then targetFor x else Procrustes.prepare f
+            let target = if l = 0 then targetFor x else Procrustes.prepare pre.[l - 1]
             weights.[l].CopyInPlace((Procrustes.rotationTo b target).ApplyRightTransposed weights.[l])
 
     /// One Newton–Schulz step on every layer: removes the float32 drift of many rotations from

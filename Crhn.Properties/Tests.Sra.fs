@@ -117,8 +117,7 @@ type ThinProcrustesTests() =
         let sv = s.ToFloat64Array()
         let rank = sv |> Array.filter (fun v -> v > 1e-10 * sv.[0]) |> Array.length
         let basis = vt.Slice([| 0; 0 |], [| rank; n |])
-        let eye = Cpu.ofFloat64 [| n; n |] (Array.init (n * n) (fun i -> if i / n = i % n then 1.0 else 0.0))
-        eye.Binary(BinaryOp.Sub, basis.MatMul(true, false, basis))
+        (Init.identity basis n).Binary(BinaryOp.Sub, basis.MatMul(true, false, basis))
 
     /// Proposition 2 in its rank-N form: the thin rotation is orthogonal, attains the full SVD
     /// solution's residual min ‖R A − B‖_F, and is the identity off span(A, B) (it moves nothing

@@ -12,11 +12,14 @@ public static class Harness
     /// <summary>Only keys starting with this prefix are measured (null: all).</summary>
     public static string? Only { get; set; }
 
+    /// <summary>Whether Only lets this key be measured.</summary>
+    public static bool Selected(string key) => Only is null || key.StartsWith(Only, StringComparison.Ordinal);
+
     /// <summary>Times one workload, or returns null without running it when Only excludes its key.</summary>
     public static JsonObject? Measure(string key, int warmup, int minReps, double target, Action call,
         Func<double, JsonObject>? derived = null, Func<JsonObject>? check = null, int? exactReps = null)
     {
-        if (Only is not null && !key.StartsWith(Only, StringComparison.Ordinal)) return null;
+        if (!Selected(key)) return null;
         for (int i = 0; i < warmup; i++) call();
         var times = new List<double>();
         var total = Stopwatch.StartNew();

@@ -18,7 +18,7 @@ public static class Models
         foreach (var n in new[] { 100, 500 })
         {
             var key = $"W3.ae_train_epoch[N={n},batch=50]";
-            if (Harness.Only is not null && !key.StartsWith(Harness.Only, StringComparison.Ordinal)) { yield return null; continue; }
+            if (!Harness.Selected(key)) { yield return null; continue; }
             var x = Tensor.Constant(Cpu.ofFloat32([n, 3, 64, 64], U(301, 0, 1, 500 * 3 * 64 * 64)[..(n * 3 * 64 * 64)]));
             var model = TiedCodec.Autoencoder(3, 64, 64, [32, 64, 64], 4, 2, 1, 0);
             (ulong Seed, int[] Shape)[] weights = [(302, [32, 3, 4, 4]), (303, [64, 32, 4, 4]), (304, [64, 64, 4, 4])];
@@ -75,7 +75,8 @@ public static class Models
     public static IEnumerable<JsonObject?> Retrieval()
     {
         const string key = "crhn.retrieve[N=100,3x32x32,quickstart_config,noise=0.3";
-        if (Harness.Only is not null && !key.StartsWith(Harness.Only, StringComparison.Ordinal) && !Harness.Only.StartsWith("crhn.retrieve", StringComparison.Ordinal)) yield break;
+        string KeyFor(bool useRhn) => $"{key},{(useRhn ? "crhn" : "codec_only")}]";
+        if (!Harness.Selected(KeyFor(true)) && !Harness.Selected(KeyFor(false))) yield break;
         var images = Crhn.ImageBatch.Procedural(seed: 7, count: 100, channels: 3, height: 32, width: 32);
         var model = Crhn.CrhnModel.Create(new Crhn.CrhnConfig(), seed: 1);
         model.Fit(images);
@@ -84,7 +85,7 @@ public static class Models
         {
             var options = new Crhn.RetrievalOptions(UseRhn: useRhn);
             Crhn.RetrievalResult? last = null;
-            yield return Harness.Measure($"{key},{(useRhn ? "crhn" : "codec_only")}]", 1, 5, 1.0,
+            yield return Harness.Measure(KeyFor(useRhn), 1, 5, 1.0,
                 () => last = model.Retrieve(cues, options),
                 t => new JsonObject { ["images_per_s"] = images.Count / t },
                 () => new JsonObject { ["steps"] = last!.Steps.Count, ["converged"] = last.Converged, ["mse"] = Crhn.Degrade.Mse(last.Images, images) });
