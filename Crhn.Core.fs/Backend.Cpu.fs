@@ -65,6 +65,9 @@ type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], data: 'T[]
     override _.AddScalar c = CpuTensor<'T>.Make(shape, Elementwise.addScalar (ofFloat c) data)
     override _.MulScalar c = CpuTensor<'T>.Make(shape, Elementwise.mulScalar (ofFloat c) data)
     override _.Unary op = CpuTensor<'T>.Make(shape, Elementwise.unary op data)
+    override _.ActivationGrad(op, output) =
+        Shape.checkEqual "activationGrad" "output" shape output.Shape
+        CpuTensor<'T>.Make(shape, Elementwise.activationGrad op (CpuTensor<'T>.Of(output, "activationGrad")) data)
     override _.Clamp(lo, hi) = CpuTensor<'T>.Make(shape, Elementwise.clamp (ofFloat lo) (ofFloat hi) data)
     override _.InRangeMask(lo, hi) = CpuTensor<'T>.Make(shape, Elementwise.inRange (ofFloat lo) (ofFloat hi) data)
     override _.SumToShape target =

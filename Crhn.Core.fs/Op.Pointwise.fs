@@ -21,10 +21,10 @@ module OpPointwise =
         member x.Abs() = unaryOp "abs" UnaryOp.Abs x (fun g _ -> g.Binary(BinaryOp.Mul, x.Primal.Unary UnaryOp.Sign))
         /// tanh(x); reverse g·(1 − tanh²x).
         member x.Tanh() =
-            unaryOp "tanh" UnaryOp.Tanh x (fun g y -> g.Binary(BinaryOp.Mul, (y.Unary UnaryOp.Square).MulScalar(-1.0).AddScalar 1.0))
+            unaryOp "tanh" UnaryOp.Tanh x (fun g y -> g.ActivationGrad(UnaryOp.Tanh, y))
         /// σ(x) = 1/(1 + e⁻ˣ); reverse g·σ(1 − σ).
         member x.Sigmoid() =
-            unaryOp "sigmoid" UnaryOp.Sigmoid x (fun g y -> g.Binary(BinaryOp.Mul, y.Binary(BinaryOp.Mul, y.MulScalar(-1.0).AddScalar 1.0)))
+            unaryOp "sigmoid" UnaryOp.Sigmoid x (fun g y -> g.ActivationGrad(UnaryOp.Sigmoid, y))
         /// max(x, 0); reverse g·1[x > 0].
         member x.Relu() = unaryOp "relu" UnaryOp.Relu x (fun g _ -> g.Binary(BinaryOp.Mul, x.Primal.Unary UnaryOp.Step))
         /// sign(x) (sign 0 = 0) with the straight-through estimator: the reverse rule passes the

@@ -73,6 +73,9 @@ type RawTensor() =
     abstract MulScalar: float -> RawTensor
     /// f(x) element-wise.
     abstract Unary: UnaryOp -> RawTensor
+    /// The reverse rule of an activation in one pass, this being the output's gradient g and `output`
+    /// the activation's value y: g·(1 − y²) for Tanh, g·y·(1 − y) for Sigmoid (other ops: ArgumentException).
+    abstract ActivationGrad: op: UnaryOp * output: RawTensor -> RawTensor
     /// min(max(x, lo), hi).
     abstract Clamp: lo: float * hi: float -> RawTensor
     /// 1 where lo ≤ x ≤ hi, else 0.

@@ -43,6 +43,18 @@ type EngineTests(output: ITestOutputHelper) =
         Check.fails "wrong tanh rule" 100 LawsGradients.wrongRuleIsCaught
 
     [<Fact>]
+    member _.``float32 tanh is within 2 ulp of float64 tanh`` () =
+        Check.run "tanh float32" 100 LawsActivations.tanhAccurate
+
+    [<Fact>]
+    member _.``float32 sigmoid is within 4 ulp of float64 sigmoid`` () =
+        Check.run "sigmoid float32" 100 LawsActivations.sigmoidAccurate
+
+    [<Fact>]
+    member _.``companion: tanh without its small-argument polynomial misses the bound`` () =
+        Check.fails "naive tanh" 100 LawsActivations.tanhWithoutSmallBranchFails
+
+    [<Fact>]
     member _.``conv2d matches its definition`` () =
         Check.run "conv2d definition" 100 LawsConv.forwardMatchesDefinition
 
