@@ -109,6 +109,14 @@ type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], data: 'T[]
     override _.Conv2dBackwardWeight(gradOutput, weightShape, g) =
         let dy = CpuTensor<'T>.Of(gradOutput, "conv2d backward")
         CpuTensor<'T>.Make(weightShape, Conv.backwardWeight serialGemm shape data dy weightShape g)
+    override _.Conv2dAndWeightGrad(weight, gradOutput, g) =
+        let w = CpuTensor<'T>.Of(weight, "conv2d")
+        let dy = CpuTensor<'T>.Of(gradOutput, "conv2d backward")
+        let expected =
+            [| shape.[0]; weight.Shape.[0]; Shape.convOutput shape.[2] weight.Shape.[2] g.StrideH g.PadH; Shape.convOutput shape.[3] weight.Shape.[3] g.StrideW g.PadW |]
+        Shape.checkEqual "conv2d backward" "gradOutput" expected gradOutput.Shape
+        let outShape, y, dw = Conv.forwardAndWeight serialGemm shape data weight.Shape w dy g
+        CpuTensor<'T>.Make(outShape, y), CpuTensor<'T>.Make(weight.Shape, dw)
     override _.Conv2dBackward(input, weight, g) =
         let x = CpuTensor<'T>.Of(input, "conv2d backward")
         let w = CpuTensor<'T>.Of(weight, "conv2d backward")

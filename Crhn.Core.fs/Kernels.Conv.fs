@@ -217,6 +217,23 @@ module Conv =
             (fun (_, _, acc) -> Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan total, ReadOnlySpan acc, Span total))
         Layout.permute [| d.Ckk; d.O |] total [| 1; 0 |]
 
+    /// conv2d(x, w) and the weight gradient Σₙ dy[n]·im2col(x[n])ᵀ in one sweep, each image's
+    /// columns built once for both GEMMs: the reverse pass of conv_transpose2d (x its output's
+    /// gradient, dy its input). Returns (y, dw).
+    let forwardAndWeight<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (wShape: int[]) (w: 'T[]) (dy: 'T[]) (g: ConvGeometry) =
+        let d = dims xShape wShape g
+        let y = GC.AllocateUninitializedArray<'T>(d.N * d.O * d.HoWo)
+        let total = Array.zeroCreate<'T> (d.Ckk * d.O)
+        overImages d.N
+            (fun () -> Array.zeroCreate<'T> (d.Ckk * d.HoWo), Array.zeroCreate<'T> (d.H * d.W), Array.zeroCreate<'T> (d.Ckk * d.O))
+            (fun (col, phases, acc) n ->
+                let yOff = n * d.O * d.HoWo
+                im2col d x (n * d.C * d.H * d.W) col phases
+                gemm false false d.O d.HoWo d.Ckk w 0 d.Ckk col 0 d.HoWo 'T.Zero y yOff d.HoWo
+                gemm false true d.Ckk d.O d.HoWo col 0 d.HoWo dy yOff d.HoWo 'T.One acc 0 d.O)
+            (fun (_, _, acc) -> Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan total, ReadOnlySpan acc, Span total))
+        [| d.N; d.O; d.Ho; d.Wo |], y, Layout.permute [| d.Ckk; d.O |] total [| 1; 0 |]
+
     /// Both gradients of conv2d in one sweep over the images: for each image, dx[n] by GEMM +
     /// col2im and dwᵀ += im2col(x[n])·dy[n]ᵀ, so dy[n] is read while it is hot and the column
     /// buffer is shared. Returns (dx, dw).

@@ -26,6 +26,23 @@ module OpConv =
             raise (Shape.mismatch op (sprintf "a bias of shape %s or %s" (Shape.format full) (Shape.format [| channels |])) b.Shape "bias")
         full
 
+    /// The reverse rules of inputs 0 and 1 of an op whose two gradients share work: when the second
+    /// is needed, the first call computes both in one fused pass and keeps the second for the call
+    /// that follows with the same output gradient; otherwise each is computed on its own.
+    let private pairedRule (secondNeeded: bool) (both: RawTensor -> RawTensor * RawTensor) (first: RawTensor -> RawTensor) (second: RawTensor -> RawTensor) =
+        let mutable pending: (RawTensor * RawTensor) option = None
+        fun (gy: RawTensor) (i: int) ->
+            match pending with
+            | Some(g0, kept) when i = 1 && obj.ReferenceEquals(g0, gy) ->
+                pending <- None
+                kept
+            | _ when i = 0 && secondNeeded ->
+                let a, b = both gy
+                pending <- Some(gy, b)
+                a
+            | _ when i = 0 -> first gy
+            | _ -> second gy
+
     type Tensor with
         /// Cross-correlation y[n,o,i,j] = b[o] + Σ_{c,p,q} w[o,c,p,q]·x[n,c,i·s+p−pad,j·s+q−pad] (zero
         /// outside), x N×C×H×W, w O×C×kh×kw, optional bias b of O (or 1×O×1×1). Reverse:
@@ -39,20 +56,9 @@ module OpConv =
                 raise (Shape.mismatch "conv2d" (sprintf "an input at least as large as the %d×%d kernel after padding %d" weight.Shape.[2] weight.Shape.[3] g.PadH) x.Shape "x")
             let px, pw = x.Primal, weight.Primal
             let y = px.Conv2d(pw, g)
-            // When both input and weight need gradients, the first call computes both in one fused
-            // pass and keeps the other for the second call with the same output gradient.
-            let mutable pending: (RawTensor * RawTensor) option = None
-            let inputAndWeight (gy: RawTensor) (i: int) =
-                match pending with
-                | Some(g0, dw) when i = 1 && obj.ReferenceEquals(g0, gy) ->
-                    pending <- None
-                    dw
-                | _ when i = 0 && weight.RequiresGrad ->
-                    let dx, dw = gy.Conv2dBackward(px, pw, g)
-                    pending <- Some(gy, dw)
-                    dx
-                | _ when i = 0 -> gy.Conv2dBackwardInput(pw, x.Shape, g)
-                | _ -> px.Conv2dBackwardWeight(gy, weight.Shape, g)
+            let inputAndWeight =
+                pairedRule weight.RequiresGrad (fun gy -> gy.Conv2dBackward(px, pw, g))
+                    (fun gy -> gy.Conv2dBackwardInput(pw, x.Shape, g)) (fun gy -> px.Conv2dBackwardWeight(gy, weight.Shape, g))
             match bias with
             | None -> Tensor.Record("conv2d", y, [| x; weight |], inputAndWeight)
             | Some b ->
@@ -79,16 +85,13 @@ module OpConv =
             let outShape = [| x.Shape.[0]; weight.Shape.[1]; ho; wo |]
             let px, pw = x.Primal, weight.Primal
             let y = px.Conv2dBackwardInput(pw, outShape, g)
+            let inputAndWeight =
+                pairedRule weight.RequiresGrad (fun gy -> gy.Conv2dAndWeightGrad(pw, px, g))
+                    (fun gy -> gy.Conv2d(pw, g)) (fun gy -> gy.Conv2dBackwardWeight(px, weight.Shape, g))
             match bias with
-            | None ->
-                Tensor.Record("convTranspose2d", y, [| x; weight |], fun gy i ->
-                    if i = 0 then gy.Conv2d(pw, g)
-                    else gy.Conv2dBackwardWeight(px, weight.Shape, g))
+            | None -> Tensor.Record("convTranspose2d", y, [| x; weight |], inputAndWeight)
             | Some b ->
                 let channels = biasShape "convTranspose2d" weight.Shape.[1] b
                 y.AddInPlace(b.Primal.View channels)
                 Tensor.Record("convTranspose2d", y, [| x; weight; b |], fun gy i ->
-                    match i with
-                    | 0 -> gy.Conv2d(pw, g)
-                    | 1 -> gy.Conv2dBackwardWeight(px, weight.Shape, g)
-                    | _ -> gy.SumToShape(channels).View b.Shape)
+                    if i < 2 then inputAndWeight gy i else gy.SumToShape(channels).View b.Shape)

@@ -104,6 +104,10 @@ type RawTensor() =
     abstract Conv2dBackwardInput: weight: RawTensor * inputShape: int[] * geometry: ConvGeometry -> RawTensor
     /// The gradient of Conv2d in its weight: this is the input, `gradOutput` the output's gradient.
     abstract Conv2dBackwardWeight: gradOutput: RawTensor * weightShape: int[] * geometry: ConvGeometry -> RawTensor
+    /// Conv2d of this input with `weight` and, in the same pass, the weight gradient against
+    /// `gradOutput` (Conv2dBackwardWeight): (output, d weight). The reverse pass of a transposed
+    /// convolution needs both, from the same input.
+    abstract Conv2dAndWeightGrad: weight: RawTensor * gradOutput: RawTensor * geometry: ConvGeometry -> RawTensor * RawTensor
     /// Both gradients of Conv2d at once (this is the output's gradient): (d input, d weight), in
     /// one pass that shares the work of the two.
     abstract Conv2dBackward: input: RawTensor * weight: RawTensor * geometry: ConvGeometry -> RawTensor * RawTensor
