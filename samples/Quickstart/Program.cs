@@ -6,9 +6,9 @@ using Crhn;
 Console.WriteLine($"Engine: {Engine.Describe()}");
 
 var images = ImageBatch.Procedural(seed: 7, count: 100, channels: 3, height: 32, width: 32);
-var model = CrhnModel.Create(new CrhnConfig(), seed: 1);
+var model = QuickstartStack.Create(seed: 1);
 Console.WriteLine($"Memorising {images.Count} images of {images.Channels}×{images.Height}×{images.Width} " +
-    $"(codec conv {string.Join(",", model.Config.ConvChannels)}, code {model.Config.CodeLength} bits, RHN {string.Join(",", model.Config.RhnWidths)}).");
+    $"(codec conv {string.Join(",", model.Config.ConvChannels)}, code {QuickstartStack.LatentSize} bits, RHN {string.Join(",", model.Config.RhnWidths)}).");
 var started = DateTime.UtcNow;
 var report = model.Fit(images, progress: new ConsoleProgress());
 Console.WriteLine($"Codec MSE {report.CodecLosses[0]:F4} → {report.CodecLosses[^1]:F4}; " +
@@ -33,6 +33,15 @@ var first = Enumerable.Range(0, 8).ToArray();
 ImageBatch.SaveGrid("quickstart.png", images.Take(first), masked.Take(first), retrieved[0].Take(first), noisy.Take(first), retrieved[1].Take(first));
 Console.WriteLine();
 Console.WriteLine("Wrote quickstart.png: per row clean | masked | CRHN | noisy | CRHN.");
+
+/// <summary>The quickstart's model, declared as a layer stack: the generator checks the shapes at
+/// compile time and adds QuickstartStack.Config, .Create(seed), .LatentSize (256) and a shape record per layer.</summary>
+[CrhnStack(3, 32, 32)]
+[Conv(16)]
+[Conv(32)]
+[Dense(256)]
+[Rhn(128)]
+partial class QuickstartStack;
 
 /// <summary>Prints training progress: codec epochs every 10, SRA rounds as they come.</summary>
 sealed class ConsoleProgress : IProgress<TrainingProgress>
