@@ -203,52 +203,43 @@ module Conv =
             ignore
         dx
 
-    /// dw = Σₙ dy[n]·im2col(x[n])ᵀ, the weight gradient of conv2d. Each worker accumulates
-    /// dwᵀ = Σₙ im2col(x[n])·dy[n]ᵀ (Ckk×O: the long side first fills the GEMM's register tiles
-    /// better), and the partial sums are added and transposed once at the end.
-    let backwardWeight<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (dy: 'T[]) (wShape: int[]) (g: ConvGeometry) =
-        let d = dims xShape wShape g
+    /// dw = Σₙ dy[n]·im2col(x[n])ᵀ, the weight gradient of conv2d, with `alsoPerImage col phases n`
+    /// run on each image's columns right after its share of dw (for work that needs the same
+    /// columns or dy[n] while hot). Each worker accumulates dwᵀ = Σₙ im2col(x[n])·dy[n]ᵀ (Ckk×O: the
+    /// long side first fills the GEMM's register tiles better), and the partial sums are added
+    /// and transposed once at the end.
+    let private weightSweep<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (d: Dims) (x: 'T[]) (dy: 'T[]) (alsoPerImage: 'T[] -> 'T[] -> int -> unit) =
         let total = Array.zeroCreate<'T> (d.Ckk * d.O)
         overImages d.N
             (fun () -> Array.zeroCreate<'T> (d.Ckk * d.HoWo), Array.zeroCreate<'T> (d.H * d.W), Array.zeroCreate<'T> (d.Ckk * d.O))
             (fun (col, phases, acc) n ->
                 im2col d x (n * d.C * d.H * d.W) col phases
-                gemm false true d.Ckk d.O d.HoWo col 0 d.HoWo dy (n * d.O * d.HoWo) d.HoWo 'T.One acc 0 d.O)
+                gemm false true d.Ckk d.O d.HoWo col 0 d.HoWo dy (n * d.O * d.HoWo) d.HoWo 'T.One acc 0 d.O
+                alsoPerImage col phases n)
             (fun (_, _, acc) -> Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan total, ReadOnlySpan acc, Span total))
         Layout.permute [| d.Ckk; d.O |] total [| 1; 0 |]
 
+    /// dw = Σₙ dy[n]·im2col(x[n])ᵀ, the weight gradient of conv2d.
+    let backwardWeight<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (dy: 'T[]) (wShape: int[]) (g: ConvGeometry) =
+        weightSweep gemm (dims xShape wShape g) x dy (fun _ _ _ -> ())
+
     /// conv2d(x, w) and the weight gradient Σₙ dy[n]·im2col(x[n])ᵀ in one sweep, each image's
     /// columns built once for both GEMMs: the reverse pass of conv_transpose2d (x its output's
-    /// gradient, dy its input). Returns (y, dw).
+    /// gradient, dy its input). Returns (output shape, y, dw).
     let forwardAndWeight<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (wShape: int[]) (w: 'T[]) (dy: 'T[]) (g: ConvGeometry) =
         let d = dims xShape wShape g
         let y = GC.AllocateUninitializedArray<'T>(d.N * d.O * d.HoWo)
-        let total = Array.zeroCreate<'T> (d.Ckk * d.O)
-        overImages d.N
-            (fun () -> Array.zeroCreate<'T> (d.Ckk * d.HoWo), Array.zeroCreate<'T> (d.H * d.W), Array.zeroCreate<'T> (d.Ckk * d.O))
-            (fun (col, phases, acc) n ->
-                let yOff = n * d.O * d.HoWo
-                im2col d x (n * d.C * d.H * d.W) col phases
-                gemm false false d.O d.HoWo d.Ckk w 0 d.Ckk col 0 d.HoWo 'T.Zero y yOff d.HoWo
-                gemm false true d.Ckk d.O d.HoWo col 0 d.HoWo dy yOff d.HoWo 'T.One acc 0 d.O)
-            (fun (_, _, acc) -> Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan total, ReadOnlySpan acc, Span total))
-        [| d.N; d.O; d.Ho; d.Wo |], y, Layout.permute [| d.Ckk; d.O |] total [| 1; 0 |]
+        let dw = weightSweep gemm d x dy (fun col _ n -> gemm false false d.O d.HoWo d.Ckk w 0 d.Ckk col 0 d.HoWo 'T.Zero y (n * d.O * d.HoWo) d.HoWo)
+        [| d.N; d.O; d.Ho; d.Wo |], y, dw
 
-    /// Both gradients of conv2d in one sweep over the images: for each image, dx[n] by GEMM +
-    /// col2im and dwᵀ += im2col(x[n])·dy[n]ᵀ, so dy[n] is read while it is hot and the column
-    /// buffer is shared. Returns (dx, dw).
+    /// Both gradients of conv2d in one sweep over the images: for each image, dwᵀ += im2col(x[n])·dy[n]ᵀ,
+    /// then dx[n] by GEMM + col2im into the same column buffer, so dy[n] is read while it is hot.
+    /// Returns (dx, dw).
     let backward<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (dy: 'T[]) (wShape: int[]) (w: 'T[]) (g: ConvGeometry) =
         let d = dims xShape wShape g
         let dx = GC.AllocateUninitializedArray<'T>(Shape.numel xShape)
-        let total = Array.zeroCreate<'T> (d.Ckk * d.O)
-        overImages d.N
-            (fun () -> Array.zeroCreate<'T> (d.Ckk * d.HoWo), Array.zeroCreate<'T> (d.H * d.W), Array.zeroCreate<'T> (d.Ckk * d.O))
-            (fun (col, phases, acc) n ->
-                let yOff = n * d.O * d.HoWo
-                let xOff = n * d.C * d.H * d.W
-                im2col d x xOff col phases
-                gemm false true d.Ckk d.O d.HoWo col 0 d.HoWo dy yOff d.HoWo 'T.One acc 0 d.O
-                gemm true false d.Ckk d.HoWo d.O w 0 d.Ckk dy yOff d.HoWo 'T.Zero col 0 d.HoWo
-                col2im d col dx xOff phases)
-            (fun (_, _, acc) -> Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan total, ReadOnlySpan acc, Span total))
-        dx, Layout.permute [| d.Ckk; d.O |] total [| 1; 0 |]
+        let dw =
+            weightSweep gemm d x dy (fun col phases n ->
+                gemm true false d.Ckk d.HoWo d.O w 0 d.Ckk dy (n * d.O * d.HoWo) d.HoWo 'T.Zero col 0 d.HoWo
+                col2im d col dx (n * d.C * d.H * d.W) phases)
+        dx, dw
