@@ -48,20 +48,27 @@ type EpochReport = { Epoch: int; Loss: float }
 /// layers by D_jᵀ with tanh after each, reshape, conv_transpose with the encoder's own kernels,
 /// tanh between, the last layer mapped to the data range. Every tie is ONE parameter whose
 /// gradient is the sum of its two uses. Loss: mean squared reconstruction error.
-type TiedCodec(config: CodecConfig, seed: uint64) =
+type TiedCodec private (config: CodecConfig, seed: uint64, frozen: Tensor[] option) =
     do
         if config.InputChannels <= 0 || config.Height <= 0 || config.Width <= 0 || config.Channels.Length = 0
            || Array.exists (fun c -> c <= 0) config.Channels || Array.exists (fun c -> c <= 0) config.Dense
            || config.Kernel <= 0 || config.Stride <= 0 || config.Padding < 0 then
             raise (ArgumentException("codec: expected positive input channels and size, at least one conv layer, and positive channels, widths, kernel and stride.", "config"))
     let inputs = Array.append [| config.InputChannels |] config.Channels.[.. config.Channels.Length - 2]
+    let layerCount = config.Channels.Length
+    /// Parameter `index` (in Parameters' order): a fresh one, or a constant view of a frozen codec's.
+    let parameter (index: int) (fresh: unit -> RawTensor) =
+        match frozen with
+        | Some ps -> Tensor.Constant ps.[index].Primal
+        | None -> Tensor.Parameter(fresh ())
     let kernels =
-        Array.init config.Channels.Length (fun k ->
+        Array.init layerCount (fun k ->
             let bound = 1.0 / Math.Sqrt(float (inputs.[k] * config.Kernel * config.Kernel))
-            Tensor.Parameter(Init.uniform Dtype.Float32 (Rng.derive seed k) -bound bound [| config.Channels.[k]; inputs.[k]; config.Kernel; config.Kernel |]))
-    let bias (channels: int) = if config.Biases then Some(Tensor.Parameter(Cpu.zeros Dtype.Float32 [| 1; channels; 1; 1 |])) else None
-    let encoderBias = config.Channels |> Array.map bias
-    let decoderBias = inputs |> Array.map bias
+            parameter k (fun () -> Init.uniform Dtype.Float32 (Rng.derive seed k) -bound bound [| config.Channels.[k]; inputs.[k]; config.Kernel; config.Kernel |]))
+    let bias (first: int) (k: int) (channels: int) =
+        if config.Biases then Some(parameter (first + k) (fun () -> Cpu.zeros Dtype.Float32 [| 1; channels; 1; 1 |])) else None
+    let encoderBias = config.Channels |> Array.mapi (bias (layerCount + config.Dense.Length))
+    let decoderBias = inputs |> Array.mapi (bias (2 * layerCount + config.Dense.Length))
     /// The spatial size entering each conv layer; the last entry is the conv output's.
     let sizes =
         config.Channels |> Array.scan (fun (h, w) _ ->
@@ -75,12 +82,19 @@ type TiedCodec(config: CodecConfig, seed: uint64) =
     let dense =
         config.Dense |> Array.mapi (fun j width ->
             let fanIn = if j = 0 then flat else config.Dense.[j - 1]
-            Tensor.Parameter(Init.orthogonal Dtype.Float32 (Rng.derive seed (1000 + j)) 1.0 width fanIn))
+            parameter (layerCount + j) (fun () -> Init.orthogonal Dtype.Float32 (Rng.derive seed (1000 + j)) 1.0 width fanIn))
     /// The output padding that makes decoder layer k return exactly the size encoder layer k took in.
     let outputPadding (k: int) =
         let h, _ = sizes.[k]
         let hOut, _ = sizes.[k + 1]
         h - Shape.convTransposeOutput hOut config.Kernel config.Stride config.Padding 0
+
+    /// A codec with this config and seed, its parameters freshly initialised.
+    new(config: CodecConfig, seed: uint64) = TiedCodec(config, seed, None)
+
+    /// The same codec with its parameters as constants (sharing their storage): differentiating
+    /// through it computes gradients for its inputs only, as an attack on a fixed surrogate needs.
+    member this.Frozen() = TiedCodec(config, seed, Some this.Parameters)
 
     /// Every trainable tensor: the tied kernels, the dense weights, then the biases.
     member _.Parameters = Array.concat [ kernels; dense; Array.choose id encoderBias; Array.choose id decoderBias ]

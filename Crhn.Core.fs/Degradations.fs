@@ -18,3 +18,16 @@ module Degradations =
         if not (sigma >= 0.0) then raise (ArgumentOutOfRangeException("sigma", sigma, "gaussianNoise: σ must be non-negative."))
         let z = Rng.normal64 seed values.Length
         values |> Array.mapi (fun i v -> min hi (max lo (v + float32 (sigma * z.[i]))))
+
+    /// x + β, clipped to [lo, hi] (a brightness shift).
+    let brightness (values: float32[]) (beta: float) (lo: float32) (hi: float32) =
+        if not (Double.IsFinite beta) then raise (ArgumentOutOfRangeException("beta", beta, "brightness: β must be finite."))
+        values |> Array.map (fun v -> min hi (max lo (v + float32 beta)))
+
+    /// (x − μ)·α + μ with μ each image's mean over C×H×W, clipped to [lo, hi] (a contrast change).
+    let contrast (shape: int[]) (values: float32[]) (alpha: float) (lo: float32) (hi: float32) =
+        Shape.checkRank "contrast" "images" 4 shape
+        if not (alpha >= 0.0) || Double.IsInfinity alpha then raise (ArgumentOutOfRangeException("alpha", alpha, "contrast: α must be non-negative and finite."))
+        let per = shape.[1] * shape.[2] * shape.[3]
+        let means = Array.init shape.[0] (fun n -> Seq.averageBy float (Seq.init per (fun i -> values.[n * per + i])))
+        values |> Array.mapi (fun i v -> min hi (max lo (float32 ((float v - means.[i / per]) * alpha + means.[i / per]))))
