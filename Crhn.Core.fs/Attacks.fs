@@ -78,7 +78,9 @@ module Attacks =
         | None -> x.ZerosLike x.Shape
 
     /// The reconstruction loss the paper attacks with: mean((model(x') − clean)²).
-    let reconstructionLoss (model: Tensor -> Tensor) (clean: RawTensor) = fun (x: Tensor) -> Tensor.Mse(model x, Tensor.Constant clean)
+    let reconstructionLoss (model: Tensor -> Tensor) (clean: RawTensor) : Tensor -> Tensor =
+        let target = Tensor.Constant clean
+        fun x -> Tensor.Mse(model x, target)
 
     let private project (s: AttackSettings) (images: RawTensor) (adv: RawTensor) =
         let delta = adv.Binary(BinaryOp.Sub, images).Clamp(-s.Eps, s.Eps)

@@ -107,7 +107,7 @@ public sealed record RetrievalResult(IReadOnlyList<RetrievalStepInfo> Steps, boo
 /// tied codec's binary codes, and retrieves them from damaged cues by iterating
 /// encode → RHN → sign → decode. Retrieve is safe to call from several threads at once.
 /// </summary>
-public sealed class CrhnModel
+public sealed class CrhnModel : IAssociativeMemory
 {
     private readonly TiedCodec _codec;
     private readonly RhnNetwork _rhn;
@@ -274,6 +274,40 @@ public sealed class CrhnModel
         return new RetrievalResult(
             [.. result.Steps.Select(s => new RetrievalStepInfo(s.Step, FromModel(s.Images), ToCodes(s.Codes), s.Energy, s.Change))],
             result.Converged);
+    }
+
+    /// <inheritdoc/>
+    public string Name => "CRHN";
+
+    /// <summary>Retrieves with the default options and returns the last iterate (the mask is not used:
+    /// the CRHN reads the whole cue).</summary>
+    public ImageBatch Recall(ImageBatch cues, PixelMask? unknown = null) => Retrieve(cues).Images;
+
+    /// <summary>The paper's ablation "CRHN without RHN": the trained codec iterated alone, behind the same interface.</summary>
+    public IAssociativeMemory WithoutRhn(RetrievalOptions? options = null) =>
+        new View("codec only", cues => Retrieve(cues, (options ?? new RetrievalOptions()) with { UseRhn = false }).Images);
+
+    /// <summary>A Modern Hopfield network in this model's latent space: it stores the ±1 codes of the
+    /// images <see cref="Fit"/> memorised, retrieves from a cue's code, and decodes the sign of the result.</summary>
+    /// <exception cref="InvalidOperationException">The model has not been fitted.</exception>
+    public IAssociativeMemory LatentHopfield(HopfieldOptions? options = null)
+    {
+        var codes = _codes ?? throw new InvalidOperationException("The model has no stored patterns: call Fit, or load a model saved after Fit.");
+        var o = options ?? new HopfieldOptions();
+        var network = new ModernHopfield(codes);
+        return new View("MHN (latent)", cues =>
+        {
+            var cueCodes = new CrhnMemory(_codec, null).Codes(ToModel(cues));
+            var r = network.Retrieve(cueCodes, o.Beta ?? ModernHopfield.DefaultBeta(network.Dimension), o.MaxUpdates, o.Tolerance);
+            return FromModel(_codec.Decode(Tensor.Constant(CrhnMemory.Binarize(r.States))).Primal);
+        });
+    }
+
+    private sealed class View(string name, Func<ImageBatch, ImageBatch> recall) : IAssociativeMemory
+    {
+        public string Name => name;
+
+        public ImageBatch Recall(ImageBatch cues, PixelMask? unknown = null) => recall(cues);
     }
 
     /// <summary>The ±1 code of each image.</summary>

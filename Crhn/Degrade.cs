@@ -20,6 +20,22 @@ public static class Degrade
         return ImageBatch.FromModelValues(v, images.Count, images.Channels, images.Height, images.Width);
     }
 
+    /// <summary>Adds <paramref name="beta"/> to every value (a brightness shift), clipped to [0, 1].</summary>
+    public static ImageBatch Brightness(ImageBatch images, double beta)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        var v = Core.Degradations.brightness(images.Values.ToArray(), beta, 0f, 1f);
+        return ImageBatch.FromModelValues(v, images.Count, images.Channels, images.Height, images.Width);
+    }
+
+    /// <summary>Scales each image's deviation from its own mean by <paramref name="alpha"/>: (x − μ)α + μ, clipped to [0, 1].</summary>
+    public static ImageBatch Contrast(ImageBatch images, double alpha)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        var v = Core.Degradations.contrast([images.Count, images.Channels, images.Height, images.Width], images.Values.ToArray(), alpha, 0f, 1f);
+        return ImageBatch.FromModelValues(v, images.Count, images.Channels, images.Height, images.Width);
+    }
+
     /// <summary>The mean squared error between two batches of the same shape (on the [0, 1] scale).</summary>
     public static double Mse(ImageBatch a, ImageBatch b)
     {

@@ -45,6 +45,8 @@ public sealed class TiedAutoencoder
     /// <summary>The layer stack.</summary>
     public AutoencoderConfig Config { get; }
 
+    internal TiedCodec Codec => _model;
+
     /// <summary>Creates an untrained autoencoder; the same seed gives the same weights.</summary>
     /// <exception cref="ArgumentException">The stack shrinks the image to nothing, or a size is not positive.</exception>
     public static TiedAutoencoder Create(AutoencoderConfig config, int seed)
@@ -85,7 +87,7 @@ public sealed class TiedAutoencoder
         return _model.Loss(images.ToTensor()).ToScalar();
     }
 
-    private void CheckImages(ImageBatch images)
+    internal void CheckImages(ImageBatch images)
     {
         if (images.Channels != Config.Channels || images.Height != Config.Height || images.Width != Config.Width)
             throw new ArgumentException(
