@@ -288,3 +288,19 @@ type EvaluationTests() =
         let pcn = PredictiveCodingNetwork(16, Evaluation.pcnSettings 1, 1UL)
         let e3 = Assert.Throws<ArgumentException>(fun () -> pcn.LearnBatch(Cpu.zeros Dtype.Float32 [| 2; 15 |]) |> ignore)
         Assert.Contains("N×16", e3.Message)
+
+type StatisticsTests() =
+
+    [<Fact>]
+    member _.``Welch's t-test matches a worked example`` () =
+        // a = 1..5, b = 2, 4, 6, 8, 10: t = −1.897366596, df = 5.882352941, p = 0.107531 (numerical integration of the t density)
+        let r = Statistics.welch [| 1.0; 2.0; 3.0; 4.0; 5.0 |] [| 2.0; 4.0; 6.0; 8.0; 10.0 |]
+        Assert.Equal(-1.897366596, r.T, 6)
+        Assert.Equal(5.882352941, r.DegreesOfFreedom, 6)
+        Assert.InRange(r.P, 0.10753, 0.10754)
+
+    [<Fact>]
+    member _.``Welch's p-value is 1 for identical samples and tiny for far-apart ones`` () =
+        Assert.Equal(1.0, (Statistics.welch [| 1.0; 2.0; 3.0 |] [| 1.0; 2.0; 3.0 |]).P, 12)
+        Assert.True((Statistics.welch [| 1.0; 1.1; 0.9 |] [| 10.0; 10.1; 9.9 |]).P < 1e-5)
+        Assert.Throws<ArgumentException>(fun () -> Statistics.welch [| 1.0 |] [| 2.0; 3.0 |] |> ignore) |> ignore

@@ -5,5 +5,6 @@ using Crhn.Cli;
 var root = new RootCommand("crhn: robust auto-associative memory — verify the papers' propositions, reproduce the experiments.")
 {
     VerifyCommand.Create(),
+    ExperimentCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -1,0 +1,174 @@
+using System.CommandLine;
+using System.Globalization;
+using Crhn.Cli.Experiments;
+using Spectre.Console;
+
+namespace Crhn.Cli;
+
+/// <summary><c>crhn experiment table1|table2|fig4|fig5|fig6</c>: the paper's comparisons on any data.</summary>
+internal static class ExperimentCommand
+{
+    private sealed record Common(
+        Option<string> Data, Option<int> Size, Option<int?> Channels, Option<string[]> Memory, Option<int> Seeds, Option<DirectoryInfo?> Out,
+        Option<int> CodecEpochs, Option<int> SraRounds, Option<int> PcnEpochs, Option<int> SurrogateEpochs);
+
+    public static Command Create()
+    {
+        var command = new Command("experiment", "Reproduce the paper's experiments on any data: every run writes report.md, CSV/JSON figures, pictures and command.txt into --out.");
+        command.Subcommands.Add(Table1());
+        command.Subcommands.Add(Table2());
+        command.Subcommands.Add(Figure("fig4", "Figure 4: clean | cue | MHN | PCN | CRHN under masking (10/50/80 of 96 columns) and Gaussian noise.", "masking and noise",
+            (s, p) => [.. Runs.MaskConditions(s, Ints(p, "--columns")), .. Runs.NoiseConditions(Doubles(p, "--sigma"))],
+            new Option<string[]>("--columns") { Description = "Masked columns as on a 96-pixel image, scaled to --size.", DefaultValueFactory = _ => ["10,50,80"], AllowMultipleArgumentsPerToken = true },
+            new Option<string[]>("--sigma") { Description = "Noise standard deviations on the [0, 1] scale.", DefaultValueFactory = _ => ["0.1,0.2,0.3"], AllowMultipleArgumentsPerToken = true }));
+        command.Subcommands.Add(Figure("fig5", "Figure 5: clean | cue | MHN | PCN | CRHN under brightness and contrast changes.", "brightness and contrast",
+            (s, p) => [.. Runs.BrightnessConditions(Doubles(p, "--beta")), .. Runs.ContrastConditions(Doubles(p, "--alpha"))],
+            new Option<string[]>("--beta") { Description = "Brightness shifts β (x + β).", DefaultValueFactory = _ => ["-0.3,0.2,0.4"], AllowMultipleArgumentsPerToken = true },
+            new Option<string[]>("--alpha") { Description = "Contrast factors α ((x − μ)α + μ).", DefaultValueFactory = _ => ["0.3,0.6,1.5"], AllowMultipleArgumentsPerToken = true }));
+        command.Subcommands.Add(Figure6());
+        return command;
+    }
+
+    private static Common Options(Command command, string defaultMemory, int defaultSeeds, int defaultPcnEpochs)
+    {
+        var c = new Common(
+            new Option<string>("--data") { Description = "stl10:DIR | fashion-mnist[:DIR] | mnist:FILE | cifar10:DIR | folder:DIR | procedural", DefaultValueFactory = _ => "procedural" },
+            new Option<int>("--size") { Description = "Images are resized to size×size.", DefaultValueFactory = _ => 64 },
+            new Option<int?>("--channels") { Description = "1 or 3 (default: 1 for the MNIST family, else 3)." },
+            new Option<string[]>("--memory") { Description = "Memory sizes (images stored), e.g. 50,100.", DefaultValueFactory = _ => [defaultMemory], AllowMultipleArgumentsPerToken = true },
+            new Option<int>("--seeds") { Description = "Seeds per memory size (each its own images and weights).", DefaultValueFactory = _ => defaultSeeds },
+            new Option<DirectoryInfo?>("--out") { Description = "Output folder (default results/NAME-TIME)." },
+            new Option<int>("--codec-epochs") { Description = "CRHN codec training epochs.", DefaultValueFactory = _ => 40 },
+            new Option<int>("--sra-rounds") { Description = "CRHN SRA rounds.", DefaultValueFactory = _ => 100 },
+            new Option<int>("--pcn-epochs") { Description = "PCN training epochs (the reference trains 200).", DefaultValueFactory = _ => defaultPcnEpochs },
+            new Option<int>("--surrogate-epochs") { Description = "Surrogate autoencoder training epochs.", DefaultValueFactory = _ => 20 });
+        foreach (var o in new Option[] { c.Data, c.Size, c.Channels, c.Memory, c.Seeds, c.Out, c.CodecEpochs, c.SraRounds, c.PcnEpochs, c.SurrogateEpochs })
+            command.Options.Add(o);
+        return c;
+    }
+
+    private static ExperimentSettings Settings(Common c, ParseResult p, string name)
+    {
+        var memory = Ints(p, c.Memory);
+        var s = new ExperimentSettings(p.GetValue(c.Data) ?? "procedural", p.GetValue(c.Size), p.GetValue(c.Channels), memory, p.GetValue(c.Seeds),
+            p.GetValue(c.Out) ?? new DirectoryInfo(Path.Combine("results", $"{name}-{DateTime.Now:yyyyMMdd-HHmmss}")),
+            p.GetValue(c.CodecEpochs), p.GetValue(c.SraRounds), p.GetValue(c.PcnEpochs), p.GetValue(c.SurrogateEpochs));
+        Crhn.Core.Data.Sources.parse(s.Data);
+        if (s.Size < 8) throw new UsageException($"--size {s.Size}: images must be at least 8×8.");
+        if (s.Channels is { } ch && ch != 1 && ch != 3) throw new UsageException($"--channels {ch}: expected 1 or 3.");
+        if (memory.Any(m => m < 2)) throw new UsageException($"--memory {string.Join(",", memory)}: each memory size must be at least 2.");
+        if (s.Seeds < 1) throw new UsageException($"--seeds {s.Seeds}: at least one seed.");
+        if (s.CodecEpochs < 1 || s.SraRounds < 1 || s.PcnEpochs < 0 || s.SurrogateEpochs < 1)
+            throw new UsageException("--codec-epochs, --sra-rounds and --surrogate-epochs must be positive, --pcn-epochs non-negative.");
+        return s;
+    }
+
+    private static Command Table1()
+    {
+        var command = new Command("table1", "MSE of MHN, PCN and CRHN under the eight attacks (FGSM … EOTPGD), mean ± std over seeds, Welch's t-test CRHN vs each baseline.");
+        var c = Options(command, "50,100", 5, 20);
+        var eps = new Option<double>("--eps") { Description = "Attack budget ε on the [0, 1] scale.", DefaultValueFactory = _ => 8.0 / 255.0 };
+        command.Options.Add(eps);
+        command.SetAction(p => Guard(() =>
+        {
+            var s = Settings(c, p, "table1");
+            double e = p.GetValue(eps);
+            if (!(e >= 0 && e <= 1)) throw new UsageException($"--eps {e}: expected a budget in [0, 1].");
+            return Finish(Runs.Table1(s, e, Start(s, "table1", out var run)), run);
+        }));
+        return command;
+    }
+
+    private static Command Table2()
+    {
+        var command = new Command("table2", "The ablation: CRHN against its codec alone under Gaussian noise and masking, memory sizes 50 to 500.");
+        var c = Options(command, "50,100,250,500", 5, 0);
+        var sigma = new Option<string[]>("--sigma") { Description = "Noise standard deviations on the [0, 1] scale.", DefaultValueFactory = _ => ["0.1,0.2"], AllowMultipleArgumentsPerToken = true };
+        var columns = new Option<string[]>("--columns") { Description = "Masked columns as on a 96-pixel image, scaled to --size.", DefaultValueFactory = _ => ["25,50"], AllowMultipleArgumentsPerToken = true };
+        command.Options.Add(sigma);
+        command.Options.Add(columns);
+        command.SetAction(p => Guard(() =>
+        {
+            var s = Settings(c, p, "table2");
+            return Finish(Runs.Table2(s, Doubles(p, sigma), Ints(p, columns), Start(s, "table2", out var run)), run);
+        }));
+        return command;
+    }
+
+    private static Command Figure(string name, string description, string what, Func<ExperimentSettings, ParseResult, Condition[]> conditions, params Option<string[]>[] levels)
+    {
+        var command = new Command(name, description);
+        var c = Options(command, "50", 1, 20);
+        var rows = new Option<int>("--rows") { Description = "Images shown per grid.", DefaultValueFactory = _ => 6 };
+        command.Options.Add(rows);
+        foreach (var l in levels) command.Options.Add(l);
+        command.SetAction(p => Guard(() =>
+        {
+            var s = Settings(c, p, name);
+            var list = conditions(s, p);
+            return Finish(Runs.Figure(s, name, $"{char.ToUpperInvariant(name[0])}{name[1..3]} {name[3..]}: retrieval under {what}", list, Math.Max(1, p.GetValue(rows)), Start(s, name, out var run)), run);
+        }));
+        return command;
+    }
+
+    private static Command Figure6()
+    {
+        var command = new Command("fig6", "MSE against ε for each attack and model, as SVG line plots.");
+        var c = Options(command, "50", 1, 20);
+        var eps = new Option<string[]>("--eps") { Description = "Budgets in units of 1/255.", DefaultValueFactory = _ => ["0,2,4,8,16"], AllowMultipleArgumentsPerToken = true };
+        command.Options.Add(eps);
+        command.SetAction(p => Guard(() =>
+        {
+            var s = Settings(c, p, "fig6");
+            return Finish(Runs.Figure6(s, [.. Doubles(p, eps).Select(e => e / 255.0)], Start(s, "fig6", out var run)), run);
+        }));
+        return command;
+    }
+
+    private static RunInfo Start(ExperimentSettings s, string name, out RunInfo run)
+    {
+        run = new RunInfo("crhn " + string.Join(" ", Environment.GetCommandLineArgs().Skip(1).Select(Quote)), s.Describe());
+        AnsiConsole.MarkupLine($"[bold]crhn experiment {name}[/] on {Markup.Escape(s.Data)} at {s.ImageChannels}×{s.Size}×{s.Size}, memory {string.Join(", ", s.Memory)}, {s.Seeds} seed(s) → {Markup.Escape(s.Out.FullName)}");
+        AnsiConsole.MarkupLine($"[grey]{Markup.Escape(Crhn.Engine.Describe())}[/]");
+        return run;
+    }
+
+    private static int Finish(Report report, RunInfo run)
+    {
+        report.Write(run);
+        report.Print();
+        AnsiConsole.MarkupLine($"Took {run.Seconds:F0} s. Report: [link]{Markup.Escape(Path.Combine(report.Folder.FullName, "report.md"))}[/]");
+        return 0;
+    }
+
+    /// <summary>Runs an experiment; user errors print one clear line and exit 2, never a stack trace.</summary>
+    private static int Guard(Func<int> run)
+    {
+        try
+        {
+            return run();
+        }
+        catch (Exception e) when (e is UsageException or ArgumentException or Crhn.Core.Data.DataFormatException or IOException or UnauthorizedAccessException)
+        {
+            AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(FirstLine(e.Message))}");
+            return 2;
+        }
+    }
+
+    private static string FirstLine(string message) => message.Split(" (Parameter '")[0].Trim();
+
+    private static string Quote(string arg) => arg.Any(char.IsWhiteSpace) ? $"\"{arg}\"" : arg;
+
+    private static IEnumerable<string> Items(ParseResult p, Option<string[]> option) =>
+        (p.GetValue(option) ?? []).SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+    private static int[] Ints(ParseResult p, Option<string[]> option) =>
+        [.. Items(p, option).Select(v => int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) ? n : throw new UsageException($"{option.Name}: {v} is not a whole number."))];
+
+    private static double[] Doubles(ParseResult p, Option<string[]> option) =>
+        [.. Items(p, option).Select(v => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && double.IsFinite(d) ? d : throw new UsageException($"{option.Name}: {v} is not a number."))];
+
+    private static int[] Ints(ParseResult p, string name) => Ints(p, (Option<string[]>)p.CommandResult.Command.Options.First(o => o.Name == name));
+
+    private static double[] Doubles(ParseResult p, string name) => Doubles(p, (Option<string[]>)p.CommandResult.Command.Options.First(o => o.Name == name));
+}

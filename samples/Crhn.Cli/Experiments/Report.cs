@@ -1,0 +1,204 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Crhn.Core;
+using Spectre.Console;
+
+namespace Crhn.Cli.Experiments;
+
+/// <summary>One measured cell: a model's MSE under one condition at one memory size, one value per seed.</summary>
+internal sealed record Measurement(int Memory, string Condition, string Model, double[] Values)
+{
+    public double Mean => Statistics.mean(Values);
+
+    public double Std => Statistics.std(Values);
+}
+
+/// <summary>Everything a run writes into its output folder: report.md (tables, settings, timings,
+/// pictures), NAME.csv and NAME.json (every value per seed), command.txt (how to rerun it).</summary>
+internal sealed class Report(DirectoryInfo folder, string experiment, string title)
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+    private readonly List<Measurement> _rows = [];
+    private readonly List<string> _notes = [];
+    private readonly List<(string Caption, string File)> _pictures = [];
+
+    /// <summary>The model the p-values compare every other model with.</summary>
+    public string Reference { get; init; } = "CRHN";
+
+    /// <summary>Models shown as context only (no p-value), e.g. the damaged cue itself.</summary>
+    public IReadOnlySet<string> Context { get; init; } = new HashSet<string> { "cue" };
+
+    public DirectoryInfo Folder => folder;
+
+    public IReadOnlyList<Measurement> Rows => _rows;
+
+    public void Add(int memory, string condition, string model, IEnumerable<double> values) =>
+        _rows.Add(new Measurement(memory, condition, model, [.. values]));
+
+    public void Note(string markdown) => _notes.Add(markdown);
+
+    public void Picture(string caption, string file) => _pictures.Add((caption, file));
+
+    private string[] Models => [.. _rows.Select(r => r.Model).Distinct()];
+
+    private string[] Compared => [.. Models.Where(m => m != Reference && !Context.Contains(m))];
+
+    private static string F(double v) => double.IsNaN(v) ? "–" : v.ToString("0.0000", Inv);
+
+    private static string P(double p) => double.IsNaN(p) ? "–" : p < 1e-4 ? p.ToString("0.0e+0", Inv) : p.ToString("0.0000", Inv);
+
+    private double PValue(int memory, string condition, string model)
+    {
+        var a = _rows.FirstOrDefault(r => r.Memory == memory && r.Condition == condition && r.Model == Reference);
+        var b = _rows.FirstOrDefault(r => r.Memory == memory && r.Condition == condition && r.Model == model);
+        return a is null || b is null || a.Values.Length < 2 || b.Values.Length < 2 ? double.NaN : Statistics.welch(a.Values, b.Values).P;
+    }
+
+    private string Cell(int memory, string condition, string model)
+    {
+        var r = _rows.FirstOrDefault(x => x.Memory == memory && x.Condition == condition && x.Model == model);
+        return r is null ? "" : r.Values.Length > 1 ? $"{F(r.Mean)} ± {F(r.Std)}" : F(r.Mean);
+    }
+
+    /// <summary>The results as Markdown tables, one per memory size.</summary>
+    public string MarkdownTables()
+    {
+        var sb = new StringBuilder();
+        foreach (var memory in _rows.Select(r => r.Memory).Distinct())
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"**Memory size {memory}** (MSE against the clean image on the [0, 1] scale; mean ± std over seeds; p: Welch's t-test, {Reference} against each baseline)");
+            sb.AppendLine();
+            var header = new List<string> { "condition" };
+            header.AddRange(Models);
+            header.AddRange(Compared.Select(m => $"p ({Reference} vs {m})"));
+            sb.AppendLine("| " + string.Join(" | ", header) + " |");
+            sb.AppendLine("|" + string.Concat(header.Select((_, i) => i == 0 ? "---|" : "---:|")));
+            foreach (var condition in _rows.Where(r => r.Memory == memory).Select(r => r.Condition).Distinct())
+            {
+                var cells = new List<string> { condition };
+                cells.AddRange(Models.Select(m => Cell(memory, condition, m)));
+                cells.AddRange(Compared.Select(m => P(PValue(memory, condition, m))));
+                sb.AppendLine("| " + string.Join(" | ", cells) + " |");
+            }
+            sb.AppendLine();
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>The results on the console, one table per memory size.</summary>
+    public void Print()
+    {
+        foreach (var memory in _rows.Select(r => r.Memory).Distinct())
+        {
+            var table = new Table().Border(TableBorder.Rounded).Title($"{Markup.Escape(title)} — memory {memory}");
+            table.AddColumn("condition");
+            foreach (var m in Models) table.AddColumn(new TableColumn(Markup.Escape(m)).RightAligned());
+            foreach (var m in Compared) table.AddColumn(new TableColumn(Markup.Escape($"p vs {m}")).RightAligned());
+            foreach (var condition in _rows.Where(r => r.Memory == memory).Select(r => r.Condition).Distinct())
+            {
+                var cells = new List<string> { Markup.Escape(condition) };
+                cells.AddRange(Models.Select(m => Markup.Escape(Cell(memory, condition, m))));
+                cells.AddRange(Compared.Select(m => P(PValue(memory, condition, m))));
+                table.AddRow([.. cells]);
+            }
+            AnsiConsole.Write(table);
+        }
+    }
+
+    /// <summary>Writes report.md, the CSV, the JSON and command.txt.</summary>
+    public void Write(RunInfo run)
+    {
+        folder.Create();
+        var csv = new StringBuilder("memory,condition,model,mean,std,seeds,p_welch_vs_" + Reference.ToLowerInvariant() + ",values\n");
+        foreach (var r in _rows)
+        {
+            double p = r.Model == Reference || Context.Contains(r.Model) ? double.NaN : PValue(r.Memory, r.Condition, r.Model);
+            csv.AppendLine(string.Join(",", r.Memory.ToString(Inv), Quote(r.Condition), Quote(r.Model), r.Mean.ToString("R", Inv), r.Std.ToString("R", Inv),
+                r.Values.Length.ToString(Inv), double.IsNaN(p) ? "" : p.ToString("R", Inv), Quote(string.Join(" ", r.Values.Select(v => v.ToString("R", Inv))))));
+        }
+        File.WriteAllText(Path.Combine(folder.FullName, experiment + ".csv"), csv.ToString());
+        var json = new
+        {
+            experiment,
+            title,
+            command = run.Command,
+            engine = run.Engine,
+            settings = run.Settings,
+            started = run.Started.ToString("o", Inv),
+            seconds = run.Seconds,
+            timings = run.Timings,
+            reference = Reference,
+            rows = _rows.Select(r => new
+            {
+                r.Memory, r.Condition, r.Model, r.Values, mean = r.Mean, std = r.Std,
+                p_welch_vs_reference = r.Model == Reference || Context.Contains(r.Model) ? (double?)null : NullIfNaN(PValue(r.Memory, r.Condition, r.Model)),
+            }),
+        };
+        File.WriteAllText(Path.Combine(folder.FullName, experiment + ".json"),
+            JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+        File.WriteAllText(Path.Combine(folder.FullName, "command.txt"), run.Command + "\n");
+
+        var md = new StringBuilder();
+        md.AppendLine(CultureInfo.InvariantCulture, $"# {title}");
+        md.AppendLine();
+        md.AppendLine("```");
+        md.AppendLine(run.Command);
+        md.AppendLine("```");
+        md.AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture, $"- Engine: {run.Engine}");
+        md.AppendLine(CultureInfo.InvariantCulture, $"- Started {run.Started:yyyy-MM-dd HH:mm} UTC, took {run.Seconds:F0} s on {Environment.ProcessorCount} cores.");
+        foreach (var (key, value) in run.Settings) md.AppendLine(CultureInfo.InvariantCulture, $"- {key}: {value}");
+        md.AppendLine();
+        if (_rows.Count > 0) md.Append(MarkdownTables());
+        foreach (var note in _notes)
+        {
+            md.AppendLine(note);
+            md.AppendLine();
+        }
+        foreach (var (caption, file) in _pictures)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"![{caption}]({file})");
+            md.AppendLine();
+        }
+        if (run.Timings.Count > 0)
+        {
+            md.AppendLine("| stage | seconds |");
+            md.AppendLine("|---|---:|");
+            foreach (var (stage, seconds) in run.Timings) md.AppendLine(CultureInfo.InvariantCulture, $"| {stage} | {seconds:F1} |");
+        }
+        File.WriteAllText(Path.Combine(folder.FullName, "report.md"), md.ToString());
+    }
+
+    private static double? NullIfNaN(double v) => double.IsNaN(v) ? null : v;
+
+    private static string Quote(string s) => s.Contains(',') || s.Contains('"') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+}
+
+/// <summary>What a run records about itself: the command, the engine, its settings and its timings.</summary>
+internal sealed class RunInfo(string command, IReadOnlyDictionary<string, string> settings)
+{
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+
+    public string Command => command;
+
+    public string Engine => Crhn.Engine.Describe();
+
+    public IReadOnlyDictionary<string, string> Settings => settings;
+
+    public DateTime Started { get; } = DateTime.UtcNow;
+
+    public double Seconds => _clock.Elapsed.TotalSeconds;
+
+    /// <summary>Total seconds per stage (summed over trials).</summary>
+    public Dictionary<string, double> Timings { get; } = [];
+
+    /// <summary>Runs a stage and adds its time to the stage's total.</summary>
+    public T Time<T>(string stage, Func<T> work)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var result = work();
+        Timings[stage] = Timings.GetValueOrDefault(stage) + clock.Elapsed.TotalSeconds;
+        return result;
+    }
+}

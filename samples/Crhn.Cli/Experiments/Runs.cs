@@ -1,0 +1,181 @@
+using System.Globalization;
+using Spectre.Console;
+
+namespace Crhn.Cli.Experiments;
+
+/// <summary>A damaged-cue condition: its label, how it damages images, and which pixels it leaves unknown.</summary>
+internal sealed record Condition(string Label, Func<ImageBatch, int, ImageBatch> Damage, PixelMask? Unknown);
+
+/// <summary>The experiments of the paper, each writing a report into its output folder.</summary>
+internal static class Runs
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    private static Progress Bars() => AnsiConsole.Progress().AutoClear(false).HideCompleted(true)
+        .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn());
+
+    private static string Eps(double eps) => $"{eps * 255:0.##}/255";
+
+    /// <summary>Table 1: MSE of MHN, PCN and CRHN under the eight attacks at ε, per memory size, over seeds.</summary>
+    public static Report Table1(ExperimentSettings s, double eps, RunInfo run)
+    {
+        var report = new Report(s.Out, "table1", $"Table 1: retrieval MSE under attack (ε = {Eps(eps)})");
+        var pool = s.LoadPool("table1");
+        var values = new Dictionary<(int, string, string), List<double>>();
+        Bars().Start(ctx =>
+        {
+            foreach (int memory in s.Memory)
+                for (int seed = 0; seed < s.Seeds; seed++)
+                {
+                    var trial = Trial.Train(s, pool, memory, seed, run, ctx);
+                    var task = ctx.AddTask($"N={memory} seed {seed + 1}: attacks", maxValue: Attack.Fgsm.All().Length + 1);
+                    Record(values, memory, "none (clean cue)", trial.Measure(trial.Images, null, run));
+                    task.Increment(1);
+                    foreach (var attack in Attack.Fgsm.All())
+                    {
+                        var adv = run.Time($"attack {attack}", () => Adversary.Run(trial.Surrogate, trial.Images, attack, new AttackOptions(Eps: eps, Seed: seed)));
+                        Record(values, memory, attack.ToString().ToUpperInvariant(), trial.Measure(adv, null, run));
+                        task.Increment(1);
+                    }
+                }
+        });
+        Fill(report, values);
+        report.Note($"Attacks: torchattacks' update rules and defaults (α = 2/255, 10 steps; FFGSM α = 10/255; DIFGSM resize 0.9, p = 0.5; EOTPGD 2 samples) at ε = {Eps(eps)}, on a surrogate autoencoder trained separately on the same images, maximising its reconstruction MSE against the clean image. The cue column is the attacked image's own MSE.");
+        return report;
+    }
+
+    /// <summary>Table 2: the ablation — CRHN against its codec alone, under Gaussian noise and masking.</summary>
+    public static Report Table2(ExperimentSettings s, double[] sigmas, int[] columnsAt96, RunInfo run)
+    {
+        var report = new Report(s.Out, "table2", "Table 2: CRHN against the codec alone (without the RHN)");
+        var pool = s.LoadPool("table2");
+        var conditions = NoiseConditions(sigmas).Concat(MaskConditions(s, columnsAt96)).ToArray();
+        var values = new Dictionary<(int, string, string), List<double>>();
+        Bars().Start(ctx =>
+        {
+            foreach (int memory in s.Memory)
+                for (int seed = 0; seed < s.Seeds; seed++)
+                {
+                    var trial = Trial.Train(s, pool, memory, seed, run, ctx, withPcn: false, withSurrogate: false);
+                    IAssociativeMemory[] models = [trial.Crhn.WithoutRhn(), trial.Crhn];
+                    var task = ctx.AddTask($"N={memory} seed {seed + 1}: cues", maxValue: conditions.Length);
+                    foreach (var c in conditions)
+                    {
+                        Record(values, memory, c.Label, trial.Measure(c.Damage(trial.Images, seed), c.Unknown, run, models));
+                        task.Increment(1);
+                    }
+                }
+        });
+        Fill(report, values);
+        report.Note("Noise σ is on the [0, 1] scale (σ = 0.1 here is 0.2 on the paper's [−1, 1] scale). Masked columns are the rightmost ones, set to black.");
+        return report;
+    }
+
+    /// <summary>Figures 4 and 5: grids clean | cue | MHN | PCN | CRHN for each condition, and their MSEs.</summary>
+    public static Report Figure(ExperimentSettings s, string name, string title, Condition[] conditions, int rows, RunInfo run)
+    {
+        var report = new Report(s.Out, name, title);
+        var pool = s.LoadPool(name);
+        var values = new Dictionary<(int, string, string), List<double>>();
+        s.Out.Create();
+        Bars().Start(ctx =>
+        {
+            foreach (int memory in s.Memory)
+                for (int seed = 0; seed < s.Seeds; seed++)
+                {
+                    var trial = Trial.Train(s, pool, memory, seed, run, ctx, withSurrogate: false);
+                    var task = ctx.AddTask($"N={memory} seed {seed + 1}: cues", maxValue: conditions.Length);
+                    foreach (var c in conditions)
+                    {
+                        var cues = c.Damage(trial.Images, seed);
+                        Record(values, memory, c.Label, trial.Measure(cues, c.Unknown, run));
+                        if (seed == 0)
+                        {
+                            var shown = Enumerable.Range(0, Math.Min(rows, memory)).ToArray();
+                            var file = $"{name}-N{memory}-{Slug(c.Label)}.png";
+                            ImageBatch.SaveGrid(Path.Combine(s.Out.FullName, file),
+                                [trial.Images.Take(shown), cues.Take(shown), .. trial.Memories.Select(m => m.Recall(cues.Take(shown), c.Unknown))]);
+                            report.Picture($"N = {memory}, {c.Label}: clean | cue | MHN | PCN | CRHN", file);
+                        }
+                        task.Increment(1);
+                    }
+                }
+        });
+        Fill(report, values);
+        return report;
+    }
+
+    /// <summary>Figure 6: MSE against ε for every attack and model, one SVG per attack.</summary>
+    public static Report Figure6(ExperimentSettings s, double[] epsilons, RunInfo run)
+    {
+        var report = new Report(s.Out, "fig6", "Figure 6: retrieval MSE against the attack budget ε");
+        var pool = s.LoadPool("fig6");
+        var values = new Dictionary<(int, string, string), List<double>>();
+        Bars().Start(ctx =>
+        {
+            foreach (int memory in s.Memory)
+                for (int seed = 0; seed < s.Seeds; seed++)
+                {
+                    var trial = Trial.Train(s, pool, memory, seed, run, ctx);
+                    var task = ctx.AddTask($"N={memory} seed {seed + 1}: attacks × ε", maxValue: Attack.Fgsm.All().Length * epsilons.Length);
+                    foreach (var attack in Attack.Fgsm.All())
+                        foreach (var eps in epsilons)
+                        {
+                            var adv = run.Time($"attack {attack}", () => Adversary.Run(trial.Surrogate, trial.Images, attack, new AttackOptions(Eps: eps, Seed: seed)));
+                            Record(values, memory, $"{attack.ToString().ToUpperInvariant()} ε={Eps(eps)}", trial.Measure(adv, null, run));
+                            task.Increment(1);
+                        }
+                }
+        });
+        Fill(report, values);
+        s.Out.Create();
+        foreach (int memory in s.Memory)
+            foreach (var attack in Attack.Fgsm.All())
+            {
+                string label = attack.ToString().ToUpperInvariant();
+                var series = new[] { "cue", "MHN", "PCN", "CRHN" }.Select(model => new Series(model,
+                    [.. epsilons.Select(e => e * 255)],
+                    [.. epsilons.Select(e => report.Rows.First(r => r.Memory == memory && r.Model == model && r.Condition == $"{label} ε={Eps(e)}").Mean)])).ToArray();
+                var file = $"fig6-N{memory}-{label.ToLowerInvariant()}.svg";
+                File.WriteAllText(Path.Combine(s.Out.FullName, file), Svg.LinePlot($"{label}, memory {memory}", "ε (×1/255)", "MSE", series));
+                report.Picture($"{label}, memory {memory}", file);
+            }
+        return report;
+    }
+
+    public static IEnumerable<Condition> NoiseConditions(double[] sigmas) =>
+        sigmas.Select(sigma => new Condition($"noise σ={sigma.ToString("0.###", Inv)}", (x, seed) => Degrade.GaussianNoise(x, sigma, 7000 + seed), null));
+
+    /// <summary>Masking conditions given as columns of a 96-pixel image (the paper's STL-10), scaled to the size.</summary>
+    public static IEnumerable<Condition> MaskConditions(ExperimentSettings s, int[] columnsAt96) =>
+        columnsAt96.Select(c =>
+        {
+            int k = Math.Clamp((int)Math.Round(c * s.Size / 96.0), 0, s.Size);
+            return new Condition($"mask {k}/{s.Size} columns", (x, _) => Degrade.MaskColumns(x, k), PixelMask.Columns(s.ImageChannels, s.Size, s.Size, k));
+        });
+
+    public static IEnumerable<Condition> BrightnessConditions(double[] betas) =>
+        betas.Select(b => new Condition($"brightness β={b.ToString("+0.###;-0.###", Inv)}", (x, _) => Degrade.Brightness(x, b), null));
+
+    public static IEnumerable<Condition> ContrastConditions(double[] alphas) =>
+        alphas.Select(a => new Condition($"contrast α={a.ToString("0.###", Inv)}", (x, _) => Degrade.Contrast(x, a), null));
+
+    private static Attack[] All(this Attack _) => Enum.GetValues<Attack>();
+
+    private static void Record(Dictionary<(int, string, string), List<double>> values, int memory, string condition, Dictionary<string, double> mses)
+    {
+        foreach (var (model, mse) in mses)
+        {
+            if (!values.TryGetValue((memory, condition, model), out var list)) values[(memory, condition, model)] = list = [];
+            list.Add(mse);
+        }
+    }
+
+    private static void Fill(Report report, Dictionary<(int, string, string), List<double>> values)
+    {
+        foreach (var ((memory, condition, model), list) in values) report.Add(memory, condition, model, list);
+    }
+
+    private static string Slug(string label) =>
+        new([.. label.ToLowerInvariant().Select(ch => char.IsAsciiLetterOrDigit(ch) ? ch : '-')]);
+}
