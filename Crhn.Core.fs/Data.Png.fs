@@ -5,7 +5,8 @@ open System.IO
 open System.IO.Compression
 
 /// PNG writing with no image library: 8-bit grey or RGB, one IDAT chunk compressed with zlib
-/// (System.IO.Compression), CRC-32 per chunk (ISO-HDLC polynomial 0xEDB88320).
+/// (System.IO.Compression), CRC-32 per chunk (ISO-HDLC polynomial 0xEDB88320). Reading takes
+/// 8-bit non-interlaced grey, grey+alpha, RGB, RGBA and palette images (alpha is dropped).
 [<RequireQualifiedAccess>]
 module Png =
 
@@ -62,3 +63,114 @@ module Png =
                         for x in 0 .. width - 1 do
                             out.[(c * gh + 2 + r * (height + 2) + y) * gw + 2 + k * (width + 2) + x] <- img.[(c * height + y) * width + x]))
         gh, gw, out
+
+    let private readBigEndian (b: byte[]) (at: int) =
+        (uint32 b.[at] <<< 24) ||| (uint32 b.[at + 1] <<< 16) ||| (uint32 b.[at + 2] <<< 8) ||| uint32 b.[at + 3]
+
+    let private paeth (a: int) (b: int) (c: int) =
+        let p = a + b - c
+        let pa, pb, pc = abs (p - a), abs (p - b), abs (p - c)
+        if pa <= pb && pa <= pc then a elif pb <= pc then b else c
+
+    /// Undoes the per-row filters: `raw` holds height rows of 1 filter byte + `stride` bytes.
+    let private unfilter (raw: byte[]) (height: int) (stride: int) (bpp: int) =
+        let out = Array.zeroCreate<byte> (height * stride)
+        for y in 0 .. height - 1 do
+            let filter = raw.[y * (stride + 1)]
+            let src, row, prev = y * (stride + 1) + 1, y * stride, (y - 1) * stride
+            for i in 0 .. stride - 1 do
+                let a = if i >= bpp then int out.[row + i - bpp] else 0
+                let b = if y > 0 then int out.[prev + i] else 0
+                let c = if y > 0 && i >= bpp then int out.[prev + i - bpp] else 0
+                let predictor =
+                    match filter with
+                    | 0uy -> 0
+                    | 1uy -> a
+                    | 2uy -> b
+                    | 3uy -> (a + b) / 2
+                    | 4uy -> paeth a b c
+                    | f -> raise (DataFormatException(sprintf "png: row %d has filter type %d; expected 0 to 4." y f))
+                out.[row + i] <- byte ((int raw.[src + i] + predictor) &&& 0xFF)
+        out
+
+    /// Decodes PNG bytes to (channels, height, width, values): C×H×W channel planes in [0, 1], with
+    /// C = 1 for grey and grey+alpha and C = 3 for RGB, RGBA and palette images (alpha dropped).
+    /// Takes 8-bit, non-interlaced images; checks every chunk's CRC.
+    let decode (bytes: byte[]) =
+        let fail msg = raise (DataFormatException("png: " + msg))
+        let signature = [| 0x89uy; 0x50uy; 0x4Euy; 0x47uy; 0x0Duy; 0x0Auy; 0x1Auy; 0x0Auy |]
+        if bytes.Length < 8 || bytes.[.. 7] <> signature then fail "not a PNG file (the 8-byte signature is missing)."
+        let mutable at = 8
+        let mutable header = None
+        let mutable palette = None
+        use idat = new MemoryStream()
+        let mutable ended = false
+        while not ended do
+            if at + 12 > bytes.Length then fail (sprintf "truncated at byte %d: expected a chunk header, found %d bytes (no IEND chunk)." at (bytes.Length - at))
+            let length = readBigEndian bytes at
+            if length > uint32 (bytes.Length - at - 12) then
+                fail (sprintf "chunk at byte %d declares %d data bytes but only %d remain." at length (bytes.Length - at - 12))
+            let n = int length
+            let typed = bytes.[at + 4 .. at + 7 + n]
+            let kind = Text.Encoding.ASCII.GetString(typed, 0, 4)
+            let stored, computed = readBigEndian bytes (at + 8 + n), crc32 typed
+            if stored <> computed then fail (sprintf "chunk %s at byte %d: CRC expected 0x%08x, found 0x%08x." kind at computed stored)
+            let data = typed.[4 ..]
+            match kind with
+            | "IHDR" ->
+                if n <> 13 then fail (sprintf "IHDR holds %d bytes; expected 13." n)
+                header <- Some data
+            | "PLTE" ->
+                if n % 3 <> 0 || n = 0 || n > 768 then fail (sprintf "PLTE holds %d bytes; expected a positive multiple of 3 up to 768." n)
+                palette <- Some data
+            | "IDAT" -> idat.Write(data, 0, n)
+            | "IEND" -> ended <- true
+            | _ -> ()
+            at <- at + 12 + n
+        let h =
+            match header with
+            | Some h -> h
+            | None -> fail "no IHDR chunk."
+        let width, height = readBigEndian h 0, readBigEndian h 4
+        let depth, colour, compression, filtering, interlace = h.[8], h.[9], h.[10], h.[11], h.[12]
+        if width = 0u || height = 0u || width > 0x7FFFu || height > 0x7FFFu then fail (sprintf "image size %d×%d is outside 1 to 32767." width height)
+        if depth <> 8uy then fail (sprintf "bit depth %d is not supported; expected 8." depth)
+        if compression <> 0uy || filtering <> 0uy then fail (sprintf "compression method %d / filter method %d; expected 0 / 0." compression filtering)
+        if interlace <> 0uy then fail (sprintf "interlace method %d (Adam7) is not supported; expected 0 (non-interlaced)." interlace)
+        let samples =
+            match colour with
+            | 0uy -> 1
+            | 2uy -> 3
+            | 3uy -> 1
+            | 4uy -> 2
+            | 6uy -> 4
+            | c -> fail (sprintf "colour type %d; expected 0, 2, 3, 4 or 6." c)
+        let width, height = int width, int height
+        let stride = width * samples
+        let raw =
+            use z = new ZLibStream(new MemoryStream(idat.ToArray()), CompressionMode.Decompress)
+            use out = new MemoryStream()
+            try z.CopyTo out
+            with :? InvalidDataException as e -> fail (sprintf "the IDAT zlib stream is corrupt (%s)." e.Message)
+            out.ToArray()
+        if raw.Length <> height * (stride + 1) then
+            fail (sprintf "a %d×%d image with %d bytes a pixel needs %d decompressed bytes, found %d." width height samples (height * (stride + 1)) raw.Length)
+        let pixels = unfilter raw height stride samples
+        let plane = height * width
+        match colour with
+        | 3uy ->
+            let p =
+                match palette with
+                | Some p -> p
+                | None -> fail "a palette image (colour type 3) has no PLTE chunk."
+            let entries = p.Length / 3
+            let values = Array.zeroCreate<float32> (3 * plane)
+            for i in 0 .. plane - 1 do
+                let index = int pixels.[i]
+                if index >= entries then fail (sprintf "pixel %d uses palette entry %d; the palette has %d entries." i index entries)
+                for c in 0 .. 2 do
+                    values.[c * plane + i] <- float32 p.[3 * index + c] / 255.0f
+            3, height, width, values
+        | _ ->
+            let channels = if samples >= 3 then 3 else 1
+            channels, height, width, Array.init (channels * plane) (fun i -> float32 pixels.[(i % plane) * samples + i / plane] / 255.0f)

@@ -1,0 +1,65 @@
+namespace Crhn.Core.Data
+
+open System
+open System.IO
+
+/// CIFAR-10 binary batches (data_batch_1.bin … data_batch_5.bin, then test_batch.bin): records
+/// of one label byte (0 to 9) and 3072 pixel bytes, three 32×32 channel planes, row-major.
+[<RequireQualifiedAccess>]
+module Cifar =
+
+    /// Image side in pixels.
+    let Side = 32
+
+    /// Bytes per record: the label byte and 3×32×32 pixel bytes.
+    let RecordBytes = 1 + 3 * 32 * 32
+
+    /// The batch files in reading order.
+    let Batches = [ for i in 1 .. 5 -> sprintf "data_batch_%d.bin" i ] @ [ "test_batch.bin" ]
+
+    /// The folder that holds the batches: `folder` itself or its cifar-10-batches-bin subfolder.
+    let root (folder: string) =
+        let nested = Path.Combine(folder, "cifar-10-batches-bin")
+        if File.Exists(Path.Combine(folder, Batches.Head)) then folder
+        elif File.Exists(Path.Combine(nested, Batches.Head)) then nested
+        elif Directory.Exists folder then
+            raise (ArgumentException(sprintf "cifar10: neither %s nor %s exists." (Path.Combine(folder, Batches.Head)) (Path.Combine(nested, Batches.Head)), "folder"))
+        else raise (ArgumentException(sprintf "cifar10: the folder %s does not exist." folder, "folder"))
+
+    let private records (path: string) =
+        let length = FileInfo(path).Length
+        if length % int64 RecordBytes <> 0L then
+            raise (DataFormatException(sprintf "%s: length %d is not a multiple of %d (one label byte and a 3×32×32 image)." path length RecordBytes))
+        int (length / int64 RecordBytes)
+
+    /// The first `count` images and labels of the batches in `folder` (concatenated in order) as
+    /// N×3×32×32 float32 values in [0, 1] and class indices 0 to 9.
+    let read (folder: string) (count: int) =
+        if count < 0 then raise (ArgumentOutOfRangeException("count", count, "cifar10: expected a non-negative count."))
+        let dir = root folder
+        let present = Batches |> List.map (fun b -> Path.Combine(dir, b)) |> List.takeWhile File.Exists
+        let available = present |> List.sumBy records
+        if count > available then
+            raise (ArgumentOutOfRangeException("count", count, sprintf "%s holds %d images (%s); %d were asked for." dir available (String.Join(", ", present |> List.map Path.GetFileName)) count))
+        let plane = 3 * Side * Side
+        let values = Array.zeroCreate<float32> (count * plane)
+        let labels = Array.zeroCreate<int> count
+        let mutable n = 0
+        for path in present do
+            let take = min (count - n) (records path)
+            if take > 0 then
+                let bytes = Array.zeroCreate<byte> (take * RecordBytes)
+                do
+                    use f = File.OpenRead path
+                    f.ReadExactly(bytes, 0, bytes.Length)
+                for r in 0 .. take - 1 do
+                    let label = bytes.[r * RecordBytes]
+                    if label > 9uy then raise (DataFormatException(sprintf "%s: record %d has label %d; expected 0 to 9." path r label))
+                    labels.[n + r] <- int label
+                    for i in 0 .. plane - 1 do
+                        values.[(n + r) * plane + i] <- float32 bytes.[r * RecordBytes + 1 + i] / 255.0f
+                n <- n + take
+        values, labels
+
+    /// The first `count` images of the batches in `folder` as N×3×32×32 float32 values in [0, 1].
+    let images (folder: string) (count: int) = fst (read folder count)
