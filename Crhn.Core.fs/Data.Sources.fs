@@ -158,14 +158,21 @@ module Sources =
             let values, h, w = mnistImages path count
             fit (values, 1, h, w)
 
-    /// The labels that go with an idx image file: the same name with labels-idx1 for images-idx3.
+    /// The file in `folder` named `name` with or without a .gz suffix, when either exists.
+    let private gzOrNot (folder: string) (name: string) =
+        let stem = if name.EndsWith ".gz" then name.[.. name.Length - 4] else name
+        [ stem; stem + ".gz" ] |> List.map (fun n -> Path.Combine(folder, n)) |> List.tryFind File.Exists
+
+    /// The labels that go with an idx image file: the same name with labels-idx1 for images-idx3
+    /// (gzipped or not).
     let private labelsFor (images: string) =
         let name = Path.GetFileName images
         if not (name.Contains "images-idx3") then
             raise (ArgumentException(sprintf "mnist: cannot name the labels file of %s (expected a name containing images-idx3)." images, "spec"))
-        let labels = Path.Combine(Path.GetDirectoryName images, name.Replace("images-idx3", "labels-idx1"))
-        if not (File.Exists labels) then raise (ArgumentException(sprintf "mnist: the labels file %s does not exist." labels, "spec"))
-        labels
+        let labels = name.Replace("images-idx3", "labels-idx1")
+        match gzOrNot (Path.GetDirectoryName images) labels with
+        | Some p -> p
+        | None -> raise (ArgumentException(sprintf "mnist: the labels file %s does not exist (gzipped or not)." (Path.Combine(Path.GetDirectoryName images, labels)), "spec"))
 
     /// The first `count` images (resized to 28×28 when needed) and labels of an idx image file.
     let private idxLabelled (images: string) (count: int) =
@@ -173,17 +180,14 @@ module Sources =
         let labelsPath = labelsFor images
         let ldims, labels = Idx.read labelsPath
         if ldims.Length <> 1 then raise (DataFormatException(sprintf "%s: expected a label file (rank 1), found rank %d." labelsPath ldims.Length))
-        if ldims.[0] <> dims.[0] then
-            raise (DataFormatException(sprintf "%s holds %d labels; its images file %s holds %d images." labelsPath ldims.[0] images dims.[0]))
+        if ldims.[0] < count then
+            raise (DataFormatException(sprintf "%s holds %d labels; %d were asked for (with the images of %s)." labelsPath ldims.[0] count images))
         { Images = Resize.bilinear count 1 dims.[1] dims.[2] 28 28 values; Labels = Array.init count (fun i -> int labels.[i]) }
 
-    /// The test file that goes with a train- idx file (t10k- in place of train-), when present.
+    /// The test file that goes with a train- idx file (t10k- in place of train-, gzipped or not), when present.
     let private testOf (train: string) =
         let name = Path.GetFileName train
-        if name.StartsWith "train-" then
-            let test = Path.Combine(Path.GetDirectoryName train, "t10k-" + name.Substring 6)
-            if File.Exists test then Some test else None
-        else None
+        if name.StartsWith "train-" then gzOrNot (Path.GetDirectoryName train) ("t10k-" + name.Substring 6) else None
 
     let private idxSplit (train: string) (count: int) =
         let test =
