@@ -88,8 +88,9 @@ module Attacks =
 
     let private ascend (s: AttackSettings) (adv: RawTensor) (g: RawTensor) = adv.Binary(BinaryOp.Add, (g.Unary UnaryOp.Sign).MulScalar s.Alpha)
 
-    let private randomStart (s: AttackSettings) (images: RawTensor) (stream: int) =
-        let u = Rng.uniform32 (Rng.derive s.Seed stream) -s.Eps s.Eps images.Numel
+    /// clamp(x + δ, lo, hi) with δ ~ U(−ε, ε) from stream Seed (W4's PGD start is stream 401).
+    let private randomStart (s: AttackSettings) (images: RawTensor) =
+        let u = Rng.uniform32 s.Seed -s.Eps s.Eps images.Numel
         images.Binary(BinaryOp.Add, images.CreateLike(images.Shape, u |> Array.map float)).Clamp(s.Lo, s.Hi)
 
     /// g / mean(|g|) per image (over C, H, W), as MIFGSM, NIFGSM and DIFGSM normalise (an image whose
@@ -150,7 +151,7 @@ module Attacks =
         | AttackKind.Fgsm ->
             images.Binary(BinaryOp.Add, ((grad images).Unary UnaryOp.Sign).MulScalar s.Eps).Clamp(s.Lo, s.Hi)
         | AttackKind.Ffgsm ->
-            let start = randomStart s images 0
+            let start = randomStart s images
             project s images (ascend s start (grad start))
         | AttackKind.Bim ->
             let mutable adv = images
@@ -163,7 +164,7 @@ module Attacks =
                 adv <- c.Clamp(Double.NegativeInfinity, s.Hi)
             adv
         | AttackKind.Pgd | AttackKind.Eotpgd ->
-            let mutable adv = if s.RandomStart then randomStart s images 0 else images
+            let mutable adv = if s.RandomStart then randomStart s images else images
             let samples = if kind = AttackKind.Pgd then 1 else s.EotIter
             for _ in 1 .. s.Steps do
                 let mutable g = grad adv
@@ -172,7 +173,7 @@ module Attacks =
                 adv <- project s images (ascend s adv g)
             adv
         | AttackKind.Mifgsm | AttackKind.Nifgsm | AttackKind.Difgsm ->
-            let mutable adv = if kind = AttackKind.Difgsm && s.RandomStart then randomStart s images 0 else images
+            let mutable adv = if kind = AttackKind.Difgsm && s.RandomStart then randomStart s images else images
             let mutable momentum = images.ZerosLike images.Shape
             for step in 1 .. s.Steps do
                 let g =

