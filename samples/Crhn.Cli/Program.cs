@@ -6,5 +6,6 @@ var root = new RootCommand("crhn: robust auto-associative memory — verify the 
 {
     VerifyCommand.Create(),
     ExperimentCommand.Create(),
+    DownloadCommand.Create(),
 };
 return root.Parse(args).Invoke();

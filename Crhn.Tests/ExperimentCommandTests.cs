@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Xunit;
+
+namespace Crhn.Tests;
+
+/// <summary>The built <c>crhn</c> command line, run as a user runs it: tiny experiments end to end,
+/// and every kind of bad input answered with one clear line and exit code 2, never a stack trace.</summary>
+public class ExperimentCommandTests
+{
+    private static string Cli()
+    {
+        // This test assembly sits in Crhn.Tests/bin/CONFIG/net10.0; the CLI in samples/Crhn.Cli/bin/CONFIG/net10.0.
+        var here = new DirectoryInfo(AppContext.BaseDirectory);
+        var tfm = here.Name;
+        var config = here.Parent!.Name;
+        var root = here;
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "crhn.sln"))) root = root.Parent;
+        var path = Path.Combine(root?.FullName ?? throw new InvalidOperationException("crhn.sln not found"), "samples", "Crhn.Cli", "bin", config, tfm, "Crhn.Cli.dll");
+        return File.Exists(path) ? path : throw new FileNotFoundException("The CLI is not built.", path);
+    }
+
+    private static (int Code, string Output) Run(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Cli());
+        foreach (var a in args) start.ArgumentList.Add(a);
+        start.Environment["COLUMNS"] = "200";
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        return (process.ExitCode, stdout.Result + stderr.Result);
+    }
+
+    private static readonly string[] Tiny = ["--size", "16", "--codec-epochs", "2", "--sra-rounds", "2", "--pcn-epochs", "1", "--surrogate-epochs", "1"];
+
+    private static void AssertUserError((int Code, string Output) r, params string[] expected)
+    {
+        Assert.Equal(2, r.Code);
+        Assert.Contains("error:", r.Output);
+        foreach (var e in expected) Assert.Contains(e, r.Output);
+        Assert.DoesNotContain("   at ", r.Output);
+        Assert.DoesNotContain("Exception", r.Output);
+    }
+
+    [Fact]
+    public void Table1_runs_end_to_end_and_writes_its_report_figures_and_command()
+    {
+        var dir = Directory.CreateTempSubdirectory("crhn-table1-");
+        try
+        {
+            var r = Run(["experiment", "table1", "--memory", "4", "--seeds", "2", "--out", dir.FullName, .. Tiny]);
+            Assert.True(r.Code == 0, r.Output);
+            foreach (var f in new[] { "report.md", "table1.csv", "table1.json", "command.txt" })
+                Assert.True(File.Exists(Path.Combine(dir.FullName, f)), $"{f} is missing");
+            var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir.FullName, "table1.json"))).RootElement;
+            var rows = json.GetProperty("rows").EnumerateArray().ToArray();
+            // 9 conditions (clean and eight attacks) × 4 columns (the cue, MHN, PCN, CRHN).
+            Assert.Equal(36, rows.Length);
+            Assert.All(rows, row => Assert.Equal(2, row.GetProperty("Values").GetArrayLength()));
+            Assert.Contains(rows, row => row.GetProperty("Condition").GetString() == "DIFGSM" && row.GetProperty("Model").GetString() == "PCN"
+                && row.GetProperty("p_welch_vs_reference").ValueKind == JsonValueKind.Number);
+            Assert.Contains("experiment table1", File.ReadAllText(Path.Combine(dir.FullName, "command.txt")));
+            var report = File.ReadAllText(Path.Combine(dir.FullName, "report.md"));
+            Assert.Contains("| EOTPGD |", report);
+            Assert.Contains("Engine:", report);
+        }
+        finally { dir.Delete(true); }
+    }
+
+    [Fact]
+    public void The_figures_and_the_ablation_write_their_pictures_and_tables()
+    {
+        var dir = Directory.CreateTempSubdirectory("crhn-figs-");
+        try
+        {
+            var fig4 = Run(["experiment", "fig4", "--memory", "3", "--out", Path.Combine(dir.FullName, "fig4"), .. Tiny]);
+            Assert.True(fig4.Code == 0, fig4.Output);
+            var pngs = Directory.GetFiles(Path.Combine(dir.FullName, "fig4"), "*.png");
+            Assert.Equal(6, pngs.Length);
+            Assert.All(pngs, p => Assert.Equal(0x89, File.ReadAllBytes(p)[0]));
+
+            var fig5 = Run(["experiment", "fig5", "--memory", "3", "--out", Path.Combine(dir.FullName, "fig5"), .. Tiny]);
+            Assert.True(fig5.Code == 0, fig5.Output);
+            Assert.Equal(6, Directory.GetFiles(Path.Combine(dir.FullName, "fig5"), "*.png").Length);
+
+            var fig6 = Run(["experiment", "fig6", "--memory", "3", "--eps", "0,8", "--out", Path.Combine(dir.FullName, "fig6"), .. Tiny]);
+            Assert.True(fig6.Code == 0, fig6.Output);
+            var svgs = Directory.GetFiles(Path.Combine(dir.FullName, "fig6"), "*.svg");
+            Assert.Equal(8, svgs.Length);
+            Assert.All(svgs, s => Assert.StartsWith("<svg", File.ReadAllText(s)));
+
+            var table2 = Run(["experiment", "table2", "--memory", "3,4", "--seeds", "2", "--out", Path.Combine(dir.FullName, "table2"), .. Tiny]);
+            Assert.True(table2.Code == 0, table2.Output);
+            var csv = File.ReadAllLines(Path.Combine(dir.FullName, "table2", "table2.csv"));
+            // Header + 2 memory sizes × 4 conditions × 3 columns (the cue, codec only, CRHN).
+            Assert.Equal(1 + 2 * 4 * 3, csv.Length);
+            Assert.Contains(csv, l => l.Contains(",codec only,"));
+        }
+        finally { dir.Delete(true); }
+    }
+
+    [Fact]
+    public void An_unknown_data_spec_is_named_with_the_valid_ones() =>
+        AssertUserError(Run(["experiment", "table1", "--data", "imagenet:/x", "--memory", "2", "--seeds", "1"]), "imagenet", "stl10:DIR", "procedural");
+
+    [Fact]
+    public void A_missing_folder_is_named() =>
+        AssertUserError(Run(["experiment", "table1", "--data", "stl10:/no/such/folder", "--memory", "2", "--seeds", "1", .. Tiny]), "/no/such/folder");
+
+    [Fact]
+    public void A_missing_file_is_named() =>
+        AssertUserError(Run(["experiment", "fig4", "--data", "mnist:/no/such/file.gz", "--memory", "2", .. Tiny]), "/no/such/file.gz");
+
+    [Fact]
+    public void A_dataset_too_small_for_the_memory_says_how_many_it_holds_and_needs()
+    {
+        var dir = Directory.CreateTempSubdirectory("crhn-small-");
+        try
+        {
+            for (int i = 0; i < 3; i++)
+                ImageBatch.SaveGrid(Path.Combine(dir.FullName, $"{i}.png"), ImageBatch.Procedural(i, 1, 3, 8, 8));
+            AssertUserError(Run(["experiment", "table1", "--data", $"folder:{dir.FullName}", "--memory", "4", "--seeds", "2", .. Tiny]),
+                "holds 3 images", "4 images × 2 seeds = 8");
+        }
+        finally { dir.Delete(true); }
+    }
+
+    [Fact]
+    public void A_corrupt_image_file_is_named()
+    {
+        var dir = Directory.CreateTempSubdirectory("crhn-corrupt-");
+        try
+        {
+            File.WriteAllBytes(Path.Combine(dir.FullName, "0-broken.png"), [0x89, 0x50, 0x4E, 0x47, 1, 2, 3]);
+            ImageBatch.SaveGrid(Path.Combine(dir.FullName, "1.png"), ImageBatch.Procedural(1, 1, 3, 8, 8));
+            AssertUserError(Run(["experiment", "fig5", "--data", $"folder:{dir.FullName}", "--memory", "2", .. Tiny]), "0-broken.png");
+        }
+        finally { dir.Delete(true); }
+    }
+
+    [Fact]
+    public void Image_sizes_and_counts_out_of_range_are_refused()
+    {
+        AssertUserError(Run(["experiment", "table1", "--size", "4", "--memory", "2", "--seeds", "1"]), "--size 4");
+        AssertUserError(Run(["experiment", "table1", "--channels", "2", "--memory", "2", "--seeds", "1"]), "--channels 2");
+        AssertUserError(Run(["experiment", "table2", "--memory", "1"]), "--memory 1");
+        AssertUserError(Run(["experiment", "fig6", "--eps", "x"]), "--eps", "x");
+    }
+}
