@@ -10,7 +10,14 @@ type ProviderUnavailableException(message: string) =
 
 /// GEMM and SVD through Debian's libopenblas.so.0 (CBLAS ?gemm, LAPACK ?gesdd). Loading is lazy
 /// and probed: TryCreate returns the trace of every path it tried when the library is absent.
+/// Products of at most SkinnyRows rows go to the managed kernels: OpenBLAS packs the whole
+/// right-hand matrix for them, and the predictive-coding network's 12-row batches against a
+/// 12288×256 weight ran 1.6–1.8× slower through it (BENCHMARKS.md, issue 6).
 type OpenBlasProvider private (path: string) =
+    static let skinny = ManagedProvider() :> ILinearAlgebraProvider
+
+    /// Row counts (of the row-major product) at or below which GEMM runs on the managed kernels.
+    static member SkinnyRows = 16
 
     static member private Install (path: string) =
         let threads = Environment.ProcessorCount
@@ -46,11 +53,13 @@ type OpenBlasProvider private (path: string) =
         member _.Sgemm(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc) =
             ProviderChecks.gemm "sgemm" transA transB m n k a.Length aOffset lda b.Length bOffset ldb c.Length cOffset ldc
             if m > 0 && n > 0 then
-                OpenBlasNative.sgemm (transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc)
+                if m <= OpenBlasProvider.SkinnyRows then skinny.Sgemm(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc)
+                else OpenBlasNative.sgemm (transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc)
         member _.Dgemm(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc) =
             ProviderChecks.gemm "dgemm" transA transB m n k a.Length aOffset lda b.Length bOffset ldb c.Length cOffset ldc
             if m > 0 && n > 0 then
-                OpenBlasNative.dgemm (transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc)
+                if m <= OpenBlasProvider.SkinnyRows then skinny.Dgemm(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc)
+                else OpenBlasNative.dgemm (transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc)
         member _.Sgesdd(m, n, a) =
             ProviderChecks.svd "sgesdd" m n a.Length
             OpenBlasNative.sgesdd m n a

@@ -38,7 +38,7 @@ internal static class ExperimentCommand
             new Option<string[]>("--memory") { Description = "Memory sizes (images stored), e.g. 50,100.", DefaultValueFactory = _ => [defaultMemory], AllowMultipleArgumentsPerToken = true },
             new Option<int>("--seeds") { Description = "Seeds per memory size (each its own images and weights).", DefaultValueFactory = _ => defaultSeeds },
             new Option<DirectoryInfo?>("--out") { Description = "Output folder (default results/NAME-TIME)." },
-            new Option<int>("--codec-epochs") { Description = "CRHN codec training epochs.", DefaultValueFactory = _ => 40 },
+            new Option<int>("--codec-epochs") { Description = "CRHN codec training epochs.", DefaultValueFactory = _ => 150 },
             new Option<int>("--sra-rounds") { Description = "CRHN SRA rounds.", DefaultValueFactory = _ => 100 },
             new Option<int>("--pcn-epochs") { Description = "PCN training epochs (the reference trains 200).", DefaultValueFactory = _ => defaultPcnEpochs },
             new Option<int>("--surrogate-epochs") { Description = "Surrogate autoencoder training epochs.", DefaultValueFactory = _ => 20 });

@@ -177,5 +177,5 @@ internal static class Runs
     }
 
     private static string Slug(string label) =>
-        new([.. label.ToLowerInvariant().Select(ch => char.IsAsciiLetterOrDigit(ch) ? ch : '-')]);
+        string.Join("-", System.Text.RegularExpressions.Regex.Split(label.ToLowerInvariant(), "[^a-z0-9.]+").Where(part => part.Length > 0));
 }
