@@ -10,7 +10,7 @@ internal static class ExperimentCommand
 {
     private sealed record Common(
         Option<string> Data, Option<int> Size, Option<int?> Channels, Option<string[]> Memory, Option<int> Seeds, Option<DirectoryInfo?> Out,
-        Option<int> CodecEpochs, Option<int> SraRounds, Option<int> PcnEpochs, Option<int> SurrogateEpochs);
+        Option<int?> CodecEpochs, Option<int> SraRounds, Option<int> PcnEpochs, Option<int> SurrogateEpochs);
 
     public static Command Create()
     {
@@ -38,7 +38,7 @@ internal static class ExperimentCommand
             new Option<string[]>("--memory") { Description = "Memory sizes (images stored), e.g. 50,100.", DefaultValueFactory = _ => [defaultMemory], AllowMultipleArgumentsPerToken = true },
             new Option<int>("--seeds") { Description = "Seeds per memory size (each its own images and weights).", DefaultValueFactory = _ => defaultSeeds },
             new Option<DirectoryInfo?>("--out") { Description = "Output folder (default results/NAME-TIME)." },
-            new Option<int>("--codec-epochs") { Description = "CRHN codec training epochs.", DefaultValueFactory = _ => 150 },
+            new Option<int?>("--codec-epochs") { Description = "CRHN codec training epochs (default: 40, or 600 Adam steps of batch 16 when that is more)." },
             new Option<int>("--sra-rounds") { Description = "CRHN SRA rounds.", DefaultValueFactory = _ => 100 },
             new Option<int>("--pcn-epochs") { Description = "PCN training epochs (the reference trains 200).", DefaultValueFactory = _ => defaultPcnEpochs },
             new Option<int>("--surrogate-epochs") { Description = "Surrogate autoencoder training epochs.", DefaultValueFactory = _ => 20 });
@@ -58,7 +58,7 @@ internal static class ExperimentCommand
         if (s.Channels is { } ch && ch != 1 && ch != 3) throw new UsageException($"--channels {ch}: expected 1 or 3.");
         if (memory.Any(m => m < 2)) throw new UsageException($"--memory {string.Join(",", memory)}: each memory size must be at least 2.");
         if (s.Seeds < 1) throw new UsageException($"--seeds {s.Seeds}: at least one seed.");
-        if (s.CodecEpochs < 1 || s.SraRounds < 1 || s.PcnEpochs < 0 || s.SurrogateEpochs < 1)
+        if (s.CodecEpochs is < 1 || s.SraRounds < 1 || s.PcnEpochs < 0 || s.SurrogateEpochs < 1)
             throw new UsageException("--codec-epochs, --sra-rounds and --surrogate-epochs must be positive, --pcn-epochs non-negative.");
         return s;
     }

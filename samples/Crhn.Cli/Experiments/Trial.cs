@@ -10,7 +10,7 @@ internal sealed class UsageException(string message) : Exception(message);
 /// training budgets and the output folder.</summary>
 internal sealed record ExperimentSettings(
     string Data, int Size, int? Channels, int[] Memory, int Seeds, DirectoryInfo Out,
-    int CodecEpochs, int SraRounds, int PcnEpochs, int SurrogateEpochs)
+    int? CodecEpochs, int SraRounds, int PcnEpochs, int SurrogateEpochs)
 {
     /// <summary>Grey for the MNIST family, colour otherwise, unless --channels says.</summary>
     public int ImageChannels => Channels ?? (Data.StartsWith("mnist", StringComparison.OrdinalIgnoreCase) || Data.StartsWith("fashion-mnist", StringComparison.OrdinalIgnoreCase) ? 1 : 3);
@@ -21,11 +21,17 @@ internal sealed record ExperimentSettings(
         ["image size"] = $"{ImageChannels}×{Size}×{Size}",
         ["memory sizes"] = string.Join(", ", Memory),
         ["seeds"] = Seeds.ToString(CultureInfo.InvariantCulture),
-        ["CRHN"] = $"conv 16, 32 (kernel 4, stride 2); dense {Dense(Memory.Max())}; RHN {Rhn(Memory.Max())}; codec {CodecEpochs} epochs (batch 16, Adam 3e-3); SRA {SraRounds} rounds",
+        ["CRHN"] = $"conv 16, 32 (kernel 4, stride 2); dense {Dense(Memory.Max())}; RHN {Rhn(Memory.Max())}; codec {(CodecEpochs is { } e ? $"{e} epochs" : $"40 epochs or {CodecSteps} Adam steps, whichever is more ({string.Join(", ", Memory.Select(m => $"{EpochsFor(m)} epochs at N = {m}"))})")} (batch 16, Adam 3e-3); SRA {SraRounds} rounds",
         ["MHN"] = "pixel space, β = 1/√d, one update (hopfield-layers' defaults)",
         ["PCN"] = $"hidden 256, 50 inference steps at Dt 0.01, Adam 5e-4, {PcnEpochs} epochs of 8 batches",
         ["surrogate"] = $"tied conv autoencoder 32, 64 (kernel 4, stride 2), {SurrogateEpochs} epochs (batch 16, Adam 1e-3), its own seed",
     };
+
+    /// <summary>Adam steps the codec gets at least (small memories have few batches per epoch).</summary>
+    public const int CodecSteps = 600;
+
+    /// <summary>The codec's epochs for a memory size: --codec-epochs, else 40 or 600 steps of batch 16, whichever is more.</summary>
+    public int EpochsFor(int memory) => CodecEpochs ?? Math.Max(40, (int)Math.Ceiling(CodecSteps / Math.Ceiling(memory / 16.0)));
 
     /// <summary>The code length: 256 stores up to ~250 images; larger memories get 512.</summary>
     public static int Dense(int memory) => memory > 250 ? 512 : 256;
@@ -80,10 +86,11 @@ internal sealed class Trial
     {
         var images = pool.Take([.. Enumerable.Range(seed * memory, memory)]);
         string tag = $"N={memory} seed {seed + 1}";
-        var crhnTask = progress.AddTask($"{tag}: CRHN", maxValue: s.CodecEpochs + s.SraRounds);
+        int epochs = s.EpochsFor(memory);
+        var crhnTask = progress.AddTask($"{tag}: CRHN", maxValue: epochs + s.SraRounds);
         var crhn = CrhnModel.Create(new CrhnConfig(images.Channels, s.Size, s.Size, DenseLayers: [ExperimentSettings.Dense(memory)], RhnHidden: [ExperimentSettings.Rhn(memory)]), 1000 + seed);
-        var report = run.Time("train CRHN", () => crhn.Fit(images, new CrhnTrainingOptions(CodecEpochs: s.CodecEpochs, SraRounds: s.SraRounds),
-            new Reporter<TrainingProgress>(p => crhnTask.Value = p.Stage == "codec" ? p.Step : s.CodecEpochs + p.Step)));
+        var report = run.Time("train CRHN", () => crhn.Fit(images, new CrhnTrainingOptions(CodecEpochs: epochs, SraRounds: s.SraRounds),
+            new Reporter<TrainingProgress>(p => crhnTask.Value = p.Stage == "codec" ? p.Step : epochs + p.Step)));
         crhnTask.Value = crhnTask.MaxValue;
         if (!report.AllStored)
             AnsiConsole.MarkupLine($"[yellow]{tag}: SRA did not make every code a fixed point in {report.SraRounds} rounds; the CRHN is measured as it is.[/]");
