@@ -177,5 +177,6 @@ internal static class Runs
     }
 
     private static string Slug(string label) =>
-        string.Join("-", System.Text.RegularExpressions.Regex.Split(label.ToLowerInvariant(), "[^a-z0-9.]+").Where(part => part.Length > 0));
+        string.Join("-", System.Text.RegularExpressions.Regex.Split(label.ToLowerInvariant().Replace("=-", " minus ").Replace("=+", " plus "), "[^a-z0-9.]+")
+            .Where(part => part.Length > 0));
 }
