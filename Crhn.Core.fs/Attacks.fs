@@ -108,14 +108,9 @@ module Attacks =
     /// applying it along an axis resizes and zero-pads in one linear map.
     let resizeMatrix (size: int) (outSize: int) (offset: int) (total: int) =
         let m = Array.zeroCreate<float> (total * size)
-        let scale = float size / float outSize
-        for i in 0 .. outSize - 1 do
-            let src = max 0.0 ((float i + 0.5) * scale - 0.5)
-            let i0 = min (int src) (size - 1)
-            let i1 = min (i0 + 1) (size - 1)
-            let w1 = src - float i0
-            m.[(offset + i) * size + i0] <- m.[(offset + i) * size + i0] + (1.0 - w1)
-            m.[(offset + i) * size + i1] <- m.[(offset + i) * size + i1] + w1
+        Data.Resize.taps size outSize |> Array.iteri (fun i (struct (i0, i1, w0, w1)) ->
+            m.[(offset + i) * size + i0] <- m.[(offset + i) * size + i0] + float w0
+            m.[(offset + i) * size + i1] <- m.[(offset + i) * size + i1] + float w1)
         m
 
     /// DIFGSM's input diversity: with probability DiversityProb, resize the N×C×H×W batch to a

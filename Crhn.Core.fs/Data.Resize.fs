@@ -11,7 +11,7 @@ open System
 module Resize =
 
     /// For each output index along one axis: the two source indices and their weights.
-    let private taps (input: int) (output: int) =
+    let taps (input: int) (output: int) =
         let scale = float32 input / float32 output
         Array.init output (fun d ->
             let src = max 0.0f (scale * (float32 d + 0.5f) - 0.5f)

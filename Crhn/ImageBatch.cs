@@ -135,6 +135,15 @@ public sealed class ImageBatch
         File.WriteAllBytes(path, Core.Data.Png.encode(first.Channels, h, w, pixels));
     }
 
+    /// <summary>Refuses a batch that is empty or not of C×H×W, naming what it holds (cues, images).</summary>
+    internal static void Require(ImageBatch batch, int channels, int height, int width, string what, string paramName)
+    {
+        ArgumentNullException.ThrowIfNull(batch, paramName);
+        if (batch.Channels != channels || batch.Height != height || batch.Width != width)
+            throw new ArgumentException($"Expected {what} of {channels}×{height}×{width}, found {batch.Channels}×{batch.Height}×{batch.Width}.", paramName);
+        if (batch.Count == 0) throw new ArgumentException($"The batch holds no {what}.", paramName);
+    }
+
     internal Tensor ToTensor() => Tensor.Constant(Cpu.ofFloat32([Count, Channels, Height, Width], _data));
 
     internal static ImageBatch FromTensor(Tensor t)

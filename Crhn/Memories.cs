@@ -114,13 +114,7 @@ public sealed class ModernHopfieldMemory : IAssociativeMemory
         return Unflat(r.States, _options.Range, cues.Count, _channels, _height, _width);
     }
 
-    private void Check(ImageBatch cues)
-    {
-        ArgumentNullException.ThrowIfNull(cues);
-        if (cues.Channels != _channels || cues.Height != _height || cues.Width != _width)
-            throw new ArgumentException($"Expected cues of {_channels}×{_height}×{_width}, found {cues.Channels}×{cues.Height}×{cues.Width}.", nameof(cues));
-        if (cues.Count == 0) throw new ArgumentException("The batch holds no cues.", nameof(cues));
-    }
+    private void Check(ImageBatch cues) => ImageBatch.Require(cues, _channels, _height, _width, "cues", nameof(cues));
 
     internal static RawTensor Flat(ImageBatch images, DataRange range)
     {
@@ -194,11 +188,5 @@ public sealed class PredictiveCodingMemory : IAssociativeMemory
         return ModernHopfieldMemory.Unflat(r, _options.Range, cues.Count, _channels, _height, _width);
     }
 
-    private void Check(ImageBatch images)
-    {
-        ArgumentNullException.ThrowIfNull(images);
-        if (images.Channels != _channels || images.Height != _height || images.Width != _width)
-            throw new ArgumentException($"Expected images of {_channels}×{_height}×{_width}, found {images.Channels}×{images.Height}×{images.Width}.", nameof(images));
-        if (images.Count == 0) throw new ArgumentException("The batch holds no images.", nameof(images));
-    }
+    private void Check(ImageBatch images) => ImageBatch.Require(images, _channels, _height, _width, "images", nameof(images));
 }

@@ -129,15 +129,7 @@ public static class Baselines
         string[] keys = ["W4.ae_forward_clean[N=100]", "W4.fgsm[N=100,eps=8/255]", "W4.pgd10[N=100,eps=8/255,alpha=2/255,steps=10]"];
         if (!keys.Any(Harness.Selected)) yield break;
         var x = Cpu.ofFloat32([n, 3, 64, 64], U(301, 0, 1, 500 * 3 * 64 * 64)[..(n * 3 * 64 * 64)]);
-        var ae = TiedCodec.Autoencoder(3, 64, 64, [32, 64, 64], 4, 2, 1, 0);
-        (ulong Seed, int[] Shape)[] weights = [(302, [32, 3, 4, 4]), (303, [64, 32, 4, 4]), (304, [64, 64, 4, 4])];
-        for (int k = 0; k < 3; k++)
-        {
-            var (seed, shape) = weights[k];
-            double bound = 1 / Math.Sqrt(shape[1] * 16);
-            ae.Kernels[k].Primal.CopyInPlace(Cpu.ofFloat32(shape, U(seed, -bound, bound, shape.Aggregate(1, (a, b) => a * b))));
-        }
-        var model = ae.Frozen();
+        var model = Models.W3Autoencoder().Frozen();
         var loss = Crhn.Core.Models.Attacks.reconstructionLoss(Microsoft.FSharp.Core.FuncConvert.FromFunc<Tensor, Tensor>(model.Forward), x);
         double Mse(RawTensor candidate) => loss.Invoke(Tensor.Constant(candidate)).ToScalar();
         RawTensor? y = null;

@@ -12,6 +12,21 @@ public static class Models
 {
     static float[] U(ulong seed, double lo, double hi, int n) => Rng.uniform32(seed, lo, hi, n);
 
+    /// <summary>W3's autoencoder (conv 32, 64, 64, kernel 4, stride 2, biases at 0) with its kernels from
+    /// streams 302–304, as W3 and W4 start from it.</summary>
+    public static TiedCodec W3Autoencoder()
+    {
+        var model = TiedCodec.Autoencoder(3, 64, 64, [32, 64, 64], 4, 2, 1, 0);
+        (ulong Seed, int[] Shape)[] weights = [(302, [32, 3, 4, 4]), (303, [64, 32, 4, 4]), (304, [64, 64, 4, 4])];
+        for (int k = 0; k < 3; k++)
+        {
+            var (seed, shape) = weights[k];
+            double bound = 1 / Math.Sqrt(shape[1] * 16);
+            model.Kernels[k].Primal.CopyInPlace(Cpu.ofFloat32(shape, U(seed, -bound, bound, shape.Aggregate(1, (a, b) => a * b))));
+        }
+        return model;
+    }
+
     /// <summary>W3: 1 warm-up epoch + 5 timed epochs (state carried over), batch 50, Adam 1e-3; the median epoch.</summary>
     public static IEnumerable<JsonObject?> AutoencoderEpochs()
     {
@@ -20,14 +35,7 @@ public static class Models
             var key = $"W3.ae_train_epoch[N={n},batch=50]";
             if (!Harness.Selected(key)) { yield return null; continue; }
             var x = Tensor.Constant(Cpu.ofFloat32([n, 3, 64, 64], U(301, 0, 1, 500 * 3 * 64 * 64)[..(n * 3 * 64 * 64)]));
-            var model = TiedCodec.Autoencoder(3, 64, 64, [32, 64, 64], 4, 2, 1, 0);
-            (ulong Seed, int[] Shape)[] weights = [(302, [32, 3, 4, 4]), (303, [64, 32, 4, 4]), (304, [64, 64, 4, 4])];
-            for (int k = 0; k < 3; k++)
-            {
-                var (seed, shape) = weights[k];
-                double bound = 1 / Math.Sqrt(shape[1] * 16);
-                model.Kernels[k].Primal.CopyInPlace(Cpu.ofFloat32(shape, U(seed, -bound, bound, shape.Aggregate(1, (a, b) => a * b))));
-            }
+            var model = W3Autoencoder();
             var times = new List<double>();
             var losses = new List<double>();
             var clock = Stopwatch.StartNew();
