@@ -82,12 +82,15 @@ module Evaluation =
         let adv = Attacks.run kind s (lossOn clean) clean
         (lossOn clean (Tensor.Constant adv)).ToScalar()
 
-    /// Prop: averaged over a batch of seeds, PGD-`steps` reaches at least FGSM's loss at the same ε.
+    /// Prop: averaged over a batch of seeds, PGD-`steps` reaches at least FGSM's loss at the same ε,
+    /// up to float32 rounding: where the surrogate is nearly linear in the ε-ball both attacks end at
+    /// the same corner, and their losses then differ in the seventh digit (seen: 0.0499505 against
+    /// 0.0499506), so the comparison allows a relative 1e-5.
     let pgdBeatsFgsm (steps: int) =
         Prop.forAll (Gen.listOfLength 5 (Gen.choose (0, 100000)) |> Arb.fromGen) (fun seedList ->
             let mean kind = seedList |> List.averageBy (lossAfter kind steps)
             let pgd, fgsm = mean AttackKind.Pgd, mean AttackKind.Fgsm
-            pgd >= fgsm |> Prop.label (sprintf "PGD-%d %.6g < FGSM %.6g" steps pgd fgsm))
+            pgd >= fgsm * (1.0 - 1e-5) |> Prop.label (sprintf "PGD-%d %.6g < FGSM %.6g" steps pgd fgsm))
 
     let imageShapes = Gen.zip3 (Gen.choose (1, 3)) (Gen.choose (1, 3)) (Gen.choose (2, 9)) |> Arb.fromGen
 
