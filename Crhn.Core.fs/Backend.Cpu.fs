@@ -10,6 +10,9 @@ open Crhn.Core.Providers
 type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], data: 'T[]) =
     inherit RawTensor()
 
+    // The storage goes back to the engine's pool once nothing refers to it (Kernels.Storage).
+    do Storage.track data
+
     static let dtype = if typeof<'T> = typeof<float32> then Dtype.Float32 else Dtype.Float64
     static let ofFloat (v: float) = 'T.CreateChecked v
     static let serialGemm : SerialGemm<'T> =
@@ -37,10 +40,10 @@ type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], data: 'T[]
     override _.CreateLike(s, values) =
         if values.Length <> Shape.numel s then
             raise (ArgumentException(sprintf "create: shape %s needs %d values, found %d." (Shape.format s) (Shape.numel s) values.Length, "values"))
-        let out = GC.AllocateUninitializedArray<'T> values.Length
+        let out = Storage.uninit<'T> values.Length
         Numerics.Tensors.TensorPrimitives.ConvertChecked<float, 'T>(ReadOnlySpan values, Span out)
         CpuTensor<'T>.Make(s, out)
-    override _.ZerosLike s = CpuTensor<'T>.Make(s, Array.zeroCreate (Shape.numel s))
+    override _.ZerosLike s = CpuTensor<'T>.Make(s, Storage.zeros (Shape.numel s))
     override _.FullLike(s, v) = CpuTensor<'T>.Make(s, Array.create (Shape.numel s) (ofFloat v))
     override _.ToFloat32Array() =
         let out = GC.AllocateUninitializedArray<float32> data.Length
@@ -91,7 +94,7 @@ type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], data: 'T[]
         let m, k = if transA then shape.[1], shape.[0] else shape.[0], shape.[1]
         let n = if transB then other.Shape.[0] else other.Shape.[1]
         // Both providers overwrite C when beta = 0 without reading it (reference BLAS semantics).
-        let c = GC.AllocateUninitializedArray<'T> (m * n)
+        let c = Storage.uninit<'T> (m * n)
         let p = Engine.Provider()
         match box data, box b, box c with
         | (:? (float32[]) as a32), (:? (float32[]) as b32), (:? (float32[]) as c32) ->
@@ -174,5 +177,5 @@ module Cpu =
     /// A zero tensor.
     let zeros (dtype: Dtype) (shape: int[]) =
         match dtype with
-        | Dtype.Float32 -> CpuTensor<float32>(shape, Array.zeroCreate (Shape.numel shape)) :> RawTensor
-        | Dtype.Float64 -> CpuTensor<float>(shape, Array.zeroCreate (Shape.numel shape)) :> RawTensor
+        | Dtype.Float32 -> CpuTensor<float32>(shape, Storage.zeros (Shape.numel shape)) :> RawTensor
+        | Dtype.Float64 -> CpuTensor<float>(shape, Storage.zeros (Shape.numel shape)) :> RawTensor

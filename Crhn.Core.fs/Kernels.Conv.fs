@@ -177,30 +177,40 @@ module Conv =
         else Parallel.For(0, workers, Action<int>(chunk)) |> ignore
         Array.iter finish states
 
+    /// One worker's buffers: the columns of one image (every element written by im2col or by a
+    /// GEMM with β = 0) and the stride phases of one channel (every element written before it is read).
+    let private scratchFor<'T> (d: Dims) () = Storage.uninit<'T> (d.Ckk * d.HoWo), Storage.uninit<'T> (d.H * d.W)
+
+    let private releaseScratch<'T> (col: 'T[], phases: 'T[]) =
+        Storage.release col
+        Storage.release phases
+
     /// y = conv2d(x, w): x N×C×H×W, w O×C×KH×KW, y N×O×Ho×Wo.
     let forward<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (wShape: int[]) (w: 'T[]) (g: ConvGeometry) =
         let d = dims xShape wShape g
+        let scratch = scratchFor<'T> d
         // Every element is written by the GEMMs (β = 0): no zeroing pass before the parallel loop.
-        let y = GC.AllocateUninitializedArray<'T>(d.N * d.O * d.HoWo)
+        let y = Storage.uninit<'T>(d.N * d.O * d.HoWo)
         overImages d.N
-            (fun () -> Array.zeroCreate<'T> (d.Ckk * d.HoWo), Array.zeroCreate<'T> (d.H * d.W))
+            scratch
             (fun (col, phases) n ->
                 im2col d x (n * d.C * d.H * d.W) col phases
                 gemm false false d.O d.HoWo d.Ckk w 0 d.Ckk col 0 d.HoWo 'T.Zero y (n * d.O * d.HoWo) d.HoWo)
-            ignore
+            releaseScratch
         [| d.N; d.O; d.Ho; d.Wo |], y
 
     /// dx = conv2dᵀ(dy, w), the input adjoint (conv_transpose2d of dy), for an input of xShape.
     let backwardInput<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (dy: 'T[]) (wShape: int[]) (w: 'T[]) (g: ConvGeometry) =
         let d = dims xShape wShape g
+        let scratch = scratchFor<'T> d
         // col2im writes every element of its image.
-        let dx = GC.AllocateUninitializedArray<'T>(Shape.numel xShape)
+        let dx = Storage.uninit<'T>(Shape.numel xShape)
         overImages d.N
-            (fun () -> Array.zeroCreate<'T> (d.Ckk * d.HoWo), Array.zeroCreate<'T> (d.H * d.W))
+            scratch
             (fun (col, phases) n ->
                 gemm true false d.Ckk d.HoWo d.O w 0 d.Ckk dy (n * d.O * d.HoWo) d.HoWo 'T.Zero col 0 d.HoWo
                 col2im d col dx (n * d.C * d.H * d.W) phases)
-            ignore
+            releaseScratch
         dx
 
     /// dw = Σₙ dy[n]·im2col(x[n])ᵀ, the weight gradient of conv2d, with `alsoPerImage col phases n`
@@ -209,15 +219,23 @@ module Conv =
     /// long side first fills the GEMM's register tiles better), and the partial sums are added
     /// and transposed once at the end.
     let private weightSweep<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (d: Dims) (x: 'T[]) (dy: 'T[]) (alsoPerImage: 'T[] -> 'T[] -> int -> unit) =
-        let total = Array.zeroCreate<'T> (d.Ckk * d.O)
+        let scratch = scratchFor<'T> d
+        let total = Storage.zeros<'T> (d.Ckk * d.O)
         overImages d.N
-            (fun () -> Array.zeroCreate<'T> (d.Ckk * d.HoWo), Array.zeroCreate<'T> (d.H * d.W), Array.zeroCreate<'T> (d.Ckk * d.O))
+            (fun () ->
+                let col, phases = scratch ()
+                col, phases, Storage.zeros<'T> (d.Ckk * d.O))
             (fun (col, phases, acc) n ->
                 im2col d x (n * d.C * d.H * d.W) col phases
                 gemm false true d.Ckk d.O d.HoWo col 0 d.HoWo dy (n * d.O * d.HoWo) d.HoWo 'T.One acc 0 d.O
                 alsoPerImage col phases n)
-            (fun (_, _, acc) -> Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan total, ReadOnlySpan acc, Span total))
-        Layout.permute [| d.Ckk; d.O |] total [| 1; 0 |]
+            (fun (col, phases, acc) ->
+                Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan total, ReadOnlySpan acc, Span total)
+                releaseScratch (col, phases)
+                Storage.release acc)
+        let dw = Layout.permute [| d.Ckk; d.O |] total [| 1; 0 |]
+        Storage.release total
+        dw
 
     /// dw = Σₙ dy[n]·im2col(x[n])ᵀ, the weight gradient of conv2d.
     let backwardWeight<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (dy: 'T[]) (wShape: int[]) (g: ConvGeometry) =
@@ -228,7 +246,7 @@ module Conv =
     /// gradient, dy its input). Returns (output shape, y, dw).
     let forwardAndWeight<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (wShape: int[]) (w: 'T[]) (dy: 'T[]) (g: ConvGeometry) =
         let d = dims xShape wShape g
-        let y = GC.AllocateUninitializedArray<'T>(d.N * d.O * d.HoWo)
+        let y = Storage.uninit<'T>(d.N * d.O * d.HoWo)
         let dw = weightSweep gemm d x dy (fun col _ n -> gemm false false d.O d.HoWo d.Ckk w 0 d.Ckk col 0 d.HoWo 'T.Zero y (n * d.O * d.HoWo) d.HoWo)
         [| d.N; d.O; d.Ho; d.Wo |], y, dw
 
@@ -237,7 +255,7 @@ module Conv =
     /// Returns (dx, dw).
     let backward<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (dy: 'T[]) (wShape: int[]) (w: 'T[]) (g: ConvGeometry) =
         let d = dims xShape wShape g
-        let dx = GC.AllocateUninitializedArray<'T>(Shape.numel xShape)
+        let dx = Storage.uninit<'T>(Shape.numel xShape)
         let dw =
             weightSweep gemm d x dy (fun col phases n ->
                 gemm true false d.Ckk d.HoWo d.O w 0 d.Ckk dy (n * d.O * d.HoWo) d.HoWo 'T.Zero col 0 d.HoWo

@@ -177,7 +177,7 @@ module Elementwise =
 
     /// a ∘ b with NumPy broadcasting into a new array of the broadcast shape `outShape`.
     let binary<'T when 'T :> IFloatingPointIeee754<'T>> (op: BinaryOp) (aShape: int[]) (a: 'T[]) (bShape: int[]) (b: 'T[]) (outShape: int[]) : 'T[] =
-        let d = Array.zeroCreate<'T> (Shape.numel outShape)
+        let d = Storage.uninit<'T> (Shape.numel outShape)
         binaryInto op aShape a bShape b outShape d
         d
 
@@ -211,7 +211,7 @@ module Elementwise =
 
     /// f(x) element-wise, into a new array.
     let unary<'T when 'T :> IFloatingPointIeee754<'T>> (op: UnaryOp) (x: 'T[]) : 'T[] =
-        let d = GC.AllocateUninitializedArray<'T> x.Length
+        let d = Storage.uninit<'T> x.Length
         unaryInto op x d
         d
 
@@ -220,7 +220,7 @@ module Elementwise =
     let activationGrad<'T when 'T :> IFloatingPointIeee754<'T>> (op: UnaryOp) (y: 'T[]) (g: 'T[]) : 'T[] =
         if op <> UnaryOp.Tanh && op <> UnaryOp.Sigmoid then
             invalidArg "op" (sprintf "activationGrad: %A is neither tanh nor the sigmoid." op)
-        let d = GC.AllocateUninitializedArray<'T> y.Length
+        let d = Storage.uninit<'T> y.Length
         FastActivation.chunked y.Length (fun off len ->
             // Blocks of 2048 elements: the three passes of a block stay in L1.
             for b in off .. 2048 .. off + len - 1 do
@@ -235,19 +235,19 @@ module Elementwise =
 
     /// x + c.
     let addScalar<'T when 'T :> IFloatingPointIeee754<'T>> (c: 'T) (x: 'T[]) =
-        let d = Array.zeroCreate<'T> x.Length
+        let d = Storage.uninit<'T> x.Length
         TensorPrimitives.Add(ReadOnlySpan x, c, Span d)
         d
 
     /// x · c.
     let mulScalar<'T when 'T :> IFloatingPointIeee754<'T>> (c: 'T) (x: 'T[]) =
-        let d = Array.zeroCreate<'T> x.Length
+        let d = Storage.uninit<'T> x.Length
         TensorPrimitives.Multiply(ReadOnlySpan x, c, Span d)
         d
 
     /// min(max(x, lo), hi); NaN stays NaN.
     let clamp<'T when 'T :> IFloatingPointIeee754<'T>> (lo: 'T) (hi: 'T) (x: 'T[]) =
-        let d = Array.zeroCreate<'T> x.Length
+        let d = Storage.uninit<'T> x.Length
         TensorPrimitives.Max(ReadOnlySpan x, lo, Span d)
         TensorPrimitives.Min(ReadOnlySpan d, hi, Span d)
         d

@@ -13,7 +13,7 @@ module Layout =
         let outShape = Array.map (fun p -> shape.[p]) perm
         let inStrides = Shape.strides shape
         let s = Array.map (fun p -> inStrides.[p]) perm
-        let d = Array.zeroCreate<'T> x.Length
+        let d = Storage.uninit<'T> x.Length
         if r = 0 then Array.blit x 0 d 0 x.Length
         elif x.Length > 0 then
             if r = 2 && perm = [| 1; 0 |] then
@@ -47,13 +47,13 @@ module Layout =
 
     /// The block [starts, starts + lengths) of x.
     let slice (shape: int[]) (x: 'T[]) (starts: int[]) (lengths: int[]) : 'T[] =
-        let d = Array.zeroCreate<'T> (Shape.numel lengths)
+        let d = Storage.uninit<'T> (Shape.numel lengths)
         blockRows shape starts lengths (fun full part len -> Array.blit x full d part len)
         d
 
     /// A zero tensor of `fullShape` with x (of shape `lengths`) written at `starts`.
     let unslice (fullShape: int[]) (x: 'T[]) (lengths: int[]) (starts: int[]) : 'T[] =
-        let d = Array.zeroCreate<'T> (Shape.numel fullShape)
+        let d = Storage.zeros<'T> (Shape.numel fullShape)
         blockRows fullShape starts lengths (fun full part len -> Array.blit x part d full len)
         d
 
@@ -62,7 +62,7 @@ module Layout =
         let outer = Shape.numel shapes.[0].[.. axis - 1]
         let blocks = shapes |> Array.map (fun s -> Shape.numel s.[axis ..])
         let total = Array.sum blocks
-        let d = Array.zeroCreate<'T> (outer * total)
+        let d = Storage.uninit<'T> (outer * total)
         let mutable o = 0
         for i in 0 .. outer - 1 do
             for t in 0 .. xs.Length - 1 do

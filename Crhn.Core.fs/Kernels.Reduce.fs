@@ -12,7 +12,7 @@ module Reduce =
     /// broadcasting): rows of the last axis are summed or added as vectors, an odometer walks the
     /// outer axes with stride 0 on the reduced ones.
     let sumToShape<'T when 'T :> IFloatingPointIeee754<'T>> (fullShape: int[]) (x: 'T[]) (target: int[]) : 'T[] =
-        let out = Array.zeroCreate<'T> (Shape.numel target)
+        let out = Storage.zeros<'T> (Shape.numel target)
         if x.Length > 0 then
             // Merge neighbouring axes that are both kept or both reduced (Broadcast.coalesce with b = target).
             // (It never returns an empty shape: a scalar becomes [1].)
@@ -39,7 +39,7 @@ module Reduce =
 
     /// Softmax along the last axis (length `len`), each row shifted by its maximum.
     let softmaxLast<'T when 'T :> IFloatingPointIeee754<'T>> (len: int) (x: 'T[]) =
-        let d = Array.zeroCreate<'T> x.Length
+        let d = Storage.uninit<'T> x.Length
         if len > 0 then
             for row in 0 .. x.Length / len - 1 do
                 let src = ReadOnlySpan(x, row * len, len)
@@ -51,7 +51,7 @@ module Reduce =
 
     /// Log-softmax along the last axis: x − max − log Σ exp(x − max).
     let logSoftmaxLast<'T when 'T :> IFloatingPointIeee754<'T>> (len: int) (x: 'T[]) =
-        let d = Array.zeroCreate<'T> x.Length
+        let d = Storage.uninit<'T> x.Length
         if len > 0 then
             let tmp = Array.zeroCreate<'T> len
             for row in 0 .. x.Length / len - 1 do

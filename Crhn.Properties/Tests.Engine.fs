@@ -5,6 +5,8 @@ open Xunit
 open Xunit.Abstractions
 open Crhn.Core
 open Crhn.Core.Providers
+open FsCheck
+open FsCheck.FSharp
 
 /// Runs the engine's laws under xunit.
 type EngineTests(output: ITestOutputHelper) =
@@ -130,3 +132,57 @@ type EngineTests(output: ITestOutputHelper) =
         let p, why = Engine.choose "managed"
         Assert.Equal("managed", p.Name)
         Assert.Contains("managed", why)
+
+    /// A float32 tensor's storage (the engine's own array, shared: read-only here).
+    static member private Storage(t: RawTensor) = (t :?> CpuTensor<float32>).Data
+
+    /// Tanh of x, then its sum of squares, through fresh tensors: the shape of a training step.
+    static member private Step(x: RawTensor) = x.Unary(UnaryOp.Tanh).Binary(BinaryOp.Mul, x).MulScalar 0.5
+
+    [<Fact>]
+    member _.``a pooled array is handed out again only once nothing refers to it`` () =
+        // A length no other test uses, so that a test running alongside cannot take it first.
+        let length = Kernels.Storage.Threshold + 29
+        let held = Cpu.ofFloat32 [| length |] (Array.create length 1.0f)
+        let storage = EngineTests.Storage held
+        GC.Collect()
+        GC.WaitForPendingFinalizers()
+        let other = Kernels.Storage.uninit<float32> length
+        Assert.False(obj.ReferenceEquals(storage, other), "a live tensor's storage came out of the pool")
+        Assert.Equal(1.0f, (EngineTests.Storage held).[length - 1])
+        GC.KeepAlive held
+        Kernels.Storage.release other
+
+    /// Prop: with a collection before every step, recycling never changes a tensor that is still
+    /// alive: a result kept from a first step stays bit for bit what it was while later steps on
+    /// another input (each equal to that input's own result) take their storage from the pool.
+    static member private RecyclingKeepsLiveTensors (releaseLive: bool) =
+        // The companion's lengths differ from the property's: the array it hands back twice stays
+        // among its own.
+        let columns = Kernels.Storage.Threshold + (if releaseLive then 1 else 0)
+        Prop.forAll (Gen.choose (1, 5) |> Arb.fromGen) (fun rows ->
+            let length = rows * columns
+            let x = Cpu.ofFloat32 [| rows; columns |] (Rng.uniform32 (uint64 rows) -2.0 2.0 length)
+            let other = x.MulScalar 0.5
+            let first = EngineTests.Step x
+            let expected = first.ToFloat32Array()
+            let expectedOther = (EngineTests.Step other).ToFloat32Array()
+            let agree =
+                Seq.init 4 (fun i ->
+                    GC.Collect()
+                    GC.WaitForPendingFinalizers()
+                    // The broken assumption: a buffer handed back while a tensor still uses it
+                    // (after the collection, so that it is the next one handed out).
+                    if releaseLive && i = 0 then Kernels.Storage.release (EngineTests.Storage first)
+                    (EngineTests.Step other).ToFloat32Array() = expectedOther && first.ToFloat32Array() = expected)
+                |> Seq.forall id
+            GC.KeepAlive first
+            agree |> Prop.label (sprintf "rows %d" rows))
+
+    [<Fact>]
+    member _.``recycled storage never changes a live tensor`` () =
+        Check.run "recycling" 20 (EngineTests.RecyclingKeepsLiveTensors false)
+
+    [<Fact>]
+    member _.``companion: an array handed back while still in use is overwritten by the next step`` () =
+        Check.fails "release a live array" 20 (EngineTests.RecyclingKeepsLiveTensors true)
