@@ -14,7 +14,11 @@ open System.Threading
 /// next request for that length (`uninit`, `zeros`) gets it back with its pages still mapped.
 /// Reachability is the GC's own, so an array is reused only when nothing refers to it any more.
 /// Scratch buffers that never leave a kernel are handed back explicitly (`release`).
-/// Setting CRHN_POOL=0 turns the recycling off.
+/// Large arrays die only in a full collection, and the runtime starts one only when fresh
+/// large-object allocations exceed its budget; so once `CollectAfterBytes` of requests have missed
+/// the pool since the last one, a miss starts a full collection itself and waits for the leases'
+/// finalizers (the live set of a training loop is small: a few milliseconds against the page
+/// faults of 64 MB). Setting CRHN_POOL=0 turns the recycling off.
 module Storage =
 
     /// Arrays shorter than this (64 KB of float32) come from the GC as usual.
@@ -27,11 +31,17 @@ module Storage =
 
     /// At most this many arrays of one length wait in a pool.
     [<Literal>]
-    let MaxPerLength = 64
+    let MaxPerLength = 256
+
+    /// Bytes of requests that may miss the pool before a miss starts a full collection.
+    [<Literal>]
+    let CollectAfterBytes = 64L <<< 20
 
     let private enabled = Environment.GetEnvironmentVariable "CRHN_POOL" <> "0"
 
     let mutable private pooledBytes = 0L
+
+    let mutable private missedBytes = 0L
 
     type private Pool<'T>() =
         static let buckets = Dictionary<int, Stack<'T[]>>()
@@ -84,10 +94,23 @@ module Storage =
             Volatile.Write(&spent, true)
             Pool<'T>.Give array
 
+    /// A pooled array of the given length, collecting first when misses have added up (None: a miss).
+    let private take<'T> (length: int) : 'T[] option =
+        match Pool<'T>.Take length with
+        | Some a -> Some a
+        | None ->
+            let bytes = int64 length * int64 (Runtime.InteropServices.Marshal.SizeOf<'T>())
+            if Interlocked.Add(&missedBytes, bytes) < CollectAfterBytes then None
+            else
+                Interlocked.Exchange(&missedBytes, 0L) |> ignore
+                GC.Collect(2, GCCollectionMode.Forced, true, false)
+                GC.WaitForPendingFinalizers()
+                Pool<'T>.Take length
+
     /// An array of the given length with unspecified contents: a pooled one when there is one.
     let uninit<'T> (length: int) : 'T[] =
         if enabled && length >= Threshold then
-            match Pool<'T>.Take length with
+            match take<'T> length with
             | Some a -> a
             | None -> GC.AllocateUninitializedArray<'T> length
         else GC.AllocateUninitializedArray<'T> length
@@ -95,7 +118,7 @@ module Storage =
     /// An array of zeros of the given length.
     let zeros<'T> (length: int) : 'T[] =
         if enabled && length >= Threshold then
-            match Pool<'T>.Take length with
+            match take<'T> length with
             | Some a ->
                 Array.Clear a
                 a
