@@ -148,4 +148,46 @@ public class ExperimentCommandTests
         AssertUserError(Run(["experiment", "table2", "--memory", "1"]), "--memory 1");
         AssertUserError(Run(["experiment", "fig6", "--eps", "x"]), "--eps", "x");
     }
+
+    [Fact]
+    public void The_poster_runs_end_to_end_on_npm_digits_and_writes_its_tables_and_energy_plots()
+    {
+        var dir = Directory.CreateTempSubdirectory("crhn-poster-");
+        try
+        {
+            var digits = Directory.CreateDirectory(Path.Combine(dir.FullName, "digits"));
+            IterativeClassifierTests.WriteDigits(digits.FullName, 3);
+            var outDir = Path.Combine(dir.FullName, "out");
+            var r = Run(["experiment", "poster", "--data", $"mnist:{digits.FullName}", "--train", "20", "--test", "10", "--steps", "1,2",
+                "--activations", "tanh,relu", "--regularisers", "base,jacq,jacf,lip", "--seeds", "2", "--epochs", "1", "--hidden", "8", "--out", outDir]);
+            Assert.True(r.Code == 0, r.Output);
+            foreach (var f in new[] { "report.md", "poster.csv", "poster.json", "command.txt", "energy-tanh.svg", "energy-relu.svg" })
+                Assert.True(File.Exists(Path.Combine(outDir, f)), $"{f} is missing");
+            var cells = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "poster.json"))).RootElement.GetProperty("cells").EnumerateArray().ToArray();
+            // 2 activations × 4 regularisers × 2 values of K, each with 2 seeds.
+            Assert.Equal(16, cells.Length);
+            Assert.All(cells, c => Assert.Equal(2, c.GetProperty("clean").GetArrayLength()));
+            var report = File.ReadAllText(Path.Combine(outDir, "report.md"));
+            Assert.Contains("| K=2 clean | K=2 noisy |", report);
+            Assert.Contains("| tanh | JacQ |", report);
+            Assert.Contains("<polyline", File.ReadAllText(Path.Combine(outDir, "energy-relu.svg")));
+        }
+        finally { dir.Delete(true); }
+    }
+
+    [Fact]
+    public void The_poster_refuses_bad_input_with_one_line()
+    {
+        var dir = Directory.CreateTempSubdirectory("crhn-poster-bad-");
+        try
+        {
+            IterativeClassifierTests.WriteDigits(dir.FullName, 2);
+            AssertUserError(Run(["experiment", "poster", "--data", $"mnist:{dir.FullName}", "--regularisers", "base,jacz"]), "--regularisers", "jacz", "jacq");
+            AssertUserError(Run(["experiment", "poster", "--data", $"mnist:{dir.FullName}", "--activations", "gelu"]), "--activations", "gelu");
+            AssertUserError(Run(["experiment", "poster", "--data", $"mnist:{dir.FullName}", "--train", "15", "--test", "10"]), "Lower --train + --test");
+            AssertUserError(Run(["experiment", "poster", "--data", "procedural"]), "labels are available");
+            AssertUserError(Run(["experiment", "poster", "--data", $"mnist:{dir.FullName}", "--steps", "0"]), "--steps 0");
+        }
+        finally { dir.Delete(true); }
+    }
 }

