@@ -16,9 +16,12 @@ type Activation =
     /// σ(u), element-wise.
     member a.Apply(u: Tensor) =
         match a with
-        | Tanh beta -> (u * beta).Tanh()
-        | Sigmoid beta -> (u * beta).Sigmoid()
+        | Tanh beta -> (Activation.Scale beta u).Tanh()
+        | Sigmoid beta -> (Activation.Scale beta u).Sigmoid()
         | Relu -> u.Relu()
+
+    /// βu, with no pass over u when β = 1 (the common case; the product would be u itself).
+    static member private Scale (beta: float) (u: Tensor) : Tensor = if beta = 1.0 then u else u * beta
 
     /// Φ(u), element-wise (sum it for the potential of a vector). Computed stably:
     /// log cosh x = |x| + log(1 + e^{−2|x|}) − log 2 and log(1 + eˣ) = ReLU(x) + log(1 + e^{−|x|}).
@@ -35,10 +38,10 @@ type Activation =
     /// The diagonal of H_Φ(u) = σ′(u), element-wise (differentiable except ReLU's step).
     member a.Hessian(u: Tensor) =
         match a with
-        | Tanh beta -> ((u * beta).Tanh().Square() * -1.0 + 1.0) * beta
+        | Tanh beta -> Activation.Scale beta ((Activation.Scale beta u).Tanh().Square() * -1.0 + 1.0)
         | Sigmoid beta ->
-            let s = (u * beta).Sigmoid()
-            s * (s * -1.0 + 1.0) * beta
+            let s = (Activation.Scale beta u).Sigmoid()
+            Activation.Scale beta (s * (s * -1.0 + 1.0))
         | Relu -> Tensor.Constant(u.Primal.Unary UnaryOp.Step)
 
     /// L_Φ = sup σ′.

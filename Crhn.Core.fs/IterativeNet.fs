@@ -68,12 +68,15 @@ type IterativeConfig =
       Steps: int
       /// α, the step size: v ← (1 − α)v + αT(v).
       Alpha: float
+      /// Subtracted from every input before the input map (0.5 centres pixels in [0, 1]; T has no
+      /// bias of its own, so uncentred inputs put every hidden unit off its centre).
+      InputShift: float
       Activation: Activation
       Regulariser: Regulariser }
 
     /// Identity input map, 512 hidden units, α = 0.5, tanh, K steps, no penalty (W6's shape).
     static member Default(inputs: int, classes: int, steps: int) =
-        { Inputs = inputs; State = inputs; Hidden = 512; Classes = classes; Steps = steps; Alpha = 0.5
+        { Inputs = inputs; State = inputs; Hidden = 512; Classes = classes; Steps = steps; Alpha = 0.5; InputShift = 0.0
           Activation = Activation.Tanh 1.0; Regulariser = Regulariser.Base }
 
 /// One training epoch's record (sample-weighted means over the epoch).
@@ -109,10 +112,12 @@ module JacobianNorm =
     let powerVectors (act: Activation) (m: Tensor) (states: Tensor) (steps: int) =
         if steps < 0 then raise (ArgumentOutOfRangeException("steps", steps, "power iteration: the number of steps must be non-negative."))
         let rows, n = states.Shape.[0], states.Shape.[1]
-        let mc, vc = m.Detach(), states.Detach()
+        let mc = m.Detach()
+        // H_Φ(v Mᵀ) once for every step: J_T u = ((u Mᵀ) ⊙ H) M.
+        let h = act.Hessian(states.Detach().MatMul(mc, false, true)).Primal
         let mutable u = states.Primal.FullLike([| rows; n |], 1.0 / sqrt (float n))
         for _ in 1 .. steps do
-            u <- normalise (HopfieldMap.jvp act mc vc (Tensor.Constant u)).Primal
+            u <- normalise (u.MatMul(false, true, mc.Primal).Binary(BinaryOp.Mul, h).MatMul(false, false, mc.Primal))
         u
 
     /// ‖J_T(v) u‖ for each row pair, differentiable in M and (unless they are constants) the states.
@@ -146,7 +151,7 @@ module JacobianNorm =
         |> Array.mapi (fun t v -> (v * Tensor.Constant(v.Primal.CreateLike(v.Shape, weights.[t]))).SumAll())
         |> Array.reduce (+)
 
-/// The poster's weight-shared iterative classifier: v₀ = x (or x Pᵀ + p), K steps
+/// The poster's weight-shared iterative classifier: v₀ = x − s (or (x − s)Pᵀ + p), K steps
 /// v_{k+1} = (1 − α)v_k + αT(v_k) with T(v) = Mᵀσ(Mv) (one M for every step: gradient descent on
 /// E(v) = ½‖v‖² − Φ(Mv)), logits v_K Cᵀ + c, trained with Adam on the cross-entropy plus the
 /// configured regulariser. Row form throughout: a batch is B×Inputs.
@@ -191,7 +196,8 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
     let trajectory (ps: Tensor[]) (x: Tensor) =
         let mm, cc, bb = ps.[ps.Length - 3], ps.[ps.Length - 2], ps.[ps.Length - 1]
         let states = Array.zeroCreate<Tensor> (config.Steps + 1)
-        states.[0] <- if inputMap.IsNone then x else x.MatMul(ps.[0], false, true) + ps.[1]
+        let shifted = if config.InputShift = 0.0 then x else x + -config.InputShift
+        states.[0] <- if inputMap.IsNone then shifted else shifted.MatMul(ps.[0], false, true) + ps.[1]
         for k in 1 .. config.Steps do
             states.[k] <- HopfieldMap.step config.Activation config.Alpha mm states.[k - 1]
         states, states.[config.Steps].MatMul(cc, false, true) + bb

@@ -61,9 +61,10 @@ public sealed record RegulariserOptions(RegulariserKind Kind = RegulariserKind.B
 /// <param name="Alpha">Step size α in (0, 2] (default 0.5).</param>
 /// <param name="Activation">σ (default tanh).</param>
 /// <param name="Regulariser">The training penalty (default none).</param>
-/// <param name="State">The state's size: null for v₀ = x (the image's pixels), else a trained linear input map to this many values.</param>
+/// <param name="State">The state's size: null for v₀ = x − <paramref name="InputShift"/> (the image's pixels), else a trained linear input map to this many values.</param>
+/// <param name="InputShift">Subtracted from every pixel first (default 0.5: centred pixels; the steps have no bias of their own).</param>
 public sealed record IterativeClassifierOptions(int Steps = 3, int Hidden = 512, double Alpha = 0.5, StepActivation Activation = StepActivation.Tanh,
-    RegulariserOptions? Regulariser = null, int? State = null);
+    RegulariserOptions? Regulariser = null, int? State = null, double InputShift = 0.5);
 
 /// <summary>How an iterative classifier trains.</summary>
 /// <param name="Epochs">Passes over the data (default 5).</param>
@@ -161,7 +162,7 @@ public sealed class IterativeClassifier
         options ??= new IterativeClassifierOptions();
         if (channels <= 0 || height <= 0 || width <= 0) throw new ArgumentException($"Expected a positive image size, found {channels}×{height}×{width}.");
         int inputs = channels * height * width;
-        var config = new IterativeConfig(inputs, options.State ?? inputs, options.Hidden, classes, options.Steps, options.Alpha, ToCore(options.Activation),
+        var config = new IterativeConfig(inputs, options.State ?? inputs, options.Hidden, classes, options.Steps, options.Alpha, options.InputShift, ToCore(options.Activation),
             (options.Regulariser ?? new RegulariserOptions()).ToCore());
         return new IterativeClassifier(new IterativeNet(config, seed), options, channels, height, width);
     }

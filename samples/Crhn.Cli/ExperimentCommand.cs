@@ -45,21 +45,22 @@ internal static class ExperimentCommand
         var lr = new Option<double>("--lr") { Description = "Adam's learning rate.", DefaultValueFactory = _ => 1e-3 };
         var noise = new Option<double>("--noise") { Description = "σ of the Gaussian noise on the noisy test images (pixels in [0, 1]).", DefaultValueFactory = _ => 0.3 };
         var hidden = new Option<int>("--hidden") { Description = "Rows of M.", DefaultValueFactory = _ => 512 };
+        var state = new Option<int?>("--state") { Description = "The state's size with a trained linear input map (default: none, v₀ = the centred pixels)." };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Output folder (default results/poster-TIME)." };
-        foreach (var o in new Option[] { data, train, test, steps, activations, regularisers, seeds, epochs, batch, lr, noise, hidden, output })
+        foreach (var o in new Option[] { data, train, test, steps, activations, regularisers, seeds, epochs, batch, lr, noise, hidden, state, output })
             command.Options.Add(o);
         command.SetAction(p => Guard(() =>
         {
             var s = new PosterSettings(p.GetValue(data) ?? "fashion-mnist", p.GetValue(train), p.GetValue(test), Ints(p, steps),
                 [.. Items(p, activations).Select(a => Parse<StepActivation>(a, "--activations"))],
                 [.. Items(p, regularisers).Select(r => Parse<RegulariserKind>(r, "--regularisers"))],
-                p.GetValue(seeds), p.GetValue(epochs), p.GetValue(batch), p.GetValue(lr), p.GetValue(noise), p.GetValue(hidden),
+                p.GetValue(seeds), p.GetValue(epochs), p.GetValue(batch), p.GetValue(lr), p.GetValue(noise), p.GetValue(hidden), p.GetValue(state),
                 p.GetValue(output) ?? new DirectoryInfo(Path.Combine("results", $"poster-{DateTime.Now:yyyyMMdd-HHmmss}")));
             Crhn.Core.Data.Sources.parse(s.Data);
             if (s.Train < 1 || s.Test < 1) throw new UsageException("--train and --test must be positive.");
             if (s.Steps.Length == 0 || s.Steps.Any(k => k < 1 || k > 50)) throw new UsageException($"--steps {string.Join(",", s.Steps)}: each K must be in 1 … 50.");
             if (s.Activations.Length == 0 || s.Regularisers.Length == 0) throw new UsageException("--activations and --regularisers must name at least one each.");
-            if (s.Seeds < 1 || s.Epochs < 1 || s.BatchSize < 1 || s.Hidden < 1) throw new UsageException("--seeds, --epochs, --batch and --hidden must be positive.");
+            if (s.Seeds < 1 || s.Epochs < 1 || s.BatchSize < 1 || s.Hidden < 1 || s.State is < 1) throw new UsageException("--seeds, --epochs, --batch, --hidden and --state must be positive.");
             if (!(s.LearningRate > 0) || !(s.Noise >= 0)) throw new UsageException("--lr must be positive and --noise non-negative.");
             var run = new RunInfo("crhn " + string.Join(" ", Environment.GetCommandLineArgs().Skip(1).Select(Quote)), s.Describe());
             AnsiConsole.MarkupLine($"[bold]crhn experiment poster[/] on {Markup.Escape(s.Data)}: {s.Activations.Length} activation(s) × {s.Regularisers.Length} regulariser(s) × K ∈ {{{string.Join(", ", s.Steps)}}}, {s.Seeds} seed(s) → {Markup.Escape(s.Out.FullName)}");

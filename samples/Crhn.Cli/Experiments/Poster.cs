@@ -9,12 +9,14 @@ namespace Crhn.Cli.Experiments;
 /// <summary>What <c>crhn experiment poster</c> runs: every activation × regulariser × K, over seeds.</summary>
 internal sealed record PosterSettings(
     string Data, int Train, int Test, int[] Steps, StepActivation[] Activations, RegulariserKind[] Regularisers,
-    int Seeds, int Epochs, int BatchSize, double LearningRate, double Noise, int Hidden, DirectoryInfo Out)
+    int Seeds, int Epochs, int BatchSize, double LearningRate, double Noise, int Hidden, int? State, DirectoryInfo Out)
 {
     public Dictionary<string, string> Describe() => new()
     {
-        ["data"] = $"{Data}: {Train} training and {Test} test images (28×28 grey, v₀ = the 784 pixels)",
-        ["network"] = $"M {Hidden}×784 shared by every step, α = 0.5, read-out 10×784 + bias; K ∈ {{{string.Join(", ", Steps)}}}",
+        ["data"] = $"{Data}: {Train} training and {Test} test images (28×28 grey, pixels centred: x − 0.5)",
+        ["network"] = State is { } n
+            ? $"v₀ = P(x − 0.5) + p with P {n}×784 trained; M {Hidden}×{n} shared by every step, α = 0.5, read-out 10×{n} + bias; K ∈ {{{string.Join(", ", Steps)}}}"
+            : $"v₀ = x − 0.5; M {Hidden}×784 shared by every step, α = 0.5, read-out 10×784 + bias; K ∈ {{{string.Join(", ", Steps)}}}",
         ["training"] = $"{Epochs} epochs, batch {BatchSize}, Adam {LearningRate.ToString("g", CultureInfo.InvariantCulture)}, reshuffled every epoch; {Seeds} seed(s)",
         ["regularisers"] = string.Join("; ", Regularisers.Select(r => new RegulariserOptions(r).ToString())),
         ["noisy test"] = $"Gaussian noise σ = {Noise.ToString("0.###", CultureInfo.InvariantCulture)} added to every pixel, clipped to [0, 1]",
@@ -58,7 +60,7 @@ internal static class Poster
                         string tag = $"{act} {reg} K={k} seed {seed + 1}";
                         var task = ctx.AddTask(tag, maxValue: s.Epochs);
                         var model = IterativeClassifier.Create(1, 28, 28, 10,
-                            new IterativeClassifierOptions(Steps: k, Hidden: s.Hidden, Activation: act, Regulariser: new RegulariserOptions(reg)), (ulong)(100 + seed));
+                            new IterativeClassifierOptions(Steps: k, Hidden: s.Hidden, Activation: act, Regulariser: new RegulariserOptions(reg), State: s.State), (ulong)(100 + seed));
                         run.Time($"train {reg}", () => model.Fit(train, new IterativeTrainingOptions(s.Epochs, s.BatchSize, s.LearningRate),
                             new Reporter<IterativeEpochProgress>(p => task.Value = p.Epoch)));
                         clean[seed] = run.Time("test", () => model.Accuracy(test));
