@@ -5,8 +5,8 @@ open System.Threading
 open Crhn.Core
 
 /// The penalty added to the cross-entropy while an iterative classifier trains. The poster
-/// publishes no values for λ, m or q; the defaults below are this library's, chosen so that
-/// α = 0.5 satisfies α ≤ 1/(1 + m) (m = 1) and documented in the README.
+/// publishes no values for λ, m or q; the C# facade's defaults (RegulariserOptions) are chosen so
+/// that α = 0.5 satisfies α ≤ 1/(1 + m) (m = 1) and documented in the README.
 [<RequireQualifiedAccess>]
 type Regulariser =
     /// No penalty (the poster's Base).
@@ -44,18 +44,6 @@ type Regulariser =
         | Lip(l, m) -> sprintf "Lip(λ = %g, m = %g)" l m
         | JacHinge(l, m, s) -> sprintf "JacHinge(λ = %g, m = %g, %d power steps)" l m s
 
-    /// JacQ with λ = 1, m = 1, q = 0.9 and 5 power steps.
-    static member DefaultJacQ = JacQ(1.0, 1.0, 0.9, 5)
-
-    /// JacF with λ = 0.01 and one projection (as Hoffman et al. 2019 estimate it).
-    static member DefaultJacF = JacF(0.01, 1)
-
-    /// Lip with λ = 0.1 and m = 1.
-    static member DefaultLip = Lip(0.1, 1.0)
-
-    /// Base and the three regularisers at their defaults, in the poster's order.
-    static member Defaults = [| Base; Regulariser.DefaultJacQ; Regulariser.DefaultJacF; Regulariser.DefaultLip |]
-
 /// The shape of an iterative classifier.
 type IterativeConfig =
     { Inputs: int
@@ -73,11 +61,6 @@ type IterativeConfig =
       InputShift: float
       Activation: Activation
       Regulariser: Regulariser }
-
-    /// Identity input map, 512 hidden units, α = 0.5, tanh, K steps, no penalty (W6's shape).
-    static member Default(inputs: int, classes: int, steps: int) =
-        { Inputs = inputs; State = inputs; Hidden = 512; Classes = classes; Steps = steps; Alpha = 0.5; InputShift = 0.0
-          Activation = Activation.Tanh 1.0; Regulariser = Regulariser.Base }
 
 /// One training epoch's record (sample-weighted means over the epoch).
 type IterativeEpoch =
