@@ -199,6 +199,9 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
                 if row.[j] > row.[best] then best <- j
             best)
 
+    /// How many predictions equal their labels.
+    static let countCorrect (predicted: int[]) (labels: int[]) = Array.fold2 (fun n p l -> if p = l then n + 1 else n) 0 predicted labels
+
     /// A float32 network.
     new(config: IterativeConfig, seed: uint64) = IterativeNet(config, seed, Dtype.Float32)
 
@@ -265,7 +268,7 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
         let ce = Tensor.CrossEntropy(logits, labels)
         let penalty = this.Penalty(x, states)
         let predicted = argmax logits.Primal
-        let correct = Array.fold2 (fun n p l -> if p = l then n + 1 else n) 0 predicted labels
+        let correct = countCorrect predicted labels
         { Total = (match penalty with Some(p, _) -> ce + p | None -> ce)
           CrossEntropy = ce.ToScalar()
           Penalty = (match penalty with Some(p, _) -> p.ToScalar() | None -> 0.0)
@@ -311,11 +314,18 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
             onEpoch report
             report |]
 
-    /// The logits of a batch, with no gradient recorded.
-    member _.Logits(x: RawTensor) =
+    /// The frozen parameters and a batch's states and logits under them (no gradient recorded).
+    member private _.Frozen(x: RawTensor) =
         let xt = constant x
         checkBatch xt
-        (snd (trajectory (frozen ()) xt)).Primal
+        let ps = frozen ()
+        let states, logits = trajectory ps xt
+        ps.[ps.Length - 3], states, logits
+
+    /// The logits of a batch, with no gradient recorded.
+    member this.Logits(x: RawTensor) =
+        let _, _, logits = this.Frozen x
+        logits.Primal
 
     /// The predicted class of each row.
     member this.Predict(x: RawTensor) = argmax (this.Logits x)
@@ -324,23 +334,17 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
     member this.Accuracy(x: RawTensor, labels: int[]) =
         let predicted = this.Predict x
         if labels.Length <> predicted.Length then raise (ArgumentException(sprintf "iterative net: %d labels for %d samples." labels.Length predicted.Length, "labels"))
-        float (Array.fold2 (fun n p l -> if p = l then n + 1 else n) 0 predicted labels) / float predicted.Length
+        float (countCorrect predicted labels) / float predicted.Length
 
     /// E(v_k) = ½‖v_k‖² − Φ(M v_k) along each row's trajectory: B rows of K + 1 energies.
-    member _.EnergyTrace(x: RawTensor) =
-        let xt = constant x
-        checkBatch xt
-        let ps = frozen ()
-        let states, _ = trajectory ps xt
-        let energies = states |> Array.map (fun v -> (HopfieldMap.energy config.Activation ps.[ps.Length - 3] v).Primal.ToFloat64Array())
+    member this.EnergyTrace(x: RawTensor) =
+        let mm, states, _ = this.Frozen x
+        let energies = states |> Array.map (fun v -> (HopfieldMap.energy config.Activation mm v).Primal.ToFloat64Array())
         Array.init x.Shape.[0] (fun i -> Array.init states.Length (fun k -> energies.[k].[i]))
 
     /// ‖J_T(v_k)‖₂ at the states v₀ … v_{K−1} the steps start from, by `powerSteps` steps of power
     /// iteration: B rows of K estimates.
-    member _.JacobianNorms(x: RawTensor, powerSteps: int) =
-        let xt = constant x
-        checkBatch xt
-        let ps = frozen ()
-        let states, _ = trajectory ps xt
-        let norms = states.[.. config.Steps - 1] |> Array.map (fun v -> (JacobianNorm.estimate config.Activation ps.[ps.Length - 3] v powerSteps).Primal.ToFloat64Array())
+    member this.JacobianNorms(x: RawTensor, powerSteps: int) =
+        let mm, states, _ = this.Frozen x
+        let norms = states.[.. config.Steps - 1] |> Array.map (fun v -> (JacobianNorm.estimate config.Activation mm v powerSteps).Primal.ToFloat64Array())
         Array.init x.Shape.[0] (fun i -> Array.init config.Steps (fun k -> norms.[k].[i]))

@@ -134,31 +134,31 @@ module Iterative =
                 abs (analytic - numeric) <= 1e-6 * max 1.0 (max (abs analytic) (abs numeric))
                 |> Prop.label (sprintf "%s: reverse %.12g, differences %.12g" regulariser.Name analytic numeric))
 
-    /// Prop: JacF's estimate is unbiased: the mean of ‖J_f r‖² over many draws r ~ N(0, I) is
-    /// within 4 standard errors of ‖J_f‖_F², the dense Jacobian of the logits taken column by
-    /// column from central differences. The companion uses draws of the wrong scale (uniform on
-    /// [−1, 1], variance 1/3), which underestimates it by two thirds.
+    /// A float64 network (K = 2, M at twice its default scale) with the given regulariser, one
+    /// input x, the logits as a function of it, ‖J_f(x) d‖² by central differences (step 1e-6),
+    /// and ‖J_f(x)‖_F² as the sum of that over the coordinate directions.
+    let jacobianAt (regulariser: Regulariser) (seed: int) =
+        let net = IterativeNet(config 2 regulariser, uint64 seed, Dtype.Float64)
+        net.M.Primal.ScaleInPlace 2.0
+        let x, _ = task (uint64 seed) 1
+        let origin = x.ToFloat64Array()
+        let logits (v: float[]) = (net.Logits(Cpu.ofFloat64 [| 1; inputs |] v)).ToFloat64Array()
+        let h = 1e-6
+        let squared (d: float[]) =
+            Array.map2 (fun a b -> ((a - b) / (2.0 * h)) ** 2.0) (logits (Array.map2 (fun o e -> o + h * e) origin d)) (logits (Array.map2 (fun o e -> o - h * e) origin d))
+            |> Array.sum
+        let frobenius = Seq.sum (seq { for k in 0 .. inputs - 1 -> squared (Array.init inputs (fun j -> if j = k then 1.0 else 0.0)) })
+        net, x, squared, frobenius
+
+    /// Prop: JacF's estimate is unbiased: the mean of ‖J_f r‖² over many draws r with E[rrᵀ] = I
+    /// (uniform on [−√3, √3]) is within 4 standard errors of ‖J_f‖_F², the dense Jacobian of the
+    /// logits taken column by column from central differences. The companion uses draws of the
+    /// wrong scale (uniform on [−1, 1], variance 1/3), which underestimates it by two thirds.
     let jacfUnbiased (scale: float) =
         Prop.forAll seeds (fun seed ->
-            let net = IterativeNet(config 2 Regulariser.Base, uint64 seed, Dtype.Float64)
-            net.M.Primal.ScaleInPlace 2.0
-            let x, _ = task (uint64 seed) 1
-            let logits (v: float[]) = (net.Logits(Cpu.ofFloat64 [| 1; inputs |] v)).ToFloat64Array()
-            let origin = x.ToFloat64Array()
-            let h = 1e-6
-            let frobenius =
-                Seq.sum (seq { for k in 0 .. inputs - 1 do
-                                   let up, down = Array.copy origin, Array.copy origin
-                                   up.[k] <- up.[k] + h
-                                   down.[k] <- down.[k] - h
-                                   yield! Array.map2 (fun a b -> ((a - b) / (2.0 * h)) ** 2.0) (logits up) (logits down) })
+            let _, _, squared, frobenius = jacobianAt Regulariser.Base seed
             let draws = 4000
-            let samples =
-                Array.init draws (fun t ->
-                    let r = Rng.uniform64 (uint64 (seed * draws + t)) -1.0 1.0 inputs |> Array.map (fun u -> u * scale)
-                    let up = Array.map2 (fun o d -> o + h * d) origin r
-                    let down = Array.map2 (fun o d -> o - h * d) origin r
-                    Array.map2 (fun a b -> ((a - b) / (2.0 * h)) ** 2.0) (logits up) (logits down) |> Array.sum)
+            let samples = Array.init draws (fun t -> squared (Rng.uniform64 (uint64 (seed * draws + t)) -1.0 1.0 inputs |> Array.map (fun u -> u * scale)))
             let mean = Array.average samples
             let se = sqrt ((samples |> Array.sumBy (fun s -> (s - mean) ** 2.0)) / float (draws - 1) / float draws)
             abs (mean - frobenius) <= 4.0 * se + 1e-9 |> Prop.label (sprintf "mean %g, ‖J‖_F² %g, se %g" mean frobenius se))
@@ -166,18 +166,7 @@ module Iterative =
     /// The library's JacF penalty (λ = 1, 4000 projections, one sample) against ‖J_f‖_F² from
     /// central differences: its relative error.
     let jacfPenaltyError (seed: int) =
-        let net = IterativeNet(config 2 (Regulariser.JacF(1.0, 4000)), uint64 seed, Dtype.Float64)
-        net.M.Primal.ScaleInPlace 2.0
-        let x, _ = task (uint64 seed) 1
-        let origin = x.ToFloat64Array()
-        let logits (v: float[]) = (net.Logits(Cpu.ofFloat64 [| 1; inputs |] v)).ToFloat64Array()
-        let h = 1e-6
-        let frobenius =
-            Seq.sum (seq { for k in 0 .. inputs - 1 do
-                               let up, down = Array.copy origin, Array.copy origin
-                               up.[k] <- up.[k] + h
-                               down.[k] <- down.[k] - h
-                               yield! Array.map2 (fun a b -> ((a - b) / (2.0 * h)) ** 2.0) (logits up) (logits down) })
+        let net, x, _, frobenius = jacobianAt (Regulariser.JacF(1.0, 4000)) seed
         let xt = Tensor.Constant x
         let states, _ = net.Trajectory xt
         let estimate = (net.Penalty(xt, states) |> Option.get |> fst).ToScalar()

@@ -132,14 +132,12 @@ internal sealed class PosterReport(PosterSettings settings, IReadOnlyList<Poster
 
     private PosterCell? Cell(StepActivation a, RegulariserKind r, int k) => cells.FirstOrDefault(c => c.Activation == a && c.Regulariser == r && c.Steps == k);
 
-    /// <summary>Rows activation × regulariser, columns K with clean | noisy accuracy (%).</summary>
-    public string AccuracyTable()
+    /// <summary>Rows activation × regulariser; for each K two columns, named and filled by the given pair.</summary>
+    private (string[] Header, List<string[]> Rows) Table(string first, Func<PosterCell, string> firstCell, string second, Func<PosterCell, string> secondCell)
     {
-        var sb = new StringBuilder();
         var header = new List<string> { "σ", "regulariser" };
-        foreach (int k in settings.Steps) header.AddRange([$"K={k} clean", $"K={k} noisy"]);
-        sb.AppendLine("| " + string.Join(" | ", header) + " |");
-        sb.AppendLine("|" + string.Concat(header.Select((_, i) => i < 2 ? "---|" : "---:|")));
+        foreach (int k in settings.Steps) header.AddRange([$"K={k} {first}", $"K={k} {second}"]);
+        var rows = new List<string[]>();
         foreach (var a in settings.Activations)
             foreach (var r in settings.Regularisers)
             {
@@ -147,45 +145,36 @@ internal sealed class PosterReport(PosterSettings settings, IReadOnlyList<Poster
                 foreach (int k in settings.Steps)
                 {
                     var c = Cell(a, r, k);
-                    row.Add(c is null ? "" : Pct(c.Clean));
-                    row.Add(c is null ? "" : Pct(c.Noisy));
+                    row.Add(c is null ? "" : firstCell(c));
+                    row.Add(c is null ? "" : secondCell(c));
                 }
-                sb.AppendLine("| " + string.Join(" | ", row) + " |");
+                rows.Add([.. row]);
             }
-        return sb.ToString();
+        return ([.. header], rows);
     }
 
-    /// <summary>Rows activation × regulariser, columns K with the descending fraction and J_q.</summary>
-    public string DynamicsTable()
+    /// <summary>Clean | noisy test accuracy (%) per K.</summary>
+    private (string[] Header, List<string[]> Rows) AccuracyTable() => Table("clean", c => Pct(c.Clean), "noisy", c => Pct(c.Noisy));
+
+    /// <summary>The share of steps that descend E (%) and J_q per K.</summary>
+    private (string[] Header, List<string[]> Rows) DynamicsTable() => Table("descending", c => Pct(c.Descent), "J_q", c => Num(c.Jq));
+
+    private static string Markdown((string[] Header, List<string[]> Rows) t)
     {
         var sb = new StringBuilder();
-        var header = new List<string> { "σ", "regulariser" };
-        foreach (int k in settings.Steps) header.AddRange([$"K={k} descending", $"K={k} J_q"]);
-        sb.AppendLine("| " + string.Join(" | ", header) + " |");
-        sb.AppendLine("|" + string.Concat(header.Select((_, i) => i < 2 ? "---|" : "---:|")));
-        foreach (var a in settings.Activations)
-            foreach (var r in settings.Regularisers)
-            {
-                var row = new List<string> { a.ToString().ToLowerInvariant(), r.ToString() };
-                foreach (int k in settings.Steps)
-                {
-                    var c = Cell(a, r, k);
-                    row.Add(c is null ? "" : Pct(c.Descent));
-                    row.Add(c is null ? "" : Num(c.Jq));
-                }
-                sb.AppendLine("| " + string.Join(" | ", row) + " |");
-            }
+        sb.AppendLine("| " + string.Join(" | ", t.Header) + " |");
+        sb.AppendLine("|" + string.Concat(t.Header.Select((_, i) => i < 2 ? "---|" : "---:|")));
+        foreach (var row in t.Rows) sb.AppendLine("| " + string.Join(" | ", row) + " |");
         return sb.ToString();
     }
 
     public void Print()
     {
-        foreach (var (title, markdown) in new[] { ("Test accuracy (%), clean | noisy", AccuracyTable()), ("Steps that descend E (%) | J_q", DynamicsTable()) })
+        foreach (var (title, t) in new[] { ("Test accuracy (%), clean | noisy", AccuracyTable()), ("Steps that descend E (%) | J_q", DynamicsTable()) })
         {
-            var lines = markdown.TrimEnd().Split('\n').Select(l => l.Trim().Trim('|').Split('|').Select(x => x.Trim()).ToArray()).ToArray();
             var table = new Table().Border(TableBorder.Rounded).Title(Markup.Escape(title));
-            foreach (var h in lines[0]) table.AddColumn(Markup.Escape(h));
-            foreach (var row in lines.Skip(2)) table.AddRow([.. row.Select(Markup.Escape)]);
+            foreach (var h in t.Header) table.AddColumn(Markup.Escape(h));
+            foreach (var row in t.Rows) table.AddRow([.. row.Select(Markup.Escape)]);
             AnsiConsole.Write(table);
         }
     }
@@ -244,11 +233,11 @@ internal sealed class PosterReport(PosterSettings settings, IReadOnlyList<Poster
         md.AppendLine();
         md.AppendLine("**Test accuracy (%)**, clean and noisy, mean ± std over seeds:");
         md.AppendLine();
-        md.Append(AccuracyTable());
+        md.Append(Markdown(AccuracyTable()));
         md.AppendLine();
         md.AppendLine("**Energy and Jacobian along test trajectories**: the share of steps with E(v_{k+1}) ≤ E(v_k) (%), and J_q, the 0.9-quantile of ‖J_T(v_k)‖₂:");
         md.AppendLine();
-        md.Append(DynamicsTable());
+        md.Append(Markdown(DynamicsTable()));
         md.AppendLine();
         md.AppendLine("Every σ here is monotone, so Φ is convex and ∇²E = I − J_T ⪯ I: a step with α ≤ 2 cannot raise E, whatever ‖J_T‖ is. The poster's condition ‖J_T‖ ≤ m with α ≤ 1/(1 + m) is sufficient, not necessary; what the regularisers change is J_q, the contraction of the steps.");
         md.AppendLine();
