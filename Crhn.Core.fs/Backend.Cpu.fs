@@ -155,6 +155,9 @@ type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], data: 'T[]
         Elementwise.binaryInto BinaryOp.Add shape data x.Shape (CpuTensor<'T>.Of(x, "addInPlace")) shape data
     override _.ScaleInPlace alpha =
         Numerics.Tensors.TensorPrimitives.Multiply(ReadOnlySpan data, ofFloat alpha, Span data)
+    override _.AdamInPlace(grad, m, v, step, beta1, beta2, c2, eps) =
+        for name, t in [ "grad", grad; "m", m; "v", v ] do Shape.checkEqual "adam" name shape t.Shape
+        Elementwise.adamInto data (CpuTensor<'T>.Of(grad, "adam")) (CpuTensor<'T>.Of(m, "adam")) (CpuTensor<'T>.Of(v, "adam")) step beta1 beta2 c2 eps
     override _.CopyInPlace x =
         Shape.checkEqual "copy" "x" shape x.Shape
         Array.blit (CpuTensor<'T>.Of(x, "copy")) 0 data 0 data.Length

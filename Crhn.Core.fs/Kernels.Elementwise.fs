@@ -264,3 +264,45 @@ module Elementwise =
             ok <- 'T.IsFinite x.[i]
             i <- i + 1
         ok
+
+    /// One Adam step over [off, off + len) in PyTorch's order of operations (torch.optim.Adam,
+    /// 1.13): m ← m·β₁ + g·d₁, v ← v·β₂ + g·g·d₂, p ← p − step·m/(√v/c₂ + ε), with d = 1 − β
+    /// (rounded from float64, as PyTorch passes it), step = lr/(1−β₁ᵗ) and c₂ = √(1−β₂ᵗ); one pass
+    /// in Vector256 lanes, then the tail.
+    open System.Runtime.Intrinsics
+    open System.Runtime.InteropServices
+
+    let inline private adamRange<'T when 'T: (new: unit -> 'T) and 'T: struct and 'T :> ValueType and 'T :> IFloatingPointIeee754<'T>>
+        (p: 'T[]) (g: 'T[]) (m: 'T[]) (v: 'T[]) (step: 'T) (b1: 'T) (d1: 'T) (b2: 'T) (d2: 'T) (c2: 'T) (eps: 'T) (off: int) (len: int) =
+        let lanes = Vector256<'T>.Count
+        let body = len / lanes * lanes
+        let pv = MemoryMarshal.Cast<'T, Vector256<'T>>(Span(p, off, body))
+        let gv = MemoryMarshal.Cast<'T, Vector256<'T>>(ReadOnlySpan(g, off, body))
+        let mv = MemoryMarshal.Cast<'T, Vector256<'T>>(Span(m, off, body))
+        let vv = MemoryMarshal.Cast<'T, Vector256<'T>>(Span(v, off, body))
+        let vb1, vd1 = Vector256.Create b1, Vector256.Create d1
+        let vb2, vd2 = Vector256.Create b2, Vector256.Create d2
+        let vstep, vbias, veps = Vector256.Create step, Vector256.Create c2, Vector256.Create eps
+        for i in 0 .. pv.Length - 1 do
+            let gi = gv.[i]
+            let mi = Vector256.Add(Vector256.Multiply(mv.[i], vb1), Vector256.Multiply(gi, vd1))
+            let vi = Vector256.Add(Vector256.Multiply(vv.[i], vb2), Vector256.Multiply(Vector256.Multiply(gi, gi), vd2))
+            mv.[i] <- mi
+            vv.[i] <- vi
+            let denom = Vector256.Add(Vector256.Divide(Vector256.Sqrt vi, vbias), veps)
+            pv.[i] <- Vector256.Subtract(pv.[i], Vector256.Multiply(vstep, Vector256.Divide(mi, denom)))
+        for i in off + body .. off + len - 1 do
+            let gi = g.[i]
+            m.[i] <- m.[i] * b1 + gi * d1
+            v.[i] <- v.[i] * b2 + gi * gi * d2
+            p.[i] <- p.[i] - step * (m.[i] / ('T.Sqrt v.[i] / c2 + eps))
+
+    /// One Adam step on parameter p with gradient g and moments m, v (all the same length), in
+    /// place and in one pass, split over the cores when long.
+    let adamInto<'T when 'T :> IFloatingPointIeee754<'T>> (p: 'T[]) (g: 'T[]) (m: 'T[]) (v: 'T[]) (step: float) (b1: float) (b2: float) (c2: float) (eps: float) =
+        match box p, box g, box m, box v with
+        | (:? (float32[]) as p), (:? (float32[]) as g), (:? (float32[]) as m), (:? (float32[]) as v) ->
+            FastActivation.chunked p.Length (adamRange p g m v (float32 step) (float32 b1) (float32 (1.0 - b1)) (float32 b2) (float32 (1.0 - b2)) (float32 c2) (float32 eps))
+        | (:? (float[]) as p), (:? (float[]) as g), (:? (float[]) as m), (:? (float[]) as v) ->
+            FastActivation.chunked p.Length (adamRange p g m v step b1 (1.0 - b1) b2 (1.0 - b2) c2 eps)
+        | _ -> invalidOp "adam: unsupported element type"

@@ -61,15 +61,9 @@ type Adam(parameters: Tensor[], ?lr: float, ?beta1: float, ?beta2: float, ?eps: 
 
     override _.Step() =
         t <- t + 1
-        let bc1 = 1.0 - Math.Pow(b1, float t)
-        let bc2 = 1.0 - Math.Pow(b2, float t)
+        let step = lr / (1.0 - Math.Pow(b1, float t))
+        let c2 = Math.Sqrt(1.0 - Math.Pow(b2, float t))
         parameters |> Array.iteri (fun i p ->
             match p.Grad with
             | None -> ()
-            | Some g ->
-                m.[i].ScaleInPlace b1
-                m.[i].AxpyInPlace(1.0 - b1, g)
-                v.[i].ScaleInPlace b2
-                v.[i].AxpyInPlace(1.0 - b2, g.Unary UnaryOp.Square)
-                let denom = v.[i].Unary(UnaryOp.Sqrt).MulScalar(1.0 / Math.Sqrt bc2).AddScalar eps
-                p.Primal.AxpyInPlace(-lr / bc1, m.[i].Binary(BinaryOp.Div, denom)))
+            | Some g -> p.Primal.AdamInPlace(g, m.[i], v.[i], step, b1, b2, c2, eps))

@@ -122,6 +122,9 @@ type RawTensor() =
     abstract AxpyInPlace: alpha: float * x: RawTensor -> unit
     /// this ← α·this (optimisers only).
     abstract ScaleInPlace: alpha: float -> unit
+    /// One Adam step on this parameter from its gradient, updating the moments m and v in place
+    /// (PyTorch's order of operations): step = lr/(1−β₁ᵗ), c₂ = √(1−β₂ᵗ).
+    abstract AdamInPlace: grad: RawTensor * m: RawTensor * v: RawTensor * step: float * beta1: float * beta2: float * c2: float * eps: float -> unit
     /// this ← this + x, x broadcast to this shape (for a result nobody else holds yet, and optimisers).
     abstract AddInPlace: x: RawTensor -> unit
     /// this ← x, element for element (optimisers and in-place parameter updates only).
