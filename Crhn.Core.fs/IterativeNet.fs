@@ -276,7 +276,8 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
           Correct = correct }
 
     /// Trains with Adam on batches of `batchSize` rows, reshuffled every epoch (from the seed) when
-    /// `shuffle` is set, else in order; `onEpoch` sees each epoch's record.
+    /// `shuffle` is set, else in order; `onEpoch` sees each epoch's record. Stops with
+    /// InvalidOperationException, before the update, on a batch whose loss is not finite.
     member this.Fit(x: RawTensor, labels: int[], epochs: int, batchSize: int, learningRate: float, shuffle: bool, onEpoch: IterativeEpoch -> unit, cancel: CancellationToken) =
         checkBatch (Tensor.Constant x)
         let n = x.Shape.[0]
@@ -303,10 +304,14 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
                 let xb = Tensor.Constant(m.Primal.CreateLike([| rows.Length; d |], batch))
                 adam.ZeroGrad()
                 let parts = this.Loss(xb, rows |> Array.map (fun i -> labels.[i]))
+                let total = parts.Total.ToScalar()
+                if not (Double.IsFinite total) then
+                    raise (InvalidOperationException(
+                        sprintf "iterative net: the loss became %g in epoch %d at sample %d: training diverged; try a smaller learning rate than %g." total epoch start learningRate))
                 parts.Total.Backward()
                 adam.Step()
                 let w = float rows.Length
-                loss <- loss + parts.Total.ToScalar() * w
+                loss <- loss + total * w
                 ce <- ce + parts.CrossEntropy * w
                 penalty <- penalty + parts.Penalty * w
                 correct <- correct + parts.Correct

@@ -69,6 +69,9 @@ public class IterativeClassifierTests
         Assert.Contains("outside [0, 3)", label.Message);
         Assert.Throws<ArgumentException>(() => new LabelledImages(ImageBatch.FromFloats(new float[16], 1, 1, 4, 4), [0, 1]));
         Assert.Throws<OperationCanceledException>(() => IterativeClassifier.Create(1, 4, 4, 3).Fit(Task(10, 1), cancellationToken: new CancellationToken(true)));
+        var diverging = IterativeClassifier.Create(1, 4, 4, 3, new IterativeClassifierOptions(Steps: 5, Hidden: 16, Activation: StepActivation.Relu), seed: 1);
+        var diverged = Assert.Throws<InvalidOperationException>(() => diverging.Fit(Task(40, 1), new IterativeTrainingOptions(Epochs: 20, BatchSize: 10, LearningRate: 1e6)));
+        Assert.Contains("training diverged; try a smaller learning rate than 1e+06", diverged.Message);
     }
 
     [Fact]

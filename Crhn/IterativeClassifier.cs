@@ -184,6 +184,7 @@ public sealed class IterativeClassifier
     /// <summary>Trains on the labelled images, reporting each epoch; returns every epoch's record.</summary>
     /// <exception cref="ArgumentException">The images are not of this classifier's size, or a label is outside [0, Classes).</exception>
     /// <exception cref="OperationCanceledException">The token was cancelled (the model keeps the steps taken).</exception>
+    /// <exception cref="InvalidOperationException">Training diverged: a batch's loss was not finite (the update from it is not taken).</exception>
     public IReadOnlyList<IterativeEpochProgress> Fit(LabelledImages data, IterativeTrainingOptions? training = null, IProgress<IterativeEpochProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
