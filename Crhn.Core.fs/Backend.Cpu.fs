@@ -89,20 +89,29 @@ type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], data: 'T[]
         let outShape = Array.copy shape
         outShape.[axis] <- all |> Array.sumBy (fun t -> t.Shape.[axis])
         CpuTensor<'T>.Make(outShape, Layout.concat (all |> Array.map (fun t -> t.Shape)) arrays axis)
-    override _.MatMul(transA, transB, other) =
+    /// C (m×n, row-major, offset 0) ← op(this)·op(other) + β·C through the GEMM provider.
+    member private _.Gemm(transA: bool, transB: bool, other: RawTensor, beta: float, c: 'T[]) =
         let b = CpuTensor<'T>.Of(other, "matmul")
         let m, k = if transA then shape.[1], shape.[0] else shape.[0], shape.[1]
         let n = if transB then other.Shape.[0] else other.Shape.[1]
-        // Both providers overwrite C when beta = 0 without reading it (reference BLAS semantics).
-        let c = Storage.uninit<'T> (m * n)
         let p = Engine.Provider()
         match box data, box b, box c with
         | (:? (float32[]) as a32), (:? (float32[]) as b32), (:? (float32[]) as c32) ->
-            p.Sgemm(transA, transB, m, n, k, 1.0f, a32, 0, shape.[1], b32, 0, other.Shape.[1], 0.0f, c32, 0, n)
+            p.Sgemm(transA, transB, m, n, k, 1.0f, a32, 0, shape.[1], b32, 0, other.Shape.[1], float32 beta, c32, 0, n)
         | (:? (float[]) as a64), (:? (float[]) as b64), (:? (float[]) as c64) ->
-            p.Dgemm(transA, transB, m, n, k, 1.0, a64, 0, shape.[1], b64, 0, other.Shape.[1], 0.0, c64, 0, n)
+            p.Dgemm(transA, transB, m, n, k, 1.0, a64, 0, shape.[1], b64, 0, other.Shape.[1], beta, c64, 0, n)
         | _ -> invalidOp "matmul: unsupported element type"
-        CpuTensor<'T>.Make([| m; n |], c)
+        [| m; n |]
+    override t.MatMul(transA, transB, other) =
+        let m = if transA then shape.[1] else shape.[0]
+        let n = if transB then other.Shape.[0] else other.Shape.[1]
+        // Both providers overwrite C when beta = 0 without reading it (reference BLAS semantics).
+        let c = Storage.uninit<'T> (m * n)
+        CpuTensor<'T>.Make(t.Gemm(transA, transB, other, 0.0, c), c)
+    override t.MatMulAddInto(transA, transB, other, into) =
+        let expected = [| (if transA then shape.[1] else shape.[0]); (if transB then other.Shape.[0] else other.Shape.[1]) |]
+        Shape.checkEqual "matmul accumulate" "into" expected into.Shape
+        t.Gemm(transA, transB, other, 1.0, CpuTensor<'T>.Of(into, "matmul accumulate")) |> ignore
     override _.Conv2d(weight, g) =
         let w = CpuTensor<'T>.Of(weight, "conv2d")
         let outShape, y = Conv.forward serialGemm shape data weight.Shape w g

@@ -21,13 +21,17 @@ module OpMatMul =
             if a.Dtype <> b.Dtype then
                 raise (System.ArgumentException(sprintf "matmul: expected both operands in %A, found %A and %A." a.Dtype a.Dtype b.Dtype, "b"))
             let pa, pb = a.Primal, b.Primal
-            Tensor.Record("matmul", pa.MatMul(ta, tb, pb), [| a; b |], fun g i ->
+            // The gradient for input i is op(l)·op(r): one product, returned fresh or added into an accumulator.
+            let factors (g: RawTensor) (i: int) =
                 match ta, tb, i with
-                | false, false, 0 -> g.MatMul(false, true, pb)
-                | false, false, _ -> pa.MatMul(true, false, g)
-                | false, true, 0 -> g.MatMul(false, false, pb)
-                | false, true, _ -> g.MatMul(true, false, pa)
-                | true, false, 0 -> pb.MatMul(false, true, g)
-                | true, false, _ -> pa.MatMul(false, false, g)
-                | true, true, 0 -> pb.MatMul(true, true, g)
-                | true, true, _ -> g.MatMul(true, true, pa))
+                | false, false, 0 -> g, false, true, pb
+                | false, false, _ -> pa, true, false, g
+                | false, true, 0 -> g, false, false, pb
+                | false, true, _ -> g, true, false, pa
+                | true, false, 0 -> pb, false, true, g
+                | true, false, _ -> pa, false, false, g
+                | true, true, 0 -> pb, true, true, g
+                | true, true, _ -> g, true, true, pa
+            Tensor.RecordAccumulating("matmul", pa.MatMul(ta, tb, pb), [| a; b |],
+                (fun g i -> let l, tl, tr, r = factors g i in l.MatMul(tl, tr, r)),
+                (fun g i acc -> let l, tl, tr, r = factors g i in l.MatMulAddInto(tl, tr, r, acc)))

@@ -98,6 +98,8 @@ type RawTensor() =
     abstract Concat: others: RawTensor[] * axis: int -> RawTensor
     /// op(this)·op(other) for 2-D tensors, through the engine's GEMM provider.
     abstract MatMul: transA: bool * transB: bool * other: RawTensor -> RawTensor
+    /// into ← into + op(this)·op(other), in place (GEMM with β = 1; backward accumulation only).
+    abstract MatMulAddInto: transA: bool * transB: bool * other: RawTensor * into: RawTensor -> unit
     /// 2-D cross-correlation of this N×C×H×W input with an O×C×kh×kw weight.
     abstract Conv2d: weight: RawTensor * geometry: ConvGeometry -> RawTensor
     /// The adjoint of Conv2d in its input, applied to this N×O×Ho×Wo tensor (= conv_transpose2d).

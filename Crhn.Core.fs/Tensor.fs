@@ -7,12 +7,16 @@ open System.Collections.Generic
 /// the gradient with respect to that input. It is called only for inputs that need a gradient.
 type ReverseRule = RawTensor -> int -> RawTensor
 
+/// For ops whose reverse rule always returns a fresh array (a matrix product): adds the gradient
+/// for input i into an accumulator in place (acc ← acc + rule g i), which a GEMM does for free.
+type AccumulateRule = RawTensor -> int -> RawTensor -> unit
+
 /// A differentiable tensor: a primal value (RawTensor) and, when any input needs a gradient, the
 /// op that made it, its inputs and its reverse rule. Parameters are leaves that collect gradients
 /// in Grad; constants record nothing. Immutable by convention; optimisers update parameters'
 /// primals in place.
 [<Sealed>]
-type Tensor private (primal: RawTensor, op: string, parents: Tensor[], reverse: ReverseRule option, requiresGrad: bool) =
+type Tensor private (primal: RawTensor, op: string, parents: Tensor[], reverse: ReverseRule option, accumulate: AccumulateRule option, requiresGrad: bool) =
     static let mutable counter = 0L
     let id = Threading.Interlocked.Increment(&counter)
     let mutable grad: RawTensor option = None
@@ -35,22 +39,30 @@ type Tensor private (primal: RawTensor, op: string, parents: Tensor[], reverse: 
     member _.Grad = grad
     member internal _.SetGrad g = grad <- g
     member internal _.Reverse: ReverseRule option = reverse
+    member internal _.Accumulate: AccumulateRule option = accumulate
     /// Forgets the accumulated gradient.
     member _.ZeroGrad() = grad <- None
 
     /// A tensor that records no gradient.
-    static member Constant(value: RawTensor) = Tensor(value, "const", [||], None, false)
+    static member Constant(value: RawTensor) = Tensor(value, "const", [||], None, None, false)
 
     /// A leaf that accumulates its gradient in Grad.
-    static member Parameter(value: RawTensor) = Tensor(value, "param", [||], None, true)
+    static member Parameter(value: RawTensor) = Tensor(value, "param", [||], None, None, true)
 
     /// The result of an op: records its inputs and reverse rule when one of them needs a gradient.
     static member Record(op: string, value: RawTensor, inputs: Tensor[], rule: ReverseRule) =
-        if inputs |> Array.exists (fun t -> t.RequiresGrad) then Tensor(value, op, inputs, Some rule, true)
-        else Tensor(value, op, [||], None, false)
+        if inputs |> Array.exists (fun t -> t.RequiresGrad) then Tensor(value, op, inputs, Some rule, None, true)
+        else Tensor(value, op, [||], None, None, false)
+
+    /// Record for an op whose reverse rule returns a fresh array for every input, with the rule
+    /// that adds the same gradient into an accumulator in place (tied weights then sum their
+    /// gradients inside the GEMMs).
+    static member RecordAccumulating(op: string, value: RawTensor, inputs: Tensor[], rule: ReverseRule, accumulate: AccumulateRule) =
+        if inputs |> Array.exists (fun t -> t.RequiresGrad) then Tensor(value, op, inputs, Some rule, Some accumulate, true)
+        else Tensor(value, op, [||], None, None, false)
 
     /// The same value, cut from the graph.
-    member _.Detach() = Tensor(primal, "const", [||], None, false)
+    member _.Detach() = Tensor(primal, "const", [||], None, None, false)
 
     /// The single value of a one-element tensor.
     member _.ToScalar() =
@@ -78,6 +90,10 @@ type Tensor private (primal: RawTensor, op: string, parents: Tensor[], reverse: 
                     if p.RequiresGrad && seen.Add p.Id then stack.Push p
             nodes.Sort(fun a b -> compare b.Id a.Id)
             let grads = Dictionary<int64, RawTensor>()
+            // Accumulators that only `grads` refers to (fresh sums and fresh GEMM results): later
+            // contributions are added into them in place. A rule may hand its output gradient on
+            // unchanged, so any other entry may share its array and is never written.
+            let owned = HashSet<int64>()
             grads.[id] <- seed
             for t in nodes do
                 match grads.TryGetValue t.Id with
@@ -86,13 +102,25 @@ type Tensor private (primal: RawTensor, op: string, parents: Tensor[], reverse: 
                     match t.Reverse with
                     | None -> t.SetGrad(Some(match t.Grad with Some old -> old.Binary(BinaryOp.Add, g) | None -> g))
                     | Some rule ->
+                        let checkShape (p: Tensor) (gp: RawTensor) = Shape.checkEqual (sprintf "backward of %s" t.Op) "gradient" p.Shape gp.Shape
                         t.Parents |> Array.iteri (fun i p ->
                             if p.RequiresGrad then
-                                let gp = rule g i
-                                Shape.checkEqual (sprintf "backward of %s" t.Op) "gradient" p.Shape gp.Shape
-                                grads.[p.Id] <- (match grads.TryGetValue p.Id with
-                                                 | true, acc -> acc.Binary(BinaryOp.Add, gp)
-                                                 | _ -> gp))
+                                match grads.TryGetValue p.Id, t.Accumulate with
+                                | (true, acc), Some accumulate when owned.Contains p.Id -> accumulate g i acc
+                                | (true, acc), _ when owned.Contains p.Id ->
+                                    let gp = rule g i
+                                    checkShape p gp
+                                    acc.AddInPlace gp
+                                | (true, acc), _ ->
+                                    let gp = rule g i
+                                    checkShape p gp
+                                    grads.[p.Id] <- acc.Binary(BinaryOp.Add, gp)
+                                    owned.Add p.Id |> ignore
+                                | _, accumulate ->
+                                    let gp = rule g i
+                                    checkShape p gp
+                                    grads.[p.Id] <- gp
+                                    if accumulate.IsSome then owned.Add p.Id |> ignore)
                 | _ -> ()
 
     override _.ToString() = sprintf "Tensor(%s, %A, %s)" (Shape.format primal.Shape) primal.Dtype op

@@ -186,3 +186,42 @@ type EngineTests(output: ITestOutputHelper) =
     [<Fact>]
     member _.``companion: an array handed back while still in use is overwritten by the next step`` () =
         Check.fails "release a live array" 20 (EngineTests.RecyclingKeepsLiveTensors true)
+
+    /// Prop: a weight used several times gets the sum of the gradients of its uses. W (d×d) enters
+    /// H = tanh(X·op(W)), then 2–5 products op(W)·op(H) or op(H)·op(W) with random transposes (H is
+    /// itself used by each) and an element-wise W ⊙ W; the tied gradient equals the sum of the
+    /// gradients of untied copies, one per use, to 1e-10 in float64 (the backward pass adds later
+    /// products into the first inside the GEMM). The companion keeps only the first copy's gradient.
+    static member TiedGradientsAdd (allUses: bool) =
+        let gen = Gen.zip3 Generators.seed (Gen.choose (2, 5)) (Gen.choose (1, 6))
+        Prop.forAll (Arb.fromGen gen) (fun (seed, uses, d) ->
+            let flags = Rng.uniform64 (Rng.derive seed 1) 0.0 1.0 (3 * uses + 1) |> Array.map (fun u -> u < 0.5)
+            let make (stream: int) = Cpu.ofFloat64 [| d; d |] (Rng.uniform64 (Rng.derive seed stream) -1.0 1.0 (d * d))
+            let x = Tensor.Constant(make 2)
+            let loss (ws: Tensor[]) =
+                let h = x.MatMul(ws.[0], false, flags.[0]).Tanh()
+                let products =
+                    Array.init uses (fun j ->
+                        let w = ws.[j + 1]
+                        let ta, tb = flags.[3 * j + 1], flags.[3 * j + 2]
+                        let product = if flags.[3 * j + 3] then w.MatMul(h, ta, tb) else h.MatMul(w, ta, tb)
+                        (product * Tensor.Constant(make (10 + j))).SumAll())
+                Array.reduce (+) products + (ws.[uses + 1] * ws.[uses + 2]).SumAll() * 0.1
+            let w = make 3
+            let tied = Tensor.Parameter w
+            (loss (Array.create (uses + 3) tied)).Backward()
+            let copies = Array.init (uses + 3) (fun _ -> Tensor.Parameter(w.MulScalar 1.0))
+            (loss copies).Backward()
+            let grads = copies |> Array.map (fun c -> c.Grad.Value.ToFloat64Array())
+            let expected = if allUses then Array.reduce (Array.map2 (+)) grads else grads.[0]
+            let got = tied.Grad.Value.ToFloat64Array()
+            let worst = Array.fold2 (fun acc (a: float) e -> max acc (abs (a - e) / (1.0 + abs e))) 0.0 got expected
+            worst <= 1e-10 |> Prop.label (sprintf "%d uses, d = %d: largest relative difference %g" uses d worst))
+
+    [<Fact>]
+    member _.``a weight used several times gets the sum of its uses' gradients`` () =
+        Check.run "tied gradients" 100 (EngineTests.TiedGradientsAdd true)
+
+    [<Fact>]
+    member _.``companion: the gradient of one use alone is not the tied gradient`` () =
+        Check.fails "one use of a tied weight" 100 (EngineTests.TiedGradientsAdd false)
