@@ -90,30 +90,26 @@ module JacobianNorm =
         let norms = w.Unary(UnaryOp.Square).SumToShape([| w.Shape.[0]; 1 |]).Unary(UnaryOp.Sqrt).AddScalar 1e-12
         w.Binary(BinaryOp.Div, norms)
 
-    /// The unit vectors u (one row per state) after `steps` steps u ← J_T u/‖J_T u‖ from
-    /// u = 1/√n, on constants (no gradient).
-    let powerVectors (act: Activation) (m: Tensor) (states: Tensor) (steps: int) =
+    /// `steps` power steps u ← J_T u/‖J_T u‖ from u = 1/√n, with J_T u = ((u Mᵀ) ⊙ h) M for the
+    /// given H_Φ values h (one row per state), on constants.
+    let private power (h: RawTensor) (m: RawTensor) (steps: int) =
         if steps < 0 then raise (ArgumentOutOfRangeException("steps", steps, "power iteration: the number of steps must be non-negative."))
-        let rows, n = states.Shape.[0], states.Shape.[1]
-        let mc = m.Detach()
-        // H_Φ(v Mᵀ) once for every step: J_T u = ((u Mᵀ) ⊙ H) M.
-        let h = act.Hessian(states.Detach().MatMul(mc, false, true)).Primal
-        let mutable u = states.Primal.FullLike([| rows; n |], 1.0 / sqrt (float n))
+        let n = m.Shape.[1]
+        let mutable u = h.FullLike([| h.Shape.[0]; n |], 1.0 / sqrt (float n))
         for _ in 1 .. steps do
-            u <- normalise (u.MatMul(false, true, mc.Primal).Binary(BinaryOp.Mul, h).MatMul(false, false, mc.Primal))
+            u <- normalise (u.MatMul(false, true, m).Binary(BinaryOp.Mul, h).MatMul(false, false, m))
         u
 
-    /// ‖J_T(v) u‖ for each row pair, differentiable in M and (unless they are constants) the states.
-    let along (act: Activation) (m: Tensor) (states: Tensor) (u: RawTensor) =
-        let w = HopfieldMap.jvp act m states (Tensor.Constant u)
-        (w.Square().Sum([| 1 |]) + 1e-20).Sqrt()
-
     /// ‖J_T(v)‖₂ for each row v of `states` (B×n): `steps` power steps on constants, then
-    /// σ̂ = ‖J_T(v) u‖ once more, differentiable. J_T is symmetric positive semi-definite for a
-    /// monotone σ, so the estimate rises to the largest eigenvalue from below; at a converged u its
-    /// gradient is that of the eigenvalue itself (uᵀ dJ u).
+    /// σ̂ = ‖J_T(v) u‖ once more, differentiable in M and (unless they are constants) the states.
+    /// H_Φ(v Mᵀ) is computed once, differentiably, and its value drives the power steps. J_T is
+    /// symmetric positive semi-definite for a monotone σ, so the estimate rises to the largest
+    /// eigenvalue from below; at a converged u its gradient is that of the eigenvalue itself (uᵀ dJ u).
     let estimate (act: Activation) (m: Tensor) (states: Tensor) (steps: int) =
-        along act m states (powerVectors act m states steps)
+        let h = act.Hessian(states.MatMul(m, false, true))
+        let u = power h.Primal m.Primal steps
+        let w = (Tensor.Constant(u).MatMul(m, false, true) * h).MatMul(m)
+        (w.Square().Sum([| 1 |]) + 1e-20).Sqrt()
 
     /// The q-quantile of the values (linear interpolation between order statistics, NumPy's
     /// default), as a differentiable combination of the one or two values it falls between.
