@@ -163,8 +163,9 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
     let c = uniform 2 config.Classes config.State
     let bias = zeros config.Classes
     let parameters = Array.append (inputMap |> Option.map (fun (p, b) -> [| p; b |]) |> Option.defaultValue [||]) [| m; c; bias |]
-    // Lip's persistent vector and JacF's draw counter.
-    let mutable lipVector: RawTensor option = None
+    // Lip's persistent vector (updated in place: it outlives the training steps' storage scopes)
+    // and JacF's draw counter.
+    let lipVector = m.Primal.FullLike([| 1; config.State |], 1.0 / sqrt (float config.State))
     let mutable draws = 0UL
 
     let checkBatch (x: Tensor) =
@@ -250,11 +251,9 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
                 |> Array.reduce (+)
             Some(total * (lambda / float (rows * projections)), nan)
         | Regulariser.Lip(lambda, margin) ->
-            let u = lipVector |> Option.defaultWith (fun () -> m.Primal.FullLike([| 1; config.State |], 1.0 / sqrt (float config.State)))
-            let w = u.MatMul(false, true, m.Primal).MatMul(false, false, m.Primal)
-            let next = w.MulScalar(1.0 / sqrt (max 1e-30 (w.Unary(UnaryOp.Square).SumAll())))
-            lipVector <- Some next
-            let sigma2 = Tensor.Constant(next).MatMul(m, false, true).Square().SumAll()
+            let w = lipVector.MatMul(false, true, m.Primal).MatMul(false, false, m.Primal)
+            lipVector.CopyInPlace(w.MulScalar(1.0 / sqrt (max 1e-30 (w.Unary(UnaryOp.Square).SumAll()))))
+            let sigma2 = Tensor.Constant(lipVector).MatMul(m, false, true).Square().SumAll()
             let bound = sigma2 * act.Lipschitz
             Some((bound + -margin).Relu().Square() * lambda, bound.ToScalar())
 
@@ -294,6 +293,8 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
             let mutable loss, ce, penalty, correct = 0.0, 0.0, 0.0, 0
             for start in 0 .. batchSize .. n - 1 do
                 cancel.ThrowIfCancellationRequested()
+                // The step's tensors and gradients go back to the pool at the end of the step.
+                use _ = Kernels.Storage.scope ()
                 let rows = order.[start .. min n (start + batchSize) - 1]
                 let batch = Array.zeroCreate<float> (rows.Length * d)
                 rows |> Array.iteri (fun j i -> Array.blit values (i * d) batch (j * d) d)
@@ -306,6 +307,7 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
                         sprintf "iterative net: the loss became %g in epoch %d at sample %d: training diverged; try a smaller learning rate than %g." total epoch start learningRate))
                 parts.Total.Backward()
                 adam.Step()
+                adam.ZeroGrad()
                 let w = float rows.Length
                 loss <- loss + total * w
                 ce <- ce + parts.CrossEntropy * w

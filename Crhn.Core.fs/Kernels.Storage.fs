@@ -43,22 +43,59 @@ module Storage =
 
     let mutable private missedBytes = 0L
 
+    /// The scope (see `scope`) that will hand an array back when it ends.
+    [<Sealed; AllowNullLiteral>]
+    type private Scope() =
+        /// Each array taken in the scope and still in use, with what hands it back.
+        member val Arrays = Dictionary<obj, unit -> unit>(ReferenceEqualityComparer.Instance)
+        member val Open = true with get, set
+
+    /// Every pool's lock: pools, scopes and ownership change together.
+    let private gate = obj ()
+    /// The scope each array taken inside one belongs to, until it is handed back.
+    let private owners = Dictionary<obj, Scope>(ReferenceEqualityComparer.Instance)
+    let private current = AsyncLocal<Scope>()
+
     type private Pool<'T>() =
         static let buckets = Dictionary<int, Stack<'T[]>>()
+        static let pooled = HashSet<'T[]>(HashIdentity.Reference)
         static let leases = ConditionalWeakTable<'T[], Lease<'T>>()
         static let elementBytes = int64 (Runtime.InteropServices.Marshal.SizeOf<'T>())
 
+        /// Records that an array now in use belongs to the current scope (or to none).
+        static member Claim(array: 'T[]) =
+            lock gate (fun () ->
+                match owners.TryGetValue array with
+                | true, scope ->
+                    scope.Arrays.Remove array |> ignore
+                    owners.Remove array |> ignore
+                | _ -> ()
+                match current.Value with
+                | null -> ()
+                | scope when scope.Open ->
+                    scope.Arrays.[array] <- fun () -> Pool<'T>.Give array
+                    owners.[array] <- scope
+                | _ -> ())
+
         static member Take(length: int) : 'T[] option =
-            lock buckets (fun () ->
+            lock gate (fun () ->
                 match buckets.TryGetValue length with
                 | true, stack when stack.Count > 0 ->
                     Interlocked.Add(&pooledBytes, -(int64 length * elementBytes)) |> ignore
-                    Some(stack.Pop())
+                    let array = stack.Pop()
+                    pooled.Remove array |> ignore
+                    Some array
                 | _ -> None)
 
+        /// Puts an array in the pool; an array already there is left alone.
         static member Give(array: 'T[]) =
             let bytes = int64 array.Length * elementBytes
-            lock buckets (fun () ->
+            lock gate (fun () ->
+                match owners.TryGetValue array with
+                | true, scope ->
+                    scope.Arrays.Remove array |> ignore
+                    owners.Remove array |> ignore
+                | _ -> ()
                 let stack =
                     match buckets.TryGetValue array.Length with
                     | true, s -> s
@@ -66,8 +103,9 @@ module Storage =
                         let s = Stack<'T[]>()
                         buckets.[array.Length] <- s
                         s
-                if stack.Count < MaxPerLength && Interlocked.Read(&pooledBytes) + bytes <= MaxPooledBytes then
+                if not (pooled.Contains array) && stack.Count < MaxPerLength && Interlocked.Read(&pooledBytes) + bytes <= MaxPooledBytes then
                     Interlocked.Add(&pooledBytes, bytes) |> ignore
+                    pooled.Add array |> ignore
                     stack.Push array)
 
         /// A lease is made only when the table has none for the array: a lease made and dropped
@@ -110,25 +148,54 @@ module Storage =
     /// An array of the given length with unspecified contents: a pooled one when there is one.
     let uninit<'T> (length: int) : 'T[] =
         if enabled && length >= Threshold then
-            match take<'T> length with
-            | Some a -> a
-            | None -> GC.AllocateUninitializedArray<'T> length
+            let a = match take<'T> length with Some a -> a | None -> GC.AllocateUninitializedArray<'T> length
+            Pool<'T>.Claim a
+            a
         else GC.AllocateUninitializedArray<'T> length
 
     /// An array of zeros of the given length.
     let zeros<'T> (length: int) : 'T[] =
         if enabled && length >= Threshold then
-            match take<'T> length with
-            | Some a ->
-                Array.Clear a
-                a
-            | None -> Array.zeroCreate<'T> length
+            let a =
+                match take<'T> length with
+                | Some a ->
+                    Array.Clear a
+                    a
+                | None -> Array.zeroCreate<'T> length
+            Pool<'T>.Claim a
+            a
         else Array.zeroCreate<'T> length
 
     /// Marks an array that now backs a tensor: it goes back to the pool once unreachable.
     /// Tracking one array twice (a view of a tensor) keeps the first lease.
     let track (array: 'T[]) =
         if enabled && array.Length >= Threshold then Pool<'T>.Track array
+
+    /// Until the returned handle is disposed, every array the engine takes on this thread (and in
+    /// the parallel work it starts) belongs to the scope, and disposing it hands them all back to
+    /// the pool at once: the next step reuses them while they are still in the cache, where
+    /// waiting for the GC would give back memory whose pages fault again. So nothing made inside
+    /// the scope may be used after it: wrap one training step (forward, backward, optimiser step)
+    /// and read what you keep (the loss as a number) inside. Scopes nest; with CRHN_POOL=0 a scope
+    /// does nothing.
+    let scope () : IDisposable =
+        if not enabled then { new IDisposable with member _.Dispose() = () }
+        else
+            let opened = Scope()
+            let previous = current.Value
+            current.Value <- opened
+            { new IDisposable with
+                member _.Dispose() =
+                    let handBack =
+                        lock gate (fun () ->
+                            if opened.Open then
+                                opened.Open <- false
+                                let all = Seq.toArray opened.Arrays.Values
+                                opened.Arrays.Clear()
+                                all
+                            else [||])
+                    current.Value <- previous
+                    for give in handBack do give () }
 
     /// Hands back a scratch buffer that no one refers to any more.
     let release (array: 'T[]) =

@@ -187,6 +187,55 @@ type EngineTests(output: ITestOutputHelper) =
     member _.``companion: an array handed back while still in use is overwritten by the next step`` () =
         Check.fails "release a live array" 20 (EngineTests.RecyclingKeepsLiveTensors true)
 
+    /// Prop: a storage scope hands back only what was made inside it. Tensors made before a scope
+    /// (an input, a result kept from an unscoped step) stay bit for bit what they were while four
+    /// scoped steps recycle each other's arrays, and every scoped step computes what an unscoped one
+    /// does. The companion uses a result made inside a scope after the scope ended: the next step
+    /// has written over it.
+    static member private ScopedSteps (useAfterScope: bool) =
+        // Lengths of their own, so that no other test takes these arrays.
+        let columns = Kernels.Storage.Threshold + (if useAfterScope then 3 else 2)
+        Prop.forAll (Gen.choose (1, 5) |> Arb.fromGen) (fun rows ->
+            let length = rows * columns
+            let x = Cpu.ofFloat32 [| rows; columns |] (Rng.uniform32 (uint64 rows) -2.0 2.0 length)
+            let xValues = x.ToFloat32Array()
+            let other = x.MulScalar 0.5
+            let kept = EngineTests.Step x
+            let keptValues = kept.ToFloat32Array()
+            let expectedOther = (EngineTests.Step other).ToFloat32Array()
+            let first, firstValues =
+                use _ = Kernels.Storage.scope ()
+                let y = EngineTests.Step x
+                y, y.ToFloat32Array()
+            let stepsAgree =
+                Seq.init 3 (fun _ ->
+                    use _ = Kernels.Storage.scope ()
+                    (EngineTests.Step other).ToFloat32Array() = expectedOther)
+                |> Seq.forall id
+            let outsideKept = x.ToFloat32Array() = xValues && kept.ToFloat32Array() = keptValues && firstValues = keptValues
+            let insideKept = not useAfterScope || first.ToFloat32Array() = firstValues
+            (stepsAgree && outsideKept && insideKept) |> Prop.label (sprintf "rows %d" rows))
+
+    [<Fact>]
+    member _.``a storage scope recycles only what was made inside it`` () =
+        Check.run "storage scope" 20 (EngineTests.ScopedSteps false)
+
+    [<Fact>]
+    member _.``companion: a tensor used after its scope ended has been written over`` () =
+        Check.fails "tensor used after its scope" 20 (EngineTests.ScopedSteps true)
+
+    [<Fact>]
+    member _.``the next scope reuses the arrays the last one handed back`` () =
+        let length = Kernels.Storage.Threshold + 31
+        let x = Cpu.ofFloat32 [| 1; length |] (Rng.uniform32 5UL -1.0 1.0 length)
+        let storageIn () =
+            use _ = Kernels.Storage.scope ()
+            EngineTests.Storage(EngineTests.Step x)
+        let first = storageIn ()
+        let second = storageIn ()
+        Assert.True(obj.ReferenceEquals(first, second) || [ 1 .. 2 ] |> List.exists (fun _ -> obj.ReferenceEquals(first, storageIn ())),
+                    "a scope's arrays did not come back for the next one")
+
     /// Prop: a weight used several times gets the sum of the gradients of its uses. W (d×d) enters
     /// H = tanh(X·op(W)), then 2–5 products op(W)·op(H) or op(H)·op(W) with random transposes (H is
     /// itself used by each) and an element-wise W ⊙ W; the tied gradient equals the sum of the

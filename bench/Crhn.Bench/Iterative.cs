@@ -60,6 +60,8 @@ public static class Iterative
             int correct = 0;
             foreach (var (xb, yb) in batches)
             {
+                // The step's tensors go back to the engine's pool when it ends (PyTorch frees them by reference count).
+                using var scope = Crhn.Core.Kernels.Storage.scope();
                 adam.ZeroGrad();
                 var loss = net.Loss(xb, yb);
                 loss.Total.Backward(null);
