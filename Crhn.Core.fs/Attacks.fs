@@ -142,30 +142,37 @@ module Attacks =
             raise (ArgumentException(sprintf "attack: expected ε ≥ 0, α ≥ 0, steps ≥ 0, EOT samples ≥ 1, lo < hi, resize rate in (0, 1] and a probability in [0, 1]; found ε = %g, α = %g, steps = %d, EOT = %d, [%g, %g], rate %g, probability %g." s.Eps s.Alpha s.Steps s.EotIter s.Lo s.Hi s.ResizeRate s.DiversityProb, "settings"))
         if not (images.IsFinite()) then raise (ArgumentException("attack: the images hold NaN or infinite values.", "images"))
         let grad = gradient loss
+        // Each step's graph and gradients go back to the engine's pool when the step ends; only
+        // the step's result is kept.
+        let scoped (step: unit -> RawTensor) =
+            use _ = Kernels.Storage.scope ()
+            (step ()).Keep()
         match kind with
         | AttackKind.Fgsm ->
-            images.Binary(BinaryOp.Add, ((grad images).Unary UnaryOp.Sign).MulScalar s.Eps).Clamp(s.Lo, s.Hi)
+            scoped (fun () -> images.Binary(BinaryOp.Add, ((grad images).Unary UnaryOp.Sign).MulScalar s.Eps).Clamp(s.Lo, s.Hi))
         | AttackKind.Ffgsm ->
             let start = randomStart s images
-            project s images (ascend s start (grad start))
+            scoped (fun () -> project s images (ascend s start (grad start)))
         | AttackKind.Bim ->
             let mutable adv = images
             for _ in 1 .. s.Steps do
-                let stepped = ascend s adv (grad adv)
-                let floor = images.AddScalar(-s.Eps).Clamp(s.Lo, Double.PositiveInfinity)
-                let ceiling = images.AddScalar s.Eps
-                let b = stepped.Binary(BinaryOp.Sub, floor).Clamp(0.0, Double.PositiveInfinity).Binary(BinaryOp.Add, floor)
-                let c = ceiling.Binary(BinaryOp.Sub, b).Clamp(0.0, Double.PositiveInfinity).MulScalar(-1.0).Binary(BinaryOp.Add, ceiling)
-                adv <- c.Clamp(Double.NegativeInfinity, s.Hi)
+                adv <- scoped (fun () ->
+                    let stepped = ascend s adv (grad adv)
+                    let floor = images.AddScalar(-s.Eps).Clamp(s.Lo, Double.PositiveInfinity)
+                    let ceiling = images.AddScalar s.Eps
+                    let b = stepped.Binary(BinaryOp.Sub, floor).Clamp(0.0, Double.PositiveInfinity).Binary(BinaryOp.Add, floor)
+                    let c = ceiling.Binary(BinaryOp.Sub, b).Clamp(0.0, Double.PositiveInfinity).MulScalar(-1.0).Binary(BinaryOp.Add, ceiling)
+                    c.Clamp(Double.NegativeInfinity, s.Hi))
             adv
         | AttackKind.Pgd | AttackKind.Eotpgd ->
             let mutable adv = if s.RandomStart then randomStart s images else images
             let samples = if kind = AttackKind.Pgd then 1 else s.EotIter
             for _ in 1 .. s.Steps do
-                let mutable g = grad adv
-                for _ in 2 .. samples do
-                    g <- g.Binary(BinaryOp.Add, grad adv)
-                adv <- project s images (ascend s adv g)
+                adv <- scoped (fun () ->
+                    let mutable g = grad adv
+                    for _ in 2 .. samples do
+                        g <- g.Binary(BinaryOp.Add, grad adv)
+                    project s images (ascend s adv g))
             adv
         | AttackKind.Mifgsm | AttackKind.Nifgsm | AttackKind.Difgsm ->
             let mutable adv = if kind = AttackKind.Difgsm && s.RandomStart then randomStart s images else images

@@ -167,6 +167,9 @@ type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], data: 'T[]
     override _.AdamInPlace(grad, m, v, step, beta1, beta2, c2, eps) =
         for name, t in [ "grad", grad; "m", m; "v", v ] do Shape.checkEqual "adam" name shape t.Shape
         Elementwise.adamInto data (CpuTensor<'T>.Of(grad, "adam")) (CpuTensor<'T>.Of(m, "adam")) (CpuTensor<'T>.Of(v, "adam")) step beta1 beta2 c2 eps
+    override t.Keep() =
+        Storage.keep data
+        t
     override _.CopyInPlace x =
         Shape.checkEqual "copy" "x" shape x.Shape
         Array.blit (CpuTensor<'T>.Of(x, "copy")) 0 data 0 data.Length

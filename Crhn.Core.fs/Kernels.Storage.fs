@@ -62,14 +62,21 @@ module Storage =
         static let leases = ConditionalWeakTable<'T[], Lease<'T>>()
         static let elementBytes = int64 (Runtime.InteropServices.Marshal.SizeOf<'T>())
 
+        /// Takes an array out of the scope it belongs to, if any (the caller holds the gate).
+        static member private Disown(array: 'T[]) =
+            match owners.TryGetValue array with
+            | true, scope ->
+                scope.Arrays.Remove array |> ignore
+                owners.Remove array |> ignore
+            | _ -> ()
+
+        /// Records that an array stays in use after its scope ends.
+        static member Keep(array: 'T[]) = lock gate (fun () -> Pool<'T>.Disown array)
+
         /// Records that an array now in use belongs to the current scope (or to none).
         static member Claim(array: 'T[]) =
             lock gate (fun () ->
-                match owners.TryGetValue array with
-                | true, scope ->
-                    scope.Arrays.Remove array |> ignore
-                    owners.Remove array |> ignore
-                | _ -> ()
+                Pool<'T>.Disown array
                 match current.Value with
                 | null -> ()
                 | scope when scope.Open ->
@@ -91,11 +98,7 @@ module Storage =
         static member Give(array: 'T[]) =
             let bytes = int64 array.Length * elementBytes
             lock gate (fun () ->
-                match owners.TryGetValue array with
-                | true, scope ->
-                    scope.Arrays.Remove array |> ignore
-                    owners.Remove array |> ignore
-                | _ -> ()
+                Pool<'T>.Disown array
                 let stack =
                     match buckets.TryGetValue array.Length with
                     | true, s -> s
@@ -196,6 +199,11 @@ module Storage =
                             else [||])
                     current.Value <- previous
                     for give in handBack do give () }
+
+    /// Takes an array made inside a scope out of it: it stays valid after the scope ends (and goes
+    /// back to the pool through the GC, as arrays made outside scopes do).
+    let keep (array: 'T[]) =
+        if enabled && array.Length >= Threshold then Pool<'T>.Keep array
 
     /// Hands back a scratch buffer that no one refers to any more.
     let release (array: 'T[]) =

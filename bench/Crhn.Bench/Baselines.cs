@@ -133,7 +133,12 @@ public static class Baselines
         var loss = Crhn.Core.Models.Attacks.reconstructionLoss(Microsoft.FSharp.Core.FuncConvert.FromFunc<Tensor, Tensor>(model.Forward), x);
         double Mse(RawTensor candidate) => loss.Invoke(Tensor.Constant(candidate)).ToScalar();
         RawTensor? y = null;
-        yield return Harness.Measure(keys[0], 1, 5, 1.0, () => y = model.Forward(Tensor.Constant(x)).Primal,
+        yield return Harness.Measure(keys[0], 1, 5, 1.0, () =>
+            {
+                // The forward's intermediates go back to the engine's pool at once (PyTorch frees them by reference count).
+                using var scope = Crhn.Core.Kernels.Storage.scope();
+                y = model.Forward(Tensor.Constant(x)).Primal.Keep();
+            },
             t => new JsonObject { ["images_per_s"] = n / t }, () => new JsonObject { ["mse_clean"] = y!.Binary(BinaryOp.Sub, x).Unary(UnaryOp.Square).SumAll() / y.Numel });
         foreach (var (key, kind, reps) in new[] { (keys[1], AttackKind.Fgsm, (int?)null), (keys[2], AttackKind.Pgd, 5) })
         {

@@ -1,7 +1,7 @@
 // Crhn's benchmarks for the workloads of ../shared/bench/WORKLOADS.md (same keys, same inputs,
 // same timing rules), run once per provider; each provider's results go to a JSON file with the
 // keys of PyTorch's results-torch.json. Usage:
-//   dotnet run --project bench/Crhn.Bench -c Release -- [--out DIR] [--only KEYPREFIX]
+//   dotnet run --project bench/Crhn.Bench -c Release -- [--out DIR] [--only KEYPREFIX] [--provider openblas|managed]
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -11,11 +11,13 @@ using Crhn.Core.Providers;
 
 string outDir = "bench-results";
 string? only = null;
+string? provider = null;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--out" && i + 1 < args.Length) outDir = args[++i];
     else if (args[i] == "--only" && i + 1 < args.Length) only = args[++i];
-    else { Console.Error.WriteLine($"unknown argument {args[i]}; usage: [--out DIR] [--only KEYPREFIX]"); return 2; }
+    else if (args[i] == "--provider" && i + 1 < args.Length && args[i + 1] is "openblas" or "managed") provider = args[++i];
+    else { Console.Error.WriteLine($"unknown argument {args[i]}; usage: [--out DIR] [--only KEYPREFIX] [--provider openblas|managed]"); return 2; }
 }
 Directory.CreateDirectory(outDir);
 Harness.Only = only;
@@ -27,7 +29,7 @@ switch (Crhn.Core.Engine.OpenBlas())
     case var err: Console.Error.WriteLine($"openblas dropped out: {err.ErrorValue}"); break;
 }
 
-foreach (var p in providers)
+foreach (var p in providers.Where(p => provider is null || p.Name == provider))
 {
     using var scope = Crhn.Core.Engine.Scoped(p);
     Console.Error.WriteLine($"== {p.Description}");
