@@ -63,7 +63,8 @@ type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], data: 'T[]
         CpuTensor<'T>.Make(s, data)
     override _.Binary(op, other) =
         let b = CpuTensor<'T>.Of(other, "binary")
-        let outShape = Shape.broadcast (sprintf "%A" op) shape other.Shape
+        let name = match op with BinaryOp.Add -> "add" | BinaryOp.Sub -> "sub" | BinaryOp.Mul -> "mul" | BinaryOp.Div -> "div"
+        let outShape = Shape.broadcast name shape other.Shape
         CpuTensor<'T>.Make(outShape, Elementwise.binary op shape data other.Shape b outShape)
     override _.AddScalar c = CpuTensor<'T>.Make(shape, Elementwise.addScalar (ofFloat c) data)
     override _.MulScalar c = CpuTensor<'T>.Make(shape, Elementwise.mulScalar (ofFloat c) data)

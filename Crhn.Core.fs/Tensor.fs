@@ -102,7 +102,9 @@ type Tensor private (primal: RawTensor, op: string, parents: Tensor[], reverse: 
                     match t.Reverse with
                     | None -> t.SetGrad(Some(match t.Grad with Some old -> old.Binary(BinaryOp.Add, g) | None -> g))
                     | Some rule ->
-                        let checkShape (p: Tensor) (gp: RawTensor) = Shape.checkEqual (sprintf "backward of %s" t.Op) "gradient" p.Shape gp.Shape
+                        // The message is formatted only on a mismatch: this runs for every gradient.
+                        let checkShape (p: Tensor) (gp: RawTensor) =
+                            if p.Shape <> gp.Shape then Shape.checkEqual (sprintf "backward of %s" t.Op) "gradient" p.Shape gp.Shape
                         t.Parents |> Array.iteri (fun i p ->
                             if p.RequiresGrad then
                                 match grads.TryGetValue p.Id, t.Accumulate with
