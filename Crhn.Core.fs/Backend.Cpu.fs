@@ -90,7 +90,10 @@ type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], data: 'T[]
         let outShape = Array.copy shape
         outShape.[axis] <- all |> Array.sumBy (fun t -> t.Shape.[axis])
         CpuTensor<'T>.Make(outShape, Layout.concat (all |> Array.map (fun t -> t.Shape)) arrays axis)
-    /// C (m×n, row-major, offset 0) ← op(this)·op(other) + β·C through the GEMM provider.
+    /// The shape of op(this)·op(other).
+    member private _.ProductShape(transA: bool, transB: bool, other: RawTensor) =
+        [| (if transA then shape.[1] else shape.[0]); (if transB then other.Shape.[0] else other.Shape.[1]) |]
+    /// C (row-major, offset 0) ← op(this)·op(other) + β·C through the GEMM provider.
     member private _.Gemm(transA: bool, transB: bool, other: RawTensor, beta: float, c: 'T[]) =
         let b = CpuTensor<'T>.Of(other, "matmul")
         let m, k = if transA then shape.[1], shape.[0] else shape.[0], shape.[1]
@@ -102,17 +105,15 @@ type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], data: 'T[]
         | (:? (float[]) as a64), (:? (float[]) as b64), (:? (float[]) as c64) ->
             p.Dgemm(transA, transB, m, n, k, 1.0, a64, 0, shape.[1], b64, 0, other.Shape.[1], beta, c64, 0, n)
         | _ -> invalidOp "matmul: unsupported element type"
-        [| m; n |]
     override t.MatMul(transA, transB, other) =
-        let m = if transA then shape.[1] else shape.[0]
-        let n = if transB then other.Shape.[0] else other.Shape.[1]
+        let outShape = t.ProductShape(transA, transB, other)
         // Both providers overwrite C when beta = 0 without reading it (reference BLAS semantics).
-        let c = Storage.uninit<'T> (m * n)
-        CpuTensor<'T>.Make(t.Gemm(transA, transB, other, 0.0, c), c)
+        let c = Storage.uninit<'T> (Shape.numel outShape)
+        t.Gemm(transA, transB, other, 0.0, c)
+        CpuTensor<'T>.Make(outShape, c)
     override t.MatMulAddInto(transA, transB, other, into) =
-        let expected = [| (if transA then shape.[1] else shape.[0]); (if transB then other.Shape.[0] else other.Shape.[1]) |]
-        Shape.checkEqual "matmul accumulate" "into" expected into.Shape
-        t.Gemm(transA, transB, other, 1.0, CpuTensor<'T>.Of(into, "matmul accumulate")) |> ignore
+        Shape.checkEqual "matmul accumulate" "into" (t.ProductShape(transA, transB, other)) into.Shape
+        t.Gemm(transA, transB, other, 1.0, CpuTensor<'T>.Of(into, "matmul accumulate"))
     override _.Conv2d(weight, g) =
         let w = CpuTensor<'T>.Of(weight, "conv2d")
         let outShape, y = Conv.forward serialGemm shape data weight.Shape w g

@@ -286,6 +286,7 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
         let values = x.ToFloat64Array()
         let d = config.Inputs
         let adam = Adam(parameters, learningRate)
+        adam.ZeroGrad()
         [| for epoch in 1 .. epochs ->
             let order =
                 if shuffle then Rng.uniform64 (Rng.derive seed (100000 + epoch)) 0.0 1.0 n |> Array.mapi (fun i u -> u, i) |> Array.sort |> Array.map snd
@@ -299,7 +300,6 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
                 let batch = Array.zeroCreate<float> (rows.Length * d)
                 rows |> Array.iteri (fun j i -> Array.blit values (i * d) batch (j * d) d)
                 let xb = Tensor.Constant(m.Primal.CreateLike([| rows.Length; d |], batch))
-                adam.ZeroGrad()
                 let parts = this.Loss(xb, rows |> Array.map (fun i -> labels.[i]))
                 let total = parts.Total.ToScalar()
                 if not (Double.IsFinite total) then
@@ -307,6 +307,7 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
                         sprintf "iterative net: the loss became %g in epoch %d at sample %d: training diverged; try a smaller learning rate than %g." total epoch start learningRate))
                 parts.Total.Backward()
                 adam.Step()
+                // The gradients live in the step's scope: forget them before it ends.
                 adam.ZeroGrad()
                 let w = float rows.Length
                 loss <- loss + total * w

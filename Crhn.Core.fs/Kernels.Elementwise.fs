@@ -265,13 +265,13 @@ module Elementwise =
             i <- i + 1
         ok
 
+    open System.Runtime.Intrinsics
+    open System.Runtime.InteropServices
+
     /// One Adam step over [off, off + len) in PyTorch's order of operations (torch.optim.Adam,
     /// 1.13): m ← m·β₁ + g·d₁, v ← v·β₂ + g·g·d₂, p ← p − step·m/(√v/c₂ + ε), with d = 1 − β
     /// (rounded from float64, as PyTorch passes it), step = lr/(1−β₁ᵗ) and c₂ = √(1−β₂ᵗ); one pass
     /// in Vector256 lanes, then the tail.
-    open System.Runtime.Intrinsics
-    open System.Runtime.InteropServices
-
     let inline private adamRange<'T when 'T: (new: unit -> 'T) and 'T: struct and 'T :> ValueType and 'T :> IFloatingPointIeee754<'T>>
         (p: 'T[]) (g: 'T[]) (m: 'T[]) (v: 'T[]) (step: 'T) (b1: 'T) (d1: 'T) (b2: 'T) (d2: 'T) (c2: 'T) (eps: 'T) (off: int) (len: int) =
         let lanes = Vector256<'T>.Count

@@ -73,16 +73,16 @@ module Storage =
         /// Records that an array stays in use after its scope ends.
         static member Keep(array: 'T[]) = lock gate (fun () -> Pool<'T>.Disown array)
 
-        /// Records that an array now in use belongs to the current scope (or to none).
+        /// Records that an array just taken (fresh, or from the pool, where no array has an owner)
+        /// belongs to the current scope, if one is open; outside scopes there is nothing to do.
         static member Claim(array: 'T[]) =
-            lock gate (fun () ->
-                Pool<'T>.Disown array
-                match current.Value with
-                | null -> ()
-                | scope when scope.Open ->
-                    scope.Arrays.[array] <- fun () -> Pool<'T>.Give array
-                    owners.[array] <- scope
-                | _ -> ())
+            match current.Value with
+            | null -> ()
+            | scope ->
+                lock gate (fun () ->
+                    if scope.Open then
+                        scope.Arrays.[array] <- fun () -> Pool<'T>.Give array
+                        owners.[array] <- scope)
 
         static member Take(length: int) : 'T[] option =
             lock gate (fun () ->

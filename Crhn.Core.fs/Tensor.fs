@@ -107,21 +107,18 @@ type Tensor private (primal: RawTensor, op: string, parents: Tensor[], reverse: 
                             if p.Shape <> gp.Shape then Shape.checkEqual (sprintf "backward of %s" t.Op) "gradient" p.Shape gp.Shape
                         t.Parents |> Array.iteri (fun i p ->
                             if p.RequiresGrad then
+                                let gradient () =
+                                    let gp = rule g i
+                                    checkShape p gp
+                                    gp
                                 match grads.TryGetValue p.Id, t.Accumulate with
                                 | (true, acc), Some accumulate when owned.Contains p.Id -> accumulate g i acc
-                                | (true, acc), _ when owned.Contains p.Id ->
-                                    let gp = rule g i
-                                    checkShape p gp
-                                    acc.AddInPlace gp
+                                | (true, acc), _ when owned.Contains p.Id -> acc.AddInPlace(gradient ())
                                 | (true, acc), _ ->
-                                    let gp = rule g i
-                                    checkShape p gp
-                                    grads.[p.Id] <- acc.Binary(BinaryOp.Add, gp)
+                                    grads.[p.Id] <- acc.Binary(BinaryOp.Add, gradient ())
                                     owned.Add p.Id |> ignore
                                 | _, accumulate ->
-                                    let gp = rule g i
-                                    checkShape p gp
-                                    grads.[p.Id] <- gp
+                                    grads.[p.Id] <- gradient ()
                                     if accumulate.IsSome then owned.Add p.Id |> ignore)
                 | _ -> ()
 
