@@ -2,6 +2,7 @@ namespace Crhn.Core.Kernels
 
 open System
 open System.Numerics
+open System.Runtime.InteropServices
 open System.Runtime.Intrinsics
 open System.Threading.Tasks
 open Crhn.Core
@@ -10,8 +11,8 @@ open Crhn.Core
 /// dimensions; the convolution kernels call it from inside their own parallel loop.
 type SerialGemm<'T> = bool -> bool -> int -> int -> int -> 'T[] -> int -> int -> 'T[] -> int -> int -> 'T -> 'T[] -> int -> int -> unit
 
-/// Splitting a row into its two stride phases (evens, then odds) and merging it back, with one
-/// vector shuffle per 16 (or 8) floats: the hot loop of stride-2 im2col/col2im in float32.
+/// Splitting a row into its two stride phases (evens, odds) and merging it back, with one vector
+/// shuffle per 16 (or 8) floats: the hot loop of stride-2 im2col/col2im in float32.
 module internal StridePhases =
 
     let private split512 = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15)
@@ -19,44 +20,58 @@ module internal StridePhases =
     let private split256 = Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7)
     let private merge256 = Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7)
 
-    /// dst[dstOff + j] = x[src + 2j] for j < ⌈width/2⌉, then dst[dstOff + ⌈width/2⌉ + j] = x[src + 2j + 1].
-    let split (x: float32[]) (src: int) (dst: float32[]) (dstOff: int) (width: int) =
-        let half = (width + 1) / 2
+    /// dst[evens + j] = x[src + 2j] and dst[odds + j] = x[src + 2j + 1] for 2j (+ 1) < width.
+    let split (x: float32[]) (src: int) (dst: float32[]) (evens: int) (odds: int) (width: int) =
         let mutable j = 0
         if Vector512.IsHardwareAccelerated then
             while 2 * j + 16 <= width do
                 let v = Vector512.Shuffle(Vector512.Create<float32>(ReadOnlySpan<float32>(x, src + 2 * j, 16)), split512)
-                v.GetLower().CopyTo(Span(dst, dstOff + j, 8))
-                v.GetUpper().CopyTo(Span(dst, dstOff + half + j, 8))
+                v.GetLower().CopyTo(Span(dst, evens + j, 8))
+                v.GetUpper().CopyTo(Span(dst, odds + j, 8))
                 j <- j + 8
         elif Vector256.IsHardwareAccelerated then
             while 2 * j + 8 <= width do
                 let v = Vector256.Shuffle(Vector256.Create<float32>(ReadOnlySpan<float32>(x, src + 2 * j, 8)), split256)
-                v.GetLower().CopyTo(Span(dst, dstOff + j, 4))
-                v.GetUpper().CopyTo(Span(dst, dstOff + half + j, 4))
+                v.GetLower().CopyTo(Span(dst, evens + j, 4))
+                v.GetUpper().CopyTo(Span(dst, odds + j, 4))
                 j <- j + 4
         while 2 * j < width do
-            dst.[dstOff + j] <- x.[src + 2 * j]
-            if 2 * j + 1 < width then dst.[dstOff + half + j] <- x.[src + 2 * j + 1]
+            dst.[evens + j] <- x.[src + 2 * j]
+            if 2 * j + 1 < width then dst.[odds + j] <- x.[src + 2 * j + 1]
             j <- j + 1
 
-    /// The inverse of split: x[dst + 2j] = p[pOff + j], x[dst + 2j + 1] = p[pOff + ⌈width/2⌉ + j].
-    let merge (p: float32[]) (pOff: int) (x: float32[]) (dst: int) (width: int) =
-        let half = (width + 1) / 2
+    /// dst[d + j] ← dst[d + j] + src[s + j] for j < len, in Vector256 steps after one range check:
+    /// col2im adds runs of 8–32 floats, where a library call's checks and dispatch cost more than
+    /// the additions.
+    let addRun (src: float32[]) (s: int) (dst: float32[]) (d: int) (len: int) =
+        if s < 0 || d < 0 || len < 0 || s > src.Length - len || d > dst.Length - len then
+            raise (ArgumentOutOfRangeException("len", len, "addRun: the run does not fit its arrays."))
+        let rs = &MemoryMarshal.GetArrayDataReference src
+        let rd = &MemoryMarshal.GetArrayDataReference dst
+        let mutable j = 0
+        while j + 8 <= len do
+            (Vector256.LoadUnsafe(&rs, unativeint (s + j)) + Vector256.LoadUnsafe(&rd, unativeint (d + j))).StoreUnsafe(&rd, unativeint (d + j))
+            j <- j + 8
+        while j < len do
+            dst.[d + j] <- dst.[d + j] + src.[s + j]
+            j <- j + 1
+
+    /// The inverse of split: x[dst + 2j] = p[evens + j], x[dst + 2j + 1] = p[odds + j].
+    let merge (p: float32[]) (evens: int) (odds: int) (x: float32[]) (dst: int) (width: int) =
         let mutable j = 0
         if Vector512.IsHardwareAccelerated then
             while 2 * j + 16 <= width do
-                let v = Vector512.Create(Vector256.Create<float32>(ReadOnlySpan<float32>(p, pOff + j, 8)), Vector256.Create<float32>(ReadOnlySpan<float32>(p, pOff + half + j, 8)))
+                let v = Vector512.Create(Vector256.Create<float32>(ReadOnlySpan<float32>(p, evens + j, 8)), Vector256.Create<float32>(ReadOnlySpan<float32>(p, odds + j, 8)))
                 Vector512.Shuffle(v, merge512).CopyTo(Span(x, dst + 2 * j, 16))
                 j <- j + 8
         elif Vector256.IsHardwareAccelerated then
             while 2 * j + 8 <= width do
-                let v = Vector256.Create(Vector128.Create<float32>(ReadOnlySpan<float32>(p, pOff + j, 4)), Vector128.Create<float32>(ReadOnlySpan<float32>(p, pOff + half + j, 4)))
+                let v = Vector256.Create(Vector128.Create<float32>(ReadOnlySpan<float32>(p, evens + j, 4)), Vector128.Create<float32>(ReadOnlySpan<float32>(p, odds + j, 4)))
                 Vector256.Shuffle(v, merge256).CopyTo(Span(x, dst + 2 * j, 8))
                 j <- j + 4
         while 2 * j < width do
-            x.[dst + 2 * j] <- p.[pOff + j]
-            if 2 * j + 1 < width then x.[dst + 2 * j + 1] <- p.[pOff + half + j]
+            x.[dst + 2 * j] <- p.[evens + j]
+            if 2 * j + 1 < width then x.[dst + 2 * j + 1] <- p.[odds + j]
             j <- j + 1
 
 /// 2-D convolution (cross-correlation, as PyTorch's conv2d) by im2col + GEMM, one image per task,
@@ -66,100 +81,123 @@ module Conv =
 
     let private floorDiv (a: int) (b: int) = if a >= 0 then a / b else -((-a + b - 1) / b)
 
-    /// The range [lo, hi] of output positions o whose input position o·stride + k − pad is inside [0, size).
-    let private validRange (size: int) (outSize: int) (k: int) (stride: int) (pad: int) =
-        let lo = max 0 (-(floorDiv (k - pad) stride))
-        let hi = min (outSize - 1) (floorDiv (size - 1 - k + pad) stride)
-        lo, hi
-
+    /// The geometry of one call. Each input plane is read through a zero-padded copy of it,
+    /// (H + 2·padH) rows of RowLen, whose rows are split into their sw stride phases: phase φ of a
+    /// row holds the padded columns φ, φ + sw, φ + 2sw, … (padded column X = input column + padW).
+    /// Kernel tap (p, q) then reads, for output row oy, the Wo contiguous values at padded row
+    /// oy·sh + p, phase q mod sw, from index q / sw: every column row of im2col is Ho whole runs,
+    /// with no range checks and no zeros to write.
     type private Dims =
-        { N: int; C: int; H: int; W: int; O: int; KH: int; KW: int; Ho: int; Wo: int; G: ConvGeometry }
+        { N: int; C: int; H: int; W: int; O: int; KH: int; KW: int; Ho: int; Wo: int; G: ConvGeometry
+          /// Where each phase starts in a padded row, and the row's length.
+          PhaseStart: int[]
+          RowLen: int }
         member d.Ckk = d.C * d.KH * d.KW
         member d.HoWo = d.Ho * d.Wo
+        member d.PaddedLen = (d.H + 2 * d.G.PadH) * d.RowLen
+        /// Where padded column X (= input column + padW) lies in its row.
+        member d.Column(x: int) = d.PhaseStart.[x % d.G.StrideW] + x / d.G.StrideW
+        /// Where input row iy starts in the padded rows.
+        member d.Row(iy: int) = (iy + d.G.PadH) * d.RowLen
 
     let private dims (xShape: int[]) (wShape: int[]) (g: ConvGeometry) =
+        let s = g.StrideW
+        let wp = xShape.[3] + 2 * g.PadW
+        let starts = Array.zeroCreate (s + 1)
+        for ph in 0 .. s - 1 do starts.[ph + 1] <- starts.[ph] + (wp - ph + s - 1) / s
         { N = xShape.[0]; C = xShape.[1]; H = xShape.[2]; W = xShape.[3]
           O = wShape.[0]; KH = wShape.[2]; KW = wShape.[3]
           Ho = Shape.convOutput xShape.[2] wShape.[2] g.StrideH g.PadH
           Wo = Shape.convOutput xShape.[3] wShape.[3] g.StrideW g.PadW
-          G = g }
+          G = g; PhaseStart = starts; RowLen = starts.[s] }
 
-    /// Where each input row's stride phases start: phase φ holds the row's elements φ, φ + sw, φ + 2sw, …
-    let private phaseStarts (d: Dims) =
-        Array.init (d.G.StrideW + 1) (fun ph -> Seq.sum (seq { for r in 0 .. ph - 1 -> (d.W - r + d.G.StrideW - 1) / d.G.StrideW }))
+    /// Input plane src of x (H rows of W) into the padded rows of the phase buffer (its padding
+    /// untouched), float32 at stride 2 by vector shuffles. The type test is made once per call
+    /// and the returned function does a whole plane: a closure call per row costs more than the row.
+    let private planeSplitter<'T when 'T :> IFloatingPointIeee754<'T>> (d: Dims) (x: 'T[]) (phases: 'T[]) : int -> unit =
+        let pw = d.G.PadW
+        match box x, box phases with
+        | _ when d.G.StrideW = 1 ->
+            fun src -> for iy in 0 .. d.H - 1 do ReadOnlySpan(x, src + iy * d.W, d.W).CopyTo(Span(phases, d.Row iy + pw, d.W))
+        | (:? (float32[]) as x32), (:? (float32[]) as p32) when d.G.StrideW = 2 ->
+            let evens, odds = d.Column pw, d.Column(pw + 1)
+            fun src ->
+                for iy in 0 .. d.H - 1 do
+                    let row = d.Row iy
+                    StridePhases.split x32 (src + iy * d.W) p32 (row + evens) (row + odds) d.W
+        | _ ->
+            fun src ->
+                for iy in 0 .. d.H - 1 do
+                    for ix in 0 .. d.W - 1 do phases.[d.Row iy + d.Column(ix + pw)] <- x.[src + iy * d.W + ix]
 
-    /// For kernel column q: the phase its reads fall in and the shift j − ox of the phase index.
-    let private phaseOf (d: Dims) (q: int) =
-        let s = d.G.StrideW
-        let ph = ((q - d.G.PadW) % s + s) % s
-        ph, (q - d.G.PadW - ph) / s
+    /// The inverse of planeSplitter: the padded rows' interior back into input plane dst of x.
+    let private planeMerger<'T when 'T :> IFloatingPointIeee754<'T>> (d: Dims) (phases: 'T[]) (x: 'T[]) : int -> unit =
+        let pw = d.G.PadW
+        match box phases, box x with
+        | _ when d.G.StrideW = 1 ->
+            fun dst -> for iy in 0 .. d.H - 1 do ReadOnlySpan(phases, d.Row iy + pw, d.W).CopyTo(Span(x, dst + iy * d.W, d.W))
+        | (:? (float32[]) as p32), (:? (float32[]) as x32) when d.G.StrideW = 2 ->
+            let evens, odds = d.Column pw, d.Column(pw + 1)
+            fun dst ->
+                for iy in 0 .. d.H - 1 do
+                    let row = d.Row iy
+                    StridePhases.merge p32 (row + evens) (row + odds) x32 (dst + iy * d.W) d.W
+        | _ ->
+            fun dst ->
+                for iy in 0 .. d.H - 1 do
+                    for ix in 0 .. d.W - 1 do x.[dst + iy * d.W + ix] <- phases.[d.Row iy + d.Column(ix + pw)]
+
+    /// One tap's Ho runs of Wo added from the column buffer into the phase buffer: run oy from
+    /// col[colBase + oy·Wo] onto phases[start + oy·sh·RowLen]; float32 by StridePhases.addRun, the
+    /// type test made once per call.
+    let private tapAdder<'T when 'T :> IFloatingPointIeee754<'T>> (d: Dims) (col: 'T[]) (phases: 'T[]) : int -> int -> unit =
+        let rowStep = d.G.StrideH * d.RowLen
+        match box col, box phases with
+        | (:? (float32[]) as c32), (:? (float32[]) as p32) ->
+            fun colBase start ->
+                for oy in 0 .. d.Ho - 1 do StridePhases.addRun c32 (colBase + oy * d.Wo) p32 (start + oy * rowStep) d.Wo
+        | _ ->
+            fun colBase start ->
+                for oy in 0 .. d.Ho - 1 do
+                    let dst = Span(phases, start + oy * rowStep, d.Wo)
+                    Numerics.Tensors.TensorPrimitives.Add(Span<'T>.op_Implicit dst, ReadOnlySpan(col, colBase + oy * d.Wo, d.Wo), dst)
+
+    /// The taps t = p·KW + q with where each one's run for output row 0 starts in the phase buffer
+    /// (later rows: + oy·sh·RowLen), grouped by their shift (p / sh, q / sw). The taps of one group
+    /// touch disjoint positions; two taps whose runs overlap (shifted by one element) sit in
+    /// different groups, so col2im's additions to a position are a group's worth of stores apart,
+    /// not two taps apart: a load that partly overlaps a store still in flight stalls until it lands.
+    let private tapOrder (d: Dims) =
+        [| for t in 0 .. d.KH * d.KW - 1 -> t, (t / d.KW) * d.RowLen + d.Column(t % d.KW) |]
+        |> Array.sortBy (fun (t, _) -> (t / d.KW) / d.G.StrideH, (t % d.KW) / d.G.StrideW, t)
 
     /// col[(c·KH + p)·KW + q, oy·Wo + ox] = x[n, c, oy·sh + p − ph, ox·sw + q − pw] (0 outside).
-    /// Each input row is first split into its sw stride phases (`phases`, H·W scratch), so every
-    /// run of a column row is one contiguous copy whatever the stride.
+    /// `phases` is the padded phase buffer (PaddedLen): cleared once, its padding stays zero while
+    /// each channel's rows are split into it.
     let private im2col<'T when 'T :> IFloatingPointIeee754<'T>> (d: Dims) (x: 'T[]) (xOff: int) (col: 'T[]) (phases: 'T[]) =
-        let s = d.G.StrideW
-        let starts = phaseStarts d
+        let split = planeSplitter d x phases
+        let taps = tapOrder d
+        let rowStep = d.G.StrideH * d.RowLen
+        Array.Fill(phases, 'T.Zero, 0, d.PaddedLen)
         for c in 0 .. d.C - 1 do
-            let plane = xOff + c * d.H * d.W
-            for iy in 0 .. d.H - 1 do
-                let row = iy * d.W
-                if s = 1 then ReadOnlySpan(x, plane + row, d.W).CopyTo(Span(phases, row, d.W))
-                elif s = 2 && typeof<'T> = typeof<float32> then
-                    StridePhases.split (box x :?> float32[]) (plane + row) (box phases :?> float32[]) row d.W
-                else
-                    for ph in 0 .. s - 1 do
-                        let mutable j = starts.[ph]
-                        let mutable ix = ph
-                        while ix < d.W do
-                            phases.[row + j] <- x.[plane + row + ix]
-                            j <- j + 1
-                            ix <- ix + s
-            for p in 0 .. d.KH - 1 do
-                let yLo, yHi = validRange d.H d.Ho p d.G.StrideH d.G.PadH
-                for q in 0 .. d.KW - 1 do
-                    let xLo, xHi = validRange d.W d.Wo q s d.G.PadW
-                    let ph, shift = phaseOf d q
-                    let rowBase = ((c * d.KH + p) * d.KW + q) * d.HoWo
-                    let len = xHi - xLo + 1
-                    if yLo > 0 || yHi < d.Ho - 1 || xLo > 0 || xHi < d.Wo - 1 then Span(col, rowBase, d.HoWo).Clear()
-                    if len > 0 then
-                        let src = starts.[ph] + xLo + shift
-                        for oy in yLo .. yHi do
-                            ReadOnlySpan(phases, (oy * d.G.StrideH + p - d.G.PadH) * d.W + src, len).CopyTo(Span(col, rowBase + oy * d.Wo + xLo, len))
+            split (xOff + c * d.H * d.W)
+            for t, start in taps do
+                let rowBase = (c * taps.Length + t) * d.HoWo
+                for oy in 0 .. d.Ho - 1 do
+                    ReadOnlySpan(phases, start + oy * rowStep, d.Wo).CopyTo(Span(col, rowBase + oy * d.Wo, d.Wo))
 
     /// The adjoint of im2col: x[n, c, iy, ix] = the sum of every column entry that reads it
-    /// (accumulated in stride-phase order, then interleaved into x, whose old values are ignored).
+    /// (accumulated in the padded phase buffer, then its interior written into x, whose old
+    /// values are ignored).
     let private col2im<'T when 'T :> IFloatingPointIeee754<'T>> (d: Dims) (col: 'T[]) (x: 'T[]) (xOff: int) (phases: 'T[]) =
-        let s = d.G.StrideW
-        let starts = phaseStarts d
+        let merge = planeMerger d phases x
+        let add = tapAdder d col phases
+        let taps = tapOrder d
         for c in 0 .. d.C - 1 do
-            Array.Fill(phases, 'T.Zero, 0, d.H * d.W)
-            for p in 0 .. d.KH - 1 do
-                let yLo, yHi = validRange d.H d.Ho p d.G.StrideH d.G.PadH
-                for q in 0 .. d.KW - 1 do
-                    let xLo, xHi = validRange d.W d.Wo q s d.G.PadW
-                    let ph, shift = phaseOf d q
-                    let rowBase = ((c * d.KH + p) * d.KW + q) * d.HoWo
-                    if xHi >= xLo then
-                        let len = xHi - xLo + 1
-                        for oy in yLo .. yHi do
-                            let iy = oy * d.G.StrideH + p - d.G.PadH
-                            let dst = Span(phases, iy * d.W + starts.[ph] + xLo + shift, len)
-                            Numerics.Tensors.TensorPrimitives.Add(Span<'T>.op_Implicit dst, ReadOnlySpan(col, rowBase + oy * d.Wo + xLo, len), dst)
-            let plane = xOff + c * d.H * d.W
-            for iy in 0 .. d.H - 1 do
-                let row = iy * d.W
-                if s = 2 && typeof<'T> = typeof<float32> then
-                    StridePhases.merge (box phases :?> float32[]) row (box x :?> float32[]) (plane + row) d.W
-                else
-                    for ph in 0 .. s - 1 do
-                        let mutable j = starts.[ph]
-                        let mutable ix = ph
-                        while ix < d.W do
-                            x.[plane + row + ix] <- phases.[row + j]
-                            j <- j + 1
-                            ix <- ix + s
+            Array.Fill(phases, 'T.Zero, 0, d.PaddedLen)
+            for t, start in taps do
+                add ((c * taps.Length + t) * d.HoWo) start
+            merge (xOff + c * d.H * d.W)
 
     /// Runs body(state, n) for every image n, the images split into one contiguous chunk per core;
     /// each chunk gets its own state from init (scratch buffers, partial sums), and finish sees the
@@ -178,8 +216,8 @@ module Conv =
         Array.iter finish states
 
     /// One worker's buffers: the columns of one image (every element written by im2col or by a
-    /// GEMM with β = 0) and the stride phases of one channel (every element written before it is read).
-    let private scratchFor<'T> (d: Dims) () = Storage.uninit<'T> (d.Ckk * d.HoWo), Storage.uninit<'T> (d.H * d.W)
+    /// GEMM with β = 0) and the padded phase buffer of one channel (cleared by im2col and col2im).
+    let private scratchFor<'T> (d: Dims) () = Storage.uninit<'T> (d.Ckk * d.HoWo), Storage.uninit<'T> d.PaddedLen
 
     let private releaseScratch<'T> (col: 'T[], phases: 'T[]) =
         Storage.release col

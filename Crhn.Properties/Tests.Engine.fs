@@ -68,6 +68,14 @@ type EngineTests(output: ITestOutputHelper) =
     member _.``companion: a flipped kernel is not the adjoint`` () =
         Check.fails "flipped adjoint" 100 LawsConv.flippedKernelIsNotAdjoint
 
+    [<Fact>]
+    member _.``float32 convolutions and their gradients agree with float64`` () =
+        Check.run "conv float32" 100 LawsConv.float32AgreesWithFloat64
+
+    [<Fact>]
+    member _.``companion: float32 convolutions miss float64's tolerance`` () =
+        Check.fails "conv float32 at 1e-10" 100 LawsConv.float32IsNotFloat64
+
     [<Theory; MemberData(nameof EngineTests.ProviderNames)>]
     member this.``sgemm agrees with a float64 reference`` (provider: string) =
         this.Provider provider |> Option.iter (fun p -> Check.run (provider + " sgemm") 100 (LawsProviders.gemmAgrees p true))
