@@ -5,6 +5,14 @@ open System.Numerics
 open Crhn.Core.Kernels
 open Crhn.Core.Providers
 
+/// A CPU tensor's matrix packed for products (RawTensor.PackRight).
+type CpuPacked<'T when 'T : unmanaged>(packed: ManagedGemm.PackedRight<'T>) =
+    inherit PackedMatrix()
+    member _.Packed = packed
+    override _.K = packed.K
+    override _.N = packed.N
+    override _.Dtype = if typeof<'T> = typeof<float32> then Dtype.Float32 else Dtype.Float64
+
 /// The CPU backend: managed arrays, TensorPrimitives for element-wise work, the engine's provider
 /// for GEMM and SVD. One generic class serves float32 and float64 (the JIT specialises each).
 type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], data: 'T[]) =
@@ -114,6 +122,26 @@ type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], data: 'T[]
     override t.MatMulAddInto(transA, transB, other, into) =
         Shape.checkEqual "matmul accumulate" "into" (t.ProductShape(transA, transB, other)) into.Shape
         t.Gemm(transA, transB, other, 1.0, CpuTensor<'T>.Of(into, "matmul accumulate"))
+    override _.PackRight(transpose) =
+        if shape.Length <> 2 then raise (Shape.mismatch "packRight" "a 2-D tensor" shape "this")
+        let k, n = if transpose then shape.[1], shape.[0] else shape.[0], shape.[1]
+        match box data with
+        | :? (float32[]) as a -> CpuPacked(ManagedGemm.packRightS transpose k n a 0 shape.[1]) :> PackedMatrix
+        | :? (float[]) as a -> CpuPacked(ManagedGemm.packRightD transpose k n a 0 shape.[1]) :> PackedMatrix
+        | _ -> invalidOp "packRight: unsupported element type"
+    override _.MatMulPacked(transA, right) =
+        if shape.Length <> 2 then raise (Shape.mismatch "matmul packed" "a 2-D tensor" shape "this")
+        let m, k = if transA then shape.[1], shape.[0] else shape.[0], shape.[1]
+        if right.Dtype <> dtype then
+            raise (ArgumentException(sprintf "matmul packed: expected a %A packed matrix, found %A." dtype right.Dtype, "right"))
+        if right.K <> k then
+            raise (Shape.mismatch "matmul packed" (sprintf "an operand whose %s has %d columns to match the packed %d×%d matrix" (if transA then "transpose" else "rows") right.K right.K right.N) shape "this")
+        let c = Storage.uninit<'T> (m * right.N)
+        match box data, box right, box c with
+        | (:? (float32[]) as a), (:? CpuPacked<float32> as p), (:? (float32[]) as c32) -> ManagedGemm.sgemmPacked transA m 1.0f a 0 shape.[1] p.Packed 0.0f c32 0 right.N
+        | (:? (float[]) as a), (:? CpuPacked<float> as p), (:? (float[]) as c64) -> ManagedGemm.dgemmPacked transA m 1.0 a 0 shape.[1] p.Packed 0.0 c64 0 right.N
+        | _ -> raise (ArgumentException("matmul packed: the packed matrix is not from the CPU backend.", "right"))
+        CpuTensor<'T>.Make([| m; right.N |], c)
     override _.Conv2d(weight, g) =
         let w = CpuTensor<'T>.Of(weight, "conv2d")
         let outShape, y = Conv.forward serialGemm shape data weight.Shape w g

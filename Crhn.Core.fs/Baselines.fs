@@ -119,10 +119,18 @@ type PredictiveCodingNetwork(pixels: int, settings: PcnSettings, seed: uint64) =
         Tensor.Parameter(Cpu.ofFloat32 [| 1; nodes.[0] |] (z |> Array.map (fun v -> float32 (settings.MemoryInitStd * v))))
     let adam = Adam(Array.append weights [| memory |], settings.LearningRate)
 
-    let errors (values: RawTensor[]) =
+    /// Each weight packed for its two products, W_l for the way down (tanh(x_l)·W_lᵀ) and for the
+    /// errors' way back (ε_{l+1}·W_l): the weights are fixed during inference, so a run of steps
+    /// packs them once instead of once per product.
+    let packWeights () = weights |> Array.map (fun w -> w.Primal.PackRight true, w.Primal.PackRight false)
+
+    /// The errors ε_l, with down l a = a·W_lᵀ (packed during inference, plain otherwise).
+    let errorsWith (down: int -> RawTensor -> RawTensor) (values: RawTensor[]) =
         Array.init layers (fun l ->
             if l = 0 then values.[0].Binary(BinaryOp.Sub, memory.Primal)
-            else values.[l].Binary(BinaryOp.Sub, (values.[l - 1].Unary UnaryOp.Tanh).MatMul(false, true, weights.[l - 1].Primal)))
+            else values.[l].Binary(BinaryOp.Sub, down (l - 1) (values.[l - 1].Unary UnaryOp.Tanh)))
+
+    let errors (packed: (PackedMatrix * PackedMatrix)[]) = errorsWith (fun l a -> a.MatMulPacked(false, fst packed.[l]))
 
     /// Value nodes from the top down (the prior's predictions), the sensory layer set to `input`.
     let initial (input: RawTensor) =
@@ -135,15 +143,15 @@ type PredictiveCodingNetwork(pixels: int, settings: PcnSettings, seed: uint64) =
         values
 
     /// One inference step; the sensory nodes move only where `mask` is 1 (None: clamped).
-    let step (values: RawTensor[]) (errs: RawTensor[]) (mask: RawTensor option) =
+    let step (packed: (PackedMatrix * PackedMatrix)[]) (values: RawTensor[]) (errs: RawTensor[]) (mask: RawTensor option) =
         for l in 0 .. layers - 2 do
             let a = values.[l].Unary UnaryOp.Tanh
-            let back = errs.[l + 1].MatMul(false, false, weights.[l].Primal).ActivationGrad(UnaryOp.Tanh, a)
+            let back = errs.[l + 1].MatMulPacked(false, snd packed.[l]).ActivationGrad(UnaryOp.Tanh, a)
             values.[l] <- values.[l].Binary(BinaryOp.Add, back.Binary(BinaryOp.Sub, errs.[l]).MulScalar settings.InferenceRate)
         match mask with
         | Some m -> values.[layers - 1] <- values.[layers - 1].Binary(BinaryOp.Sub, errs.[layers - 1].Binary(BinaryOp.Mul, m).MulScalar settings.InferenceRate)
         | None -> ()
-        errors values
+        errors packed values
 
     let checkBatch (op: string) (x: RawTensor) =
         if x.Shape.Length <> 2 || x.Shape.[1] <> pixels || x.Shape.[0] = 0 then
@@ -159,7 +167,7 @@ type PredictiveCodingNetwork(pixels: int, settings: PcnSettings, seed: uint64) =
 
     /// The energy F = ½ Σ_l ‖ε_l‖² of each row of a batch of value nodes.
     member _.Energy(values: RawTensor[]) =
-        let errs = errors values
+        let errs = errorsWith (fun l a -> a.MatMul(false, true, weights.[l].Primal)) values
         let batch = values.[0].Shape.[0]
         let total = Array.zeroCreate<float> batch
         for e in errs do
@@ -174,9 +182,10 @@ type PredictiveCodingNetwork(pixels: int, settings: PcnSettings, seed: uint64) =
     member this.LearnBatch(images: RawTensor) =
         checkBatch "pcn learn" images
         let values = initial images
-        let mutable errs = errors values
+        let packed = packWeights ()
+        let mutable errs = errors packed values
         for _ in 1 .. settings.InferenceSteps do
-            errs <- step values errs None
+            errs <- step packed values errs None
         adam.ZeroGrad()
         memory.SetGrad(Some((errs.[0].SumToShape [| 1; nodes.[0] |]).MulScalar -1.0))
         for l in 0 .. layers - 2 do
@@ -207,9 +216,10 @@ type PredictiveCodingNetwork(pixels: int, settings: PcnSettings, seed: uint64) =
         checkBatch "pcn recall" cues
         if steps < 0 then raise (ArgumentOutOfRangeException("steps", steps, "pcn recall: steps must be non-negative."))
         let values = initial cues
-        let mutable errs = errors values
+        let packed = packWeights ()
+        let mutable errs = errors packed values
         for _ in 1 .. steps do
-            errs <- step values errs (Some updateMask)
+            errs <- step packed values errs (Some updateMask)
         values.[layers - 1]
 
     /// Recall with the settings' inference steps.

@@ -741,6 +741,32 @@ module ManagedGemm =
                 jr <- jr + nr
             ir <- ir + mr
 
+    /// macroKernel with the loops swapped: each kc x NR B micro-panel is brought into L1 once and
+    /// used against every A micro-panel of the block (which stays in L2). For a packed B whose
+    /// block does not fit in L2 and an A block of a few panels, this reads B from memory once
+    /// instead of once per A micro-panel.
+    let inline private macroKernelByColumns (kern: MicroKernel<'T>) (mc: int) (nc: int) (kc: int)
+                                            (ap: nativeptr<'T>) (bp: nativeptr<'T>)
+                                            (alpha: 'T) (beta: 'T) (mode: int) (c: nativeptr<'T>) (ldc: int) (tile: nativeptr<'T>) =
+        let mr = kern.MR
+        let nr = kern.NR
+        let mutable jr = 0
+        while jr < nc do
+            let nv = min nr (nc - jr)
+            let b = NativePtr.add bp (jr * kc)
+            let mutable ir = 0
+            while ir < mc do
+                let mv = min mr (mc - ir)
+                let a = NativePtr.add ap (ir * kc)
+                let cTile = NativePtr.add c (ir * ldc + jr)
+                if mv = mr && nv = nr then
+                    kern.Tile(kc, a, b, cTile, ldc, alpha, beta, mode)
+                else
+                    kern.Tile(kc, a, b, tile, nr, alpha, Unchecked.defaultof<'T>, 0)
+                    kern.Merge(tile, nr, cTile, ldc, mv, nv, beta, mode)
+                ir <- ir + mr
+            jr <- jr + nr
+
     /// One thread's blocked GEMM on an m x n x k sub-problem (a, b, c point at op(A)(0,0), op(B)(0,0), C(0,0)).
     /// Loop nest (Goto/BLIS, arranged for row-major C where the vector direction is n):
     ///   ic (mcB rows: packed A block, L3) -> pc (kcB) -> pack A -> jc (ncB: packed B block, L2) -> pack B
@@ -889,6 +915,105 @@ module ManagedGemm =
                 ArrayPool<'T>.Shared.Return(partial)
 
     // ------------------------------------------------------------------------------------------------
+    // Right-hand operands packed once for many products.
+    // ------------------------------------------------------------------------------------------------
+
+    /// op(B) (k × n) in the micro-kernels' panel layout, packed once for many products op(A)·op(B)
+    /// against it: k in blocks of at most KC rows (the block at row p0 starts at element p0·NPad),
+    /// each block's columns in zero-padded panels of NR (columns j..j+NR−1 of a kc-row block at
+    /// j·kc within it). A snapshot: later changes to the source do not reach it. Its storage is on
+    /// the pinned heap, 64-byte aligned at Offset. With few rows in op(A), packing B is most of a
+    /// product's cost (a 50-row product against a 1024×3072 weight spends about half its time
+    /// there), so loops against a fixed matrix pack it once.
+    type PackedRight<'T when 'T : unmanaged> internal (k: int, n: int, kcB: int, nPad: int, data: 'T[], offset: int) =
+        /// Rows of op(B) (the inner dimension of the products).
+        member _.K = k
+        /// Columns of op(B) (and of the products).
+        member _.N = n
+        member internal _.KcB = kcB
+        member internal _.NPad = nPad
+        member internal _.Data = data
+        member internal _.Offset = offset
+
+    let private packRightWith (kern: MicroKernel<'T>) (bl: Blocking) (transB: bool) (k: int) (n: int) (b: nativeptr<'T>) (ldb: int) =
+        let kcB = if k = 0 then 1 else ceilDiv k (ceilDiv k bl.KC)
+        let nPad = roundUp n kern.NR
+        let data = GC.AllocateUninitializedArray<'T>(k * nPad + 64 / sizeof<'T>, true)
+        use pd = fixed data
+        let offset = int ((NativePtr.toNativeInt (align64 pd) - NativePtr.toNativeInt pd) / nativeint sizeof<'T>)
+        let dst = NativePtr.add pd offset
+        let mutable pc = 0
+        while pc < k do
+            let kcur = min kcB (k - pc)
+            let src = if transB then NativePtr.add b pc else NativePtr.add b (pc * ldb)
+            packB kern.NR transB src ldb kcur n (NativePtr.add dst (pc * nPad))
+            pc <- pc + kcB
+        PackedRight<'T>(k, n, kcB, nPad, data, offset)
+
+    /// At most this many rows in an A block, the packed driver runs each B micro-panel against all
+    /// of them in turn (macroKernelByColumns): 128 rows of kc = 384 floats are 192 KB, within L2.
+    let private byColumnsRows = 128
+
+    /// gemmSerial against a packed B, for the columns j0 .. j0 + nj − 1 of C (j0 a multiple of NR):
+    /// only A is packed here.
+    let private gemmPackedSerial (kern: MicroKernel<'T>) (bl: Blocking) (transA: bool) (m: int) (j0: int) (nj: int) (alpha: 'T)
+                                 (a: nativeptr<'T>) (lda: int) (pk: PackedRight<'T>) (bp0: nativeptr<'T>)
+                                 (beta: 'T) (mode: int) (c: nativeptr<'T>) (ldc: int) =
+        let mr = kern.MR
+        let kcB = pk.KcB
+        let mcB = roundUp (ceilDiv m (ceilDiv m bl.MC)) mr
+        let ncB = roundUp (ceilDiv nj (ceilDiv nj bl.NC)) kern.NR
+        let aLen = roundUp (mcB * kcB) 16
+        let buf = WorkBuffer<'T>.Get(aLen + roundUp (mr * kern.NR) 16 + 16)
+        use pw = fixed buf
+        let aBuf = align64 pw
+        let tile = NativePtr.add aBuf aLen
+        let mutable ic = 0
+        while ic < m do
+            let mcur = min mcB (m - ic)
+            let mutable pc = 0
+            while pc < pk.K do
+                let kcur = min kcB (pk.K - pc)
+                packA mr transA (if transA then NativePtr.add a (pc * lda + ic) else NativePtr.add a (ic * lda + pc)) lda mcur kcur aBuf
+                let md = if pc = 0 then mode else 1
+                let mutable jc = 0
+                while jc < nj do
+                    let bp = NativePtr.add bp0 (pc * pk.NPad + (j0 + jc) * kcur)
+                    let cBlk = NativePtr.add c (ic * ldc + j0 + jc)
+                    if mcur <= byColumnsRows then macroKernelByColumns kern mcur (min ncB (nj - jc)) kcur aBuf bp alpha beta md cBlk ldc tile
+                    else macroKernel kern mcur (min ncB (nj - jc)) kcur aBuf bp alpha beta md cBlk ldc tile
+                    jc <- jc + ncB
+                pc <- pc + kcB
+            ic <- ic + mcB
+
+    /// A product against a packed B on at most `threads` workers: C's columns split in multiples of
+    /// NR when there are enough of them, else its rows in multiples of MR.
+    let private runPacked (threads: int) (kern: MicroKernel<'T>) (bl: Blocking) (transA: bool) (m: int) (alpha: 'T)
+                          (a: nativeptr<'T>) (lda: int) (pk: PackedRight<'T>) (beta: 'T) (mode: int) (c: nativeptr<'T>) (ldc: int) =
+        use pd = fixed pk.Data
+        let bp0 = NativePtr.add pd pk.Offset
+        let n = pk.N
+        let worthSplitting = threads > 1 && float m * float n * float pk.K >= parallelThreshold
+        let byColumns = ceilDiv n kern.NR >= threads
+        let size = if byColumns then roundUp (ceilDiv n threads) kern.NR else roundUp (ceilDiv m threads) kern.MR
+        let parts = if not worthSplitting then 1 elif byColumns then ceilDiv n size else ceilDiv m size
+        if parts <= 1 then gemmPackedSerial kern bl transA m 0 n alpha a lda pk bp0 beta mode c ldc
+        else
+            // Plain addresses of pinned data: a, c pinned by the caller and B on the pinned heap, until Parallel.For returns.
+            let aAddr, bAddr, cAddr = NativePtr.toNativeInt a, NativePtr.toNativeInt bp0, NativePtr.toNativeInt c
+            let body (t: int) =
+                let a0 : nativeptr<'T> = NativePtr.ofNativeInt aAddr
+                let b0 : nativeptr<'T> = NativePtr.ofNativeInt bAddr
+                let c0 : nativeptr<'T> = NativePtr.ofNativeInt cAddr
+                let lo = t * size
+                if byColumns then
+                    gemmPackedSerial kern bl transA m lo (min size (n - lo)) alpha a0 lda pk b0 beta mode c0 ldc
+                else
+                    let ai = if transA then NativePtr.add a0 lo else NativePtr.add a0 (lo * lda)
+                    gemmPackedSerial kern bl transA (min size (m - lo)) 0 n alpha ai lda pk b0 beta mode (NativePtr.add c0 (lo * ldc)) ldc
+            Parallel.For(0, parts, ParallelOptions(MaxDegreeOfParallelism = threads), Action<int>(body)) |> ignore
+
+    // ------------------------------------------------------------------------------------------------
     // Kernel selection and blocking parameters.
     // ------------------------------------------------------------------------------------------------
 
@@ -1016,3 +1141,38 @@ module ManagedGemm =
     /// dgemm on the calling thread only, for callers that run their own parallel loop.
     let dgemmSerial transA transB m n k alpha a aOffset lda b bOffset ldb beta c cOffset ldc =
         dgemmOn 1 transA transB m n k alpha a aOffset lda b bOffset ldb beta c cOffset ldc
+
+    /// Packs op(B) (k × n; transB, b, bOffset, ldb as in sgemm) once, for sgemmPacked.
+    let packRightS (transB: bool) (k: int) (n: int) (b: float32[]) (bOffset: int) (ldb: int) : PackedRight<float32> =
+        use pb = fixed b
+        packRightWith kernelS blockingS transB k n (NativePtr.add pb bOffset) ldb
+
+    /// Packs op(B) (k × n; transB, b, bOffset, ldb as in dgemm) once, for dgemmPacked.
+    let packRightD (transB: bool) (k: int) (n: int) (b: float[]) (bOffset: int) (ldb: int) : PackedRight<float> =
+        use pb = fixed b
+        packRightWith kernelD blockingD transB k n (NativePtr.add pb bOffset) ldb
+
+    /// sgemm with a packed right-hand operand: C ← alpha·op(A)·B + beta·C, op(A) m × b.K, C m × b.N,
+    /// on every core; the other arguments as in sgemm.
+    let sgemmPacked (transA: bool) (m: int) (alpha: float32) (a: float32[]) (aOffset: int) (lda: int) (b: PackedRight<float32>)
+                    (beta: float32) (c: float32[]) (cOffset: int) (ldc: int) =
+        if m > 0 && b.N > 0 then
+            let mode = if beta = 0.0f then 0 elif beta = 1.0f then 1 else 2
+            use pc = fixed c
+            let cp = NativePtr.add pc cOffset
+            if b.K = 0 || alpha = 0.0f then kernelS.Scale(m, b.N, cp, ldc, beta, mode)
+            else
+                use pa = fixed a
+                runPacked Environment.ProcessorCount kernelS blockingS transA m alpha (NativePtr.add pa aOffset) lda b beta mode cp ldc
+
+    /// dgemm with a packed right-hand operand (see sgemmPacked).
+    let dgemmPacked (transA: bool) (m: int) (alpha: float) (a: float[]) (aOffset: int) (lda: int) (b: PackedRight<float>)
+                    (beta: float) (c: float[]) (cOffset: int) (ldc: int) =
+        if m > 0 && b.N > 0 then
+            let mode = if beta = 0.0 then 0 elif beta = 1.0 then 1 else 2
+            use pc = fixed c
+            let cp = NativePtr.add pc cOffset
+            if b.K = 0 || alpha = 0.0 then kernelD.Scale(m, b.N, cp, ldc, beta, mode)
+            else
+                use pa = fixed a
+                runPacked Environment.ProcessorCount kernelD blockingD transA m alpha (NativePtr.add pa aOffset) lda b beta mode cp ldc

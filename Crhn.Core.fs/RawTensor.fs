@@ -43,6 +43,18 @@ type ConvGeometry =
 /// convention tensor and the primal kernels on it. Nothing here records gradients; the autodiff
 /// layer (Tensor) calls these and never loops over storage itself. A backend (CPU today, a
 /// TorchSharp one later) is one subclass. In-place members exist for optimisers only.
+/// A matrix op(M) (K×N) packed once for many products x·op(M) against it
+/// (RawTensor.PackRight, RawTensor.MatMulPacked), laid out as the GEMM kernels read their
+/// right-hand operand. A snapshot: later changes to M do not reach it.
+[<AbstractClass>]
+type PackedMatrix() =
+    /// Rows of op(M), the inner dimension of the products.
+    abstract K: int
+    /// Columns of op(M) and of the products.
+    abstract N: int
+    /// The element type.
+    abstract Dtype: Dtype
+
 [<AbstractClass>]
 type RawTensor() =
     /// The shape, row-major.
@@ -98,6 +110,12 @@ type RawTensor() =
     abstract Concat: others: RawTensor[] * axis: int -> RawTensor
     /// op(this)·op(other) for 2-D tensors, through the engine's GEMM provider.
     abstract MatMul: transA: bool * transB: bool * other: RawTensor -> RawTensor
+    /// op(this) (a 2-D tensor, transposed when `transpose`) packed once for many products against
+    /// it (MatMulPacked): loops that multiply by a fixed matrix save the packing each product
+    /// would otherwise do. The products run on the managed GEMM kernels whatever the provider.
+    abstract PackRight: transpose: bool -> PackedMatrix
+    /// op(this)·M for a packed M (PackRight), the same values as MatMul against the matrix it was packed from.
+    abstract MatMulPacked: transA: bool * right: PackedMatrix -> RawTensor
     /// into ← into + op(this)·op(other), in place (GEMM with β = 1; backward accumulation only).
     abstract MatMulAddInto: transA: bool * transB: bool * other: RawTensor * into: RawTensor -> unit
     /// 2-D cross-correlation of this N×C×H×W input with an O×C×kh×kw weight.

@@ -224,3 +224,73 @@ module LawsProviders =
         Prop.forAll (Arb.fromGen (eigenGen true |> Gen.filter (fun (n, _) -> n > 1))) (fun (n, a) ->
             let resid, _, _ = eigenErrors (Engine.Managed()) (n, a)
             resid <= 10.0 * float n * (pown 2.0 -53))
+
+/// Products against a packed matrix (RawTensor.PackRight, MatMulPacked) agree with a float64
+/// reference within the GEMM bound of LawsProviders, across the packing's block edges (k past
+/// KC = 384, n past NC = 512 and past the panel width) and both ways of splitting the work over
+/// the cores (by columns when there are many, by rows when there are few).
+module LawsPacked =
+
+    type PackedCase =
+        { TransA: bool; TransB: bool; M: int; N: int; K: int; A: float[]; B: float[] }
+        override c.ToString() = sprintf "%s%s m=%d n=%d k=%d" (if c.TransA then "T" else "N") (if c.TransB then "T" else "N") c.M c.N c.K
+
+    let packedGen =
+        gen {
+            let! ta = Gen.elements [ false; true ]
+            let! tb = Gen.elements [ false; true ]
+            let! m, n, k =
+                Gen.frequency
+                    [ 5, Gen.zip3 (Gen.choose (1, 40)) (Gen.choose (1, 40)) (Gen.choose (1, 40))
+                      1, Gen.zip3 (Gen.choose (1, 8)) (Gen.elements [ 17; 513; 530 ]) (Gen.elements [ 385; 770 ])
+                      1, Gen.zip3 (Gen.choose (30, 60)) (Gen.choose (1, 16)) (Gen.choose (300, 420)) ]
+            let! a = Generators.values -1.0 1.0 [| m * k |]
+            let! b = Generators.values -1.0 1.0 [| k * n |]
+            return { TransA = ta; TransB = tb; M = m; N = n; K = k; A = a; B = b }
+        }
+
+    /// The stored shapes of A and B for op(A) m×k and op(B) k×n.
+    let private shapes (c: PackedCase) =
+        (if c.TransA then [| c.K; c.M |] else [| c.M; c.K |]), (if c.TransB then [| c.N; c.K |] else [| c.K; c.N |])
+
+    /// The largest error of the packed product over its bound 2(k + 2)·u·|A||B| (+ one ulp), the
+    /// reference taken with B's values after `later` (B's values as packed: c.B) were written
+    /// into it, after packing.
+    let packedError (single: bool) (c: PackedCase) (later: float[]) =
+        let sa, sb = shapes c
+        let make shape (v: float[]) = if single then Cpu.ofFloat32 shape (Array.map float32 v) else Cpu.ofFloat64 shape v
+        let at = make sa c.A
+        let bt = make sb c.B
+        let packed = bt.PackRight c.TransB
+        bt.CopyInPlace(make sb later)
+        let product = at.MatMulPacked(c.TransA, packed).ToFloat64Array()
+        // Rounded to the element type, so that the reference multiplies the same numbers.
+        let a, b = at.ToFloat64Array(), bt.ToFloat64Array()
+        let opA i p = if c.TransA then a.[p * c.M + i] else a.[i * c.K + p]
+        let opB p j = if c.TransB then b.[j * c.K + p] else b.[p * c.N + j]
+        let u = if single then 5.96e-8 else 1.11e-16
+        let mutable worst = 0.0
+        for i in 0 .. c.M - 1 do
+            for j in 0 .. c.N - 1 do
+                let mutable exact = 0.0
+                let mutable scale = 0.0
+                for p in 0 .. c.K - 1 do
+                    exact <- exact + opA i p * opB p j
+                    scale <- scale + abs (opA i p * opB p j)
+                let bound = 2.0 * float (c.K + 2) * u * scale + u * abs exact + 1e-300
+                worst <- max worst (abs (product.[i * c.N + j] - exact) / bound)
+        worst
+
+    /// x·M through a packed M equals the product, in float32 and float64.
+    let packedAgrees (single: bool) =
+        Prop.forAll (Arb.fromGen packedGen) (fun c ->
+            let e = packedError single c c.B
+            e <= 1.0 |> Prop.label (sprintf "error %.3g × the bound" e))
+
+    /// Companion: a packed matrix is a snapshot. When its source changes after packing (one element
+    /// by 1, written in place), products through the old packing miss the source's new product.
+    let packedIsASnapshot =
+        Prop.forAll (Arb.fromGen packedGen) (fun c ->
+            let changed = Array.copy c.B
+            changed.[0] <- changed.[0] + 1.0
+            packedError true c changed <= 1.0)

@@ -69,6 +69,23 @@ type EngineTests(output: ITestOutputHelper) =
         Check.fails "flipped adjoint" 100 LawsConv.flippedKernelIsNotAdjoint
 
     [<Fact>]
+    member _.``products against a packed matrix agree with float32 and float64 references`` () =
+        Check.run "packed float32" 100 (LawsPacked.packedAgrees true)
+        Check.run "packed float64" 100 (LawsPacked.packedAgrees false)
+
+    [<Fact>]
+    member _.``a packed product refuses a mismatched inner dimension or element type`` () =
+        let packed = (Cpu.zeros Dtype.Float32 [| 3; 4 |]).PackRight false
+        let e = Assert.ThrowsAny<ArgumentException>(fun () -> (Cpu.zeros Dtype.Float32 [| 2; 5 |]).MatMulPacked(false, packed) |> ignore)
+        Assert.Contains("3×4", e.Message)
+        let d = Assert.Throws<ArgumentException>(fun () -> (Cpu.zeros Dtype.Float64 [| 2; 3 |]).MatMulPacked(false, packed) |> ignore)
+        Assert.Contains("Float32", d.Message)
+
+    [<Fact>]
+    member _.``companion: a packed matrix does not follow later changes to its source`` () =
+        Check.fails "packed snapshot" 100 LawsPacked.packedIsASnapshot
+
+    [<Fact>]
     member _.``float32 convolutions and their gradients agree with float64`` () =
         Check.run "conv float32" 100 LawsConv.float32AgreesWithFloat64
 
