@@ -199,20 +199,25 @@ module Conv =
                 add ((c * taps.Length + t) * d.HoWo) start
             merge (xOff + c * d.H * d.W)
 
-    /// Runs body(state, n) for every image n, the images split into one contiguous chunk per core;
-    /// each chunk gets its own state from init (scratch buffers, partial sums), and finish sees the
-    /// states in chunk order once all are done, so reductions add up in the same order on every
-    /// run (same seed, same bits).
+    /// Chunks per core in overImages: with one chunk per core, a core slowed by anything else
+    /// running holds the whole call back; with several, the other core takes over the chunks left.
+    let private chunksPerCore = 4
+
+    /// Runs body(state, n) for every image n, the images split into contiguous chunks, a few per
+    /// core, that the cores take in turn; each chunk gets its own state from init (scratch
+    /// buffers, partial sums), and finish sees the states in chunk order once all are done, so
+    /// reductions add up in the same order on every run (same seed, same bits).
     let private overImages (n: int) (init: unit -> 'S) (body: 'S -> int -> unit) (finish: 'S -> unit) =
         let workers = max 1 (min Environment.ProcessorCount n)
-        let states = Array.zeroCreate<'S> workers
+        let chunks = if workers = 1 then 1 else min n (chunksPerCore * workers)
+        let states = Array.zeroCreate<'S> chunks
         let chunk (w: int) =
             let state = init ()
-            for i in w * n / workers .. (w + 1) * n / workers - 1 do
+            for i in w * n / chunks .. (w + 1) * n / chunks - 1 do
                 body state i
             states.[w] <- state
-        if workers = 1 then chunk 0
-        else Parallel.For(0, workers, Action<int>(chunk)) |> ignore
+        if chunks = 1 then chunk 0
+        else Parallel.For(0, chunks, ParallelOptions(MaxDegreeOfParallelism = workers), Action<int>(chunk)) |> ignore
         Array.iter finish states
 
     /// One worker's buffers: the columns of one image (every element written by im2col or by a
