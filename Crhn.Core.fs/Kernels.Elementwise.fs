@@ -104,9 +104,13 @@ module FastActivation =
     /// Below this many elements one core does the whole array (a task costs more than it saves).
     let private parallelMin = 1 <<< 16
 
-    /// body(offset, length) over [0, n), in one chunk per core (a multiple of 16 elements each) when n is large.
-    let chunked (n: int) (body: int -> int -> unit) =
-        let workers = if n < parallelMin then 1 else Environment.ProcessorCount
+    /// The same for tanh and the sigmoid, ~4 ns an element on one core without AVX-512: a 50×1024
+    /// batch takes 0.19 ms on one core, where a parallel loop costs a few microseconds.
+    let private parallelMinActivation = 1 <<< 13
+
+    /// body(offset, length) over [0, n), in one chunk per core (a multiple of 16 elements each) once n reaches `least`.
+    let private chunkedFrom (least: int) (n: int) (body: int -> int -> unit) =
+        let workers = if n < least then 1 else Environment.ProcessorCount
         if workers <= 1 then body 0 n
         else
             let step = ((n + workers - 1) / workers + 15) / 16 * 16
@@ -115,11 +119,14 @@ module FastActivation =
                 let hi = min n (lo + step)
                 if hi > lo then body lo (hi - lo))) |> ignore
 
+    /// body(offset, length) over [0, n), in one chunk per core (a multiple of 16 elements each) when n is large.
+    let chunked (n: int) (body: int -> int -> unit) = chunkedFrom parallelMin n body
+
     /// d ← tanh x.
-    let tanhInto (x: float32[]) (d: float32[]) = chunked x.Length (map tanh x d)
+    let tanhInto (x: float32[]) (d: float32[]) = chunkedFrom parallelMinActivation x.Length (map tanh x d)
 
     /// d ← 1 / (1 + e⁻ˣ).
-    let sigmoidInto (x: float32[]) (d: float32[]) = chunked x.Length (map sigmoid x d)
+    let sigmoidInto (x: float32[]) (d: float32[]) = chunkedFrom parallelMinActivation x.Length (map sigmoid x d)
 
 module Elementwise =
 

@@ -95,6 +95,8 @@ public static class Baselines
                     using var scope = Crhn.Core.Kernels.Storage.scope();
                     net.Step(packed, x, x1, null);
                 }
+                // The update's temporaries (the 3072×1024 product among them) are recycled the same way.
+                using var update = Crhn.Core.Kernels.Storage.scope();
                 var a = x1.Unary(UnaryOp.Tanh);
                 var err = x.Binary(BinaryOp.Sub, a.MatMulPacked(false, packed.Forward).Binary(BinaryOp.Add, net.B));
                 energies.Add(0.5 * err.Unary(UnaryOp.Square).SumAll() / n);
