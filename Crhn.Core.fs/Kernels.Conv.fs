@@ -76,10 +76,9 @@ module internal StridePhases =
 
 /// 2-D convolution (cross-correlation, as PyTorch's conv2d) by im2col + GEMM, one image per task,
 /// the images split over the cores; its input adjoint (conv_transpose2d) by GEMM + col2im, and its
-/// weight gradient by GEMM against the same columns, accumulated per core and summed.
+/// weight gradient by GEMM against the same columns, accumulated per chunk of images and summed in
+/// chunk order.
 module Conv =
-
-    let private floorDiv (a: int) (b: int) = if a >= 0 then a / b else -((-a + b - 1) / b)
 
     /// The geometry of one call. Each input plane is read through a zero-padded copy of it,
     /// (H + 2·padH) rows of RowLen, whose rows are split into their sw stride phases: phase φ of a
@@ -162,21 +161,17 @@ module Conv =
                     let dst = Span(phases, start + oy * rowStep, d.Wo)
                     Numerics.Tensors.TensorPrimitives.Add(Span<'T>.op_Implicit dst, ReadOnlySpan(col, colBase + oy * d.Wo, d.Wo), dst)
 
-    /// The taps t = p·KW + q with where each one's run for output row 0 starts in the phase buffer
-    /// (later rows: + oy·sh·RowLen), grouped by their shift (p / sh, q / sw). The taps of one group
-    /// touch disjoint positions; two taps whose runs overlap (shifted by one element) sit in
-    /// different groups, so col2im's additions to a position are a group's worth of stores apart,
-    /// not two taps apart: a load that partly overlaps a store still in flight stalls until it lands.
-    let private tapOrder (d: Dims) =
-        [| for t in 0 .. d.KH * d.KW - 1 -> t, (t / d.KW) * d.RowLen + d.Column(t % d.KW) |]
-        |> Array.sortBy (fun (t, _) -> (t / d.KW) / d.G.StrideH, (t % d.KW) / d.G.StrideW, t)
+    /// The taps t = p·KW + q, each with where its run for output row 0 starts in the phase buffer
+    /// (later rows: + oy·sh·RowLen).
+    let private tapStarts (d: Dims) =
+        Array.init (d.KH * d.KW) (fun t -> t, (t / d.KW) * d.RowLen + d.Column(t % d.KW))
 
     /// col[(c·KH + p)·KW + q, oy·Wo + ox] = x[n, c, oy·sh + p − ph, ox·sw + q − pw] (0 outside).
     /// `phases` is the padded phase buffer (PaddedLen): cleared once, its padding stays zero while
     /// each channel's rows are split into it.
     let private im2col<'T when 'T :> IFloatingPointIeee754<'T>> (d: Dims) (x: 'T[]) (xOff: int) (col: 'T[]) (phases: 'T[]) =
         let split = planeSplitter d x phases
-        let taps = tapOrder d
+        let taps = tapStarts d
         let rowStep = d.G.StrideH * d.RowLen
         Array.Fill(phases, 'T.Zero, 0, d.PaddedLen)
         for c in 0 .. d.C - 1 do
@@ -192,7 +187,7 @@ module Conv =
     let private col2im<'T when 'T :> IFloatingPointIeee754<'T>> (d: Dims) (col: 'T[]) (x: 'T[]) (xOff: int) (phases: 'T[]) =
         let merge = planeMerger d phases x
         let add = tapAdder d col phases
-        let taps = tapOrder d
+        let taps = tapStarts d
         for c in 0 .. d.C - 1 do
             Array.Fill(phases, 'T.Zero, 0, d.PaddedLen)
             for t, start in taps do
