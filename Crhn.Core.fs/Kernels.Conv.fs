@@ -161,10 +161,10 @@ module Conv =
                     let dst = Span(phases, start + oy * rowStep, d.Wo)
                     Numerics.Tensors.TensorPrimitives.Add(Span<'T>.op_Implicit dst, ReadOnlySpan(col, colBase + oy * d.Wo, d.Wo), dst)
 
-    /// The taps t = p·KW + q, each with where its run for output row 0 starts in the phase buffer
+    /// For each tap t = p·KW + q, where its run for output row 0 starts in the phase buffer
     /// (later rows: + oy·sh·RowLen).
     let private tapStarts (d: Dims) =
-        Array.init (d.KH * d.KW) (fun t -> t, (t / d.KW) * d.RowLen + d.Column(t % d.KW))
+        Array.init (d.KH * d.KW) (fun t -> (t / d.KW) * d.RowLen + d.Column(t % d.KW))
 
     /// col[(c·KH + p)·KW + q, oy·Wo + ox] = x[n, c, oy·sh + p − ph, ox·sw + q − pw] (0 outside).
     /// `phases` is the padded phase buffer (PaddedLen): cleared once, its padding stays zero while
@@ -176,10 +176,10 @@ module Conv =
         Array.Fill(phases, 'T.Zero, 0, d.PaddedLen)
         for c in 0 .. d.C - 1 do
             split (xOff + c * d.H * d.W)
-            for t, start in taps do
+            for t in 0 .. taps.Length - 1 do
                 let rowBase = (c * taps.Length + t) * d.HoWo
                 for oy in 0 .. d.Ho - 1 do
-                    ReadOnlySpan(phases, start + oy * rowStep, d.Wo).CopyTo(Span(col, rowBase + oy * d.Wo, d.Wo))
+                    ReadOnlySpan(phases, taps.[t] + oy * rowStep, d.Wo).CopyTo(Span(col, rowBase + oy * d.Wo, d.Wo))
 
     /// The adjoint of im2col: x[n, c, iy, ix] = the sum of every column entry that reads it
     /// (accumulated in the padded phase buffer, then its interior written into x, whose old
@@ -190,8 +190,8 @@ module Conv =
         let taps = tapStarts d
         for c in 0 .. d.C - 1 do
             Array.Fill(phases, 'T.Zero, 0, d.PaddedLen)
-            for t, start in taps do
-                add ((c * taps.Length + t) * d.HoWo) start
+            for t in 0 .. taps.Length - 1 do
+                add ((c * taps.Length + t) * d.HoWo) taps.[t]
             merge (xOff + c * d.H * d.W)
 
     /// Chunks per core in overImages: with one chunk per core, a core slowed by anything else

@@ -716,30 +716,33 @@ module ManagedGemm =
         let ncB = roundUp (ceilDiv n (ceilDiv n bl.NC)) kern.NR
         struct (mcB, kcB, ncB)
 
+    /// The tile at A micro-panel row ir and B micro-panel column jr of a block product (see
+    /// macroKernel): an edge tile is computed in full into `tile` and only its valid part merged into C.
+    let inline private tileAt (kern: MicroKernel<'T>) (mc: int) (nc: int) (kc: int) (ap: nativeptr<'T>) (bp: nativeptr<'T>)
+                              (alpha: 'T) (beta: 'T) (mode: int) (c: nativeptr<'T>) (ldc: int) (tile: nativeptr<'T>) (ir: int) (jr: int) =
+        let mv = min kern.MR (mc - ir)
+        let nv = min kern.NR (nc - jr)
+        let a = NativePtr.add ap (ir * kc)
+        let b = NativePtr.add bp (jr * kc)
+        let cTile = NativePtr.add c (ir * ldc + jr)
+        if mv = kern.MR && nv = kern.NR then
+            kern.Tile(kc, a, b, cTile, ldc, alpha, beta, mode)
+        else
+            kern.Tile(kc, a, b, tile, kern.NR, alpha, Unchecked.defaultof<'T>, 0)
+            kern.Merge(tile, kern.NR, cTile, ldc, mv, nv, beta, mode)
+
     /// Runs the MR x NR tiles of one (mc x kc) x (kc x nc) block product. ap: packed A block (panels of MR rows,
     /// panel stride MR*kc); bp: packed B block (panels of NR columns, panel stride NR*kc); c: C(0,0) of the block.
-    /// Edge tiles are computed in full into `tile` and only their valid part is merged into C.
     let inline private macroKernel (kern: MicroKernel<'T>) (mc: int) (nc: int) (kc: int)
                                    (ap: nativeptr<'T>) (bp: nativeptr<'T>)
                                    (alpha: 'T) (beta: 'T) (mode: int) (c: nativeptr<'T>) (ldc: int) (tile: nativeptr<'T>) =
-        let mr = kern.MR
-        let nr = kern.NR
         let mutable ir = 0
         while ir < mc do
-            let mv = min mr (mc - ir)
-            let a = NativePtr.add ap (ir * kc)
-            let cRow = NativePtr.add c (ir * ldc)
             let mutable jr = 0
             while jr < nc do
-                let nv = min nr (nc - jr)
-                let b = NativePtr.add bp (jr * kc)
-                if mv = mr && nv = nr then
-                    kern.Tile(kc, a, b, NativePtr.add cRow jr, ldc, alpha, beta, mode)
-                else
-                    kern.Tile(kc, a, b, tile, nr, alpha, Unchecked.defaultof<'T>, 0)
-                    kern.Merge(tile, nr, NativePtr.add cRow jr, ldc, mv, nv, beta, mode)
-                jr <- jr + nr
-            ir <- ir + mr
+                tileAt kern mc nc kc ap bp alpha beta mode c ldc tile ir jr
+                jr <- jr + kern.NR
+            ir <- ir + kern.MR
 
     /// macroKernel with the loops swapped: each kc x NR B micro-panel is brought into L1 once and
     /// used against every A micro-panel of the block (which stays in L2). For a packed B whose
@@ -748,24 +751,13 @@ module ManagedGemm =
     let inline private macroKernelByColumns (kern: MicroKernel<'T>) (mc: int) (nc: int) (kc: int)
                                             (ap: nativeptr<'T>) (bp: nativeptr<'T>)
                                             (alpha: 'T) (beta: 'T) (mode: int) (c: nativeptr<'T>) (ldc: int) (tile: nativeptr<'T>) =
-        let mr = kern.MR
-        let nr = kern.NR
         let mutable jr = 0
         while jr < nc do
-            let nv = min nr (nc - jr)
-            let b = NativePtr.add bp (jr * kc)
             let mutable ir = 0
             while ir < mc do
-                let mv = min mr (mc - ir)
-                let a = NativePtr.add ap (ir * kc)
-                let cTile = NativePtr.add c (ir * ldc + jr)
-                if mv = mr && nv = nr then
-                    kern.Tile(kc, a, b, cTile, ldc, alpha, beta, mode)
-                else
-                    kern.Tile(kc, a, b, tile, nr, alpha, Unchecked.defaultof<'T>, 0)
-                    kern.Merge(tile, nr, cTile, ldc, mv, nv, beta, mode)
-                ir <- ir + mr
-            jr <- jr + nr
+                tileAt kern mc nc kc ap bp alpha beta mode c ldc tile ir jr
+                ir <- ir + kern.MR
+            jr <- jr + kern.NR
 
     /// One thread's blocked GEMM on an m x n x k sub-problem (a, b, c point at op(A)(0,0), op(B)(0,0), C(0,0)).
     /// Loop nest (Goto/BLIS, arranged for row-major C where the vector direction is n):
@@ -1152,27 +1144,25 @@ module ManagedGemm =
         use pb = fixed b
         packRightWith kernelD blockingD transB k n (NativePtr.add pb bOffset) ldb
 
+    /// C ← alpha·op(A)·B + beta·C against a packed B on every core (the body of sgemmPacked and dgemmPacked).
+    let inline private gemmPacked (kern: MicroKernel< ^T>) (bl: Blocking) (transA: bool) (m: int) (alpha: ^T) (a: ^T[]) (aOffset: int) (lda: int)
+                                  (b: PackedRight< ^T>) (beta: ^T) (c: ^T[]) (cOffset: int) (ldc: int) =
+        if m > 0 && b.N > 0 then
+            let mode = if beta = LanguagePrimitives.GenericZero then 0 elif beta = LanguagePrimitives.GenericOne then 1 else 2
+            use pc = fixed c
+            let cp = NativePtr.add pc cOffset
+            if b.K = 0 || alpha = LanguagePrimitives.GenericZero then kern.Scale(m, b.N, cp, ldc, beta, mode)
+            else
+                use pa = fixed a
+                runPacked Environment.ProcessorCount kern bl transA m alpha (NativePtr.add pa aOffset) lda b beta mode cp ldc
+
     /// sgemm with a packed right-hand operand: C ← alpha·op(A)·B + beta·C, op(A) m × b.K, C m × b.N,
     /// on every core; the other arguments as in sgemm.
     let sgemmPacked (transA: bool) (m: int) (alpha: float32) (a: float32[]) (aOffset: int) (lda: int) (b: PackedRight<float32>)
                     (beta: float32) (c: float32[]) (cOffset: int) (ldc: int) =
-        if m > 0 && b.N > 0 then
-            let mode = if beta = 0.0f then 0 elif beta = 1.0f then 1 else 2
-            use pc = fixed c
-            let cp = NativePtr.add pc cOffset
-            if b.K = 0 || alpha = 0.0f then kernelS.Scale(m, b.N, cp, ldc, beta, mode)
-            else
-                use pa = fixed a
-                runPacked Environment.ProcessorCount kernelS blockingS transA m alpha (NativePtr.add pa aOffset) lda b beta mode cp ldc
+        gemmPacked kernelS blockingS transA m alpha a aOffset lda b beta c cOffset ldc
 
     /// dgemm with a packed right-hand operand (see sgemmPacked).
     let dgemmPacked (transA: bool) (m: int) (alpha: float) (a: float[]) (aOffset: int) (lda: int) (b: PackedRight<float>)
                     (beta: float) (c: float[]) (cOffset: int) (ldc: int) =
-        if m > 0 && b.N > 0 then
-            let mode = if beta = 0.0 then 0 elif beta = 1.0 then 1 else 2
-            use pc = fixed c
-            let cp = NativePtr.add pc cOffset
-            if b.K = 0 || alpha = 0.0 then kernelD.Scale(m, b.N, cp, ldc, beta, mode)
-            else
-                use pa = fixed a
-                runPacked Environment.ProcessorCount kernelD blockingD transA m alpha (NativePtr.add pa aOffset) lda b beta mode cp ldc
+        gemmPacked kernelD blockingD transA m alpha a aOffset lda b beta c cOffset ldc

@@ -19,17 +19,20 @@ type ConvCase =
 /// any wrong index (errors of order 1).
 module LawsConv =
 
-    let caseGen =
+    /// Cases of at most the given batch, channels, kernel and image size. Both axes need the same
+    /// output padding in the transpose: W's remainder is kept equal to H's.
+    let private casesUpTo (maxBatch: int) (maxChannels: int) (maxKernel: int) (maxSize: int) =
         gen {
-            // Both axes need the same output padding in the transpose: keep W's remainder equal to H's.
             let! n, c, o, k, s, p, h, w =
-                Generators.convGeometry 3 4 4 9 |> Gen.filter (fun (_, _, _, k, s, p, h, w) -> (w + 2 * p - k) % s = (h + 2 * p - k) % s)
+                Generators.convGeometry maxBatch maxChannels maxKernel maxSize |> Gen.filter (fun (_, _, _, k, s, p, h, w) -> (w + 2 * p - k) % s = (h + 2 * p - k) % s)
             let ho, wo = Shape.convOutput h k s p, Shape.convOutput w k s p
             let! x = Generators.values -1.0 1.0 [| n; c; h; w |]
             let! wt = Generators.values -1.0 1.0 [| o; c; k; k |]
             let! y = Generators.values -1.0 1.0 [| n; o; ho; wo |]
             return { N = n; C = c; O = o; K = k; Stride = s; Padding = p; H = h; W = w; X = x; Weight = wt; Y = y }
         }
+
+    let caseGen = casesUpTo 3 4 4 9
 
     let private tensors (c: ConvCase) =
         Tensor.Constant(Cpu.ofFloat64 [| c.N; c.C; c.H; c.W |] c.X),
@@ -86,18 +89,8 @@ module LawsConv =
             close (dot (x.Conv2d(w, c.Stride, c.Padding)) y) (dot x (y.ConvTranspose2d(flipped, c.Stride, c.Padding, op))))
 
     /// Wider images than caseGen's (up to 40 columns), so that float32's vector paths (stride
-    /// phases split and merged 8 or 16 at a time, runs added 8 at a time) and their tails are all
-    /// taken; x, w and y as in caseGen.
-    let wideCaseGen =
-        gen {
-            let! n, c, o, k, s, p, h, w =
-                Generators.convGeometry 2 3 4 40 |> Gen.filter (fun (_, _, _, k, s, p, h, w) -> (w + 2 * p - k) % s = (h + 2 * p - k) % s)
-            let ho, wo = Shape.convOutput h k s p, Shape.convOutput w k s p
-            let! x = Generators.values -1.0 1.0 [| n; c; h; w |]
-            let! wt = Generators.values -1.0 1.0 [| o; c; k; k |]
-            let! y = Generators.values -1.0 1.0 [| n; o; ho; wo |]
-            return { N = n; C = c; O = o; K = k; Stride = s; Padding = p; H = h; W = w; X = x; Weight = wt; Y = y }
-        }
+    /// phases split and merged 8 or 16 at a time, runs added 8 at a time) and their tails are all taken.
+    let wideCaseGen = casesUpTo 2 3 4 40
 
     /// conv2d, conv_transpose2d and the gradients of ⟨conv2d(x, w), y⟩ (in x and w, one fused
     /// pass) and of ⟨conv_transpose2d(y, w), x⟩ (in y and w, the other fused pass), in the given
