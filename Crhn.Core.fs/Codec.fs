@@ -42,6 +42,35 @@ type CodecConfig =
 /// One epoch's record while training.
 type EpochReport = { Epoch: int; Loss: float }
 
+/// How a codec trains: Adam on the mean squared reconstruction error, with a cosine learning-rate
+/// schedule, the best weights kept, early stopping, and optionally damaged copies of each batch
+/// trained to reconstruct the clean images (which widens the set of inputs that encode to each
+/// stored code).
+[<NoComparison; NoEquality>]
+type CodecTraining =
+    { Epochs: int
+      BatchSize: int
+      /// Adam's learning rate at the first epoch.
+      LearningRate: float
+      /// The learning rate at the last epoch as a fraction of the first (cosine decay; 1 keeps it constant).
+      FinalLearningRate: float
+      /// Stop after this many epochs without a better clean loss (0: run every epoch).
+      Patience: int
+      /// Keep the weights of the epoch with the lowest clean loss (measured after the epoch on
+      /// every image) rather than the last epoch's.
+      KeepBest: bool
+      /// A damaged copy of a batch (values, then a seed); each step then also trains the damaged
+      /// copy against the clean batch.
+      Damage: (RawTensor -> uint64 -> RawTensor) option
+      /// With Damage: the weight of a hinge that pulls the damaged copy's last pre-activation
+      /// towards the clean image's code with a margin of 1, mean(max(0, 1 − s ⊙ p)) over the
+      /// clean pre-activation and the damaged one (s the clean code, fixed); 0 leaves it out.
+      CodeMargin: float }
+
+    /// Plain training: constant learning rate, every epoch, the last weights, no damage.
+    static member Plain(epochs: int, batchSize: int, learningRate: float) =
+        { Epochs = epochs; BatchSize = batchSize; LearningRate = learningRate; FinalLearningRate = 1.0; Patience = 0; KeepBest = false; Damage = None; CodeMargin = 0.0 }
+
 /// A tied convolutional codec. Encoder: z₀ = x, z_k = tanh(conv(z_{k−1}, W_k) (+ b_k)), flatten,
 /// then dense layers D_j (orthogonally initialised) with tanh between; the latent is the last
 /// pre-activation's sign (Binary) or tanh (Continuous). Decoder with the SAME parameters: dense
@@ -166,28 +195,71 @@ type TiedCodec private (config: CodecConfig, seed: uint64, frozen: Tensor[] opti
     /// sample-weighted mean batch loss. Each epoch: for each batch, zero gradients, forward, loss,
     /// backward, one Adam step.
     member this.Fit(images: Tensor, epochs: int, batchSize: int, learningRate: float, onEpoch: EpochReport -> unit, cancel: Threading.CancellationToken) =
+        this.Fit(images, CodecTraining.Plain(epochs, batchSize, learningRate), onEpoch, cancel)
+
+    /// Trains as `training` says on N×C×H×W images, in fixed batch order. Reports each epoch's
+    /// sample-weighted mean clean batch loss (with KeepBest: the clean loss of every image after
+    /// the epoch); returns the reports of the epochs run (fewer than Epochs when it stopped early).
+    member this.Fit(images: Tensor, training: CodecTraining, onEpoch: EpochReport -> unit, cancel: Threading.CancellationToken) =
         this.CheckInput images
-        if epochs <= 0 then raise (ArgumentOutOfRangeException("epochs", epochs, "codec: epochs must be positive."))
-        if batchSize <= 0 then raise (ArgumentOutOfRangeException("batchSize", batchSize, "codec: the batch size must be positive."))
+        if training.Epochs <= 0 then raise (ArgumentOutOfRangeException("epochs", training.Epochs, "codec: epochs must be positive."))
+        if training.BatchSize <= 0 then raise (ArgumentOutOfRangeException("batchSize", training.BatchSize, "codec: the batch size must be positive."))
+        if not (training.FinalLearningRate > 0.0 && training.FinalLearningRate <= 1.0) then
+            raise (ArgumentOutOfRangeException("training", training.FinalLearningRate, "codec: the final learning rate must be a fraction in (0, 1] of the first."))
+        if training.Patience < 0 then raise (ArgumentOutOfRangeException("training", training.Patience, "codec: the patience must be non-negative."))
         let n = images.Shape.[0]
         if n = 0 then raise (ArgumentException("codec: there are no images to train on.", "images"))
-        let adam = Adam(this.Parameters, learningRate)
+        let adam = Adam(this.Parameters, training.LearningRate)
         let batches =
-            [| for start in 0 .. batchSize .. n - 1 ->
-                let len = min batchSize (n - start)
+            [| for start in 0 .. training.BatchSize .. n - 1 ->
+                let len = min training.BatchSize (n - start)
                 len, images.Slice([| start; 0; 0; 0 |], [| len; config.InputChannels; config.Height; config.Width |]).Detach() |]
-        [| for epoch in 1 .. epochs ->
+        let frozen = this.Frozen()
+        let cleanLoss () =
+            batches |> Array.sumBy (fun (len, batch) -> (Tensor.Mse(frozen.Decode(frozen.Encode batch), batch)).ToScalar() * float len) |> fun total -> total / float n
+        let mutable best = Double.PositiveInfinity
+        let mutable bestWeights: RawTensor[] = [||]
+        let mutable sinceBest = 0
+        let reports = ResizeArray<EpochReport>()
+        let mutable epoch = 0
+        while epoch < training.Epochs && (training.Patience = 0 || sinceBest < training.Patience) do
+            epoch <- epoch + 1
+            let progress = if training.Epochs = 1 then 0.0 else float (epoch - 1) / float (training.Epochs - 1)
+            adam.LearningRate <- training.LearningRate * (training.FinalLearningRate + (1.0 - training.FinalLearningRate) * 0.5 * (1.0 + Math.Cos(Math.PI * progress)))
             let mutable total = 0.0
-            for len, batch in batches do
+            for b, (len, batch) in Array.indexed batches do
                 cancel.ThrowIfCancellationRequested()
                 adam.ZeroGrad()
-                let loss = this.Loss batch
-                loss.Backward()
+                let objective, loss =
+                    match training.Damage with
+                    | None ->
+                        let loss = this.Loss batch
+                        loss, loss
+                    | Some damage ->
+                        let pre = this.PreLatent batch
+                        let loss = Tensor.Mse(this.Decode(pre.Sign()), batch)
+                        let damaged = this.PreLatent(Tensor.Constant(damage batch.Primal (Rng.derive (uint64 epoch) b)))
+                        let objective = loss + Tensor.Mse(this.Decode(damaged.Sign()), batch)
+                        if training.CodeMargin = 0.0 then objective, loss
+                        else
+                            let code = Tensor.Constant(pre.Primal.Unary UnaryOp.Sign)
+                            let hinge (p: Tensor) = ((p * code) * -1.0 + 1.0).Relu().MeanAll()
+                            objective + (hinge pre + hinge damaged) * training.CodeMargin, loss
+                objective.Backward()
                 adam.Step()
                 total <- total + loss.ToScalar() * float len
-            let report = { Epoch = epoch; Loss = total / float n }
+            let measured = if training.KeepBest then cleanLoss () else total / float n
+            if measured < best then
+                best <- measured
+                sinceBest <- 0
+                if training.KeepBest then bestWeights <- this.Parameters |> Array.map (fun p -> p.Primal.MulScalar 1.0)
+            else sinceBest <- sinceBest + 1
+            let report = { Epoch = epoch; Loss = measured }
             onEpoch report
-            report |]
+            reports.Add report
+        if training.KeepBest && bestWeights.Length > 0 then
+            Array.iter2 (fun (p: Tensor) (w: RawTensor) -> p.Primal.CopyInPlace w) this.Parameters bestWeights
+        reports.ToArray()
 
     /// The shapes of the tied kernels and dense weights a config needs, computed without
     /// allocating them (loaders check a file against these before building anything).

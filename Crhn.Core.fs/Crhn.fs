@@ -3,20 +3,42 @@ namespace Crhn.Core.Models
 open System
 open Crhn.Core
 
-/// One step of a retrieval: the codes after the memory, the decoded images, the RHN energy of
-/// each image's state (NaN for the codec-only ablation) and the change from the previous iterate
-/// (MSE over the whole batch).
+/// One step of a retrieval: the codes after it, the decoded images (visible pixels of a known
+/// mask restored), the RHN energy of each code (NaN for the codec-only ablation), how many codes
+/// changed in it, and the change of the images from the previous step (MSE over the batch).
 [<NoComparison; NoEquality>]
-type RetrievalStep = { Step: int; Codes: RawTensor; Images: RawTensor; Energy: float[]; Change: float }
+type RetrievalStep = { Step: int; Codes: RawTensor; Images: RawTensor; Energy: float[]; Changed: int; Change: float }
 
-/// A retrieval's trajectory (every iterate kept) and whether it reached a fixed point.
+/// Where each cue ended: the index of the stored code its final code equals (−1: none), the
+/// Hamming distance of its final code to the nearest stored code, and that code's index.
+type RecallOutcome = { Recalled: int[]; Hamming: int[]; Nearest: int[] }
+
+/// A retrieval's trajectory (every step kept; step 0 is the cue's own code), per cue whether its
+/// code reached a fixed point and the step whose code it returns, and where it ended among the
+/// stored codes (when they were given).
 [<NoComparison; NoEquality>]
-type Retrieval = { Steps: RetrievalStep[]; Converged: bool }
+type Retrieval =
+    { Steps: RetrievalStep[]
+      /// Whether every cue's code reached a fixed point.
+      Converged: bool
+      /// Per cue: whether its code reached a fixed point of the dynamics.
+      CueConverged: bool[]
+      /// Per cue: the step whose code is returned (its last change).
+      Returned: int[]
+      /// The returned codes (the last step's: a cue's code stops changing once returned).
+      Codes: RawTensor
+      /// The returned images: the one-pass decode of the returned codes, visible pixels restored.
+      Images: RawTensor
+      /// Where each cue ended among the stored codes, when they were given.
+      Outcome: RecallOutcome option }
 
 /// The Convolutional Restricted Hopfield Network: a tied codec whose binary codes are stored as
-/// fixed points of an RHN. Retrieval iterates x → encode → sign → RHN (forward + backward) →
-/// sign → decode until the image stops changing. Without an RHN it is the paper's ablation
-/// "CRHN without RHN": the codec iterated alone, behind the same interface.
+/// fixed points of an RHN. Retrieval encodes the cue once, runs the RHN in code space,
+/// c ← sign(RHN(c)), until the code is a fixed point, and decodes once; a step that would raise
+/// a code's RHN energy is refused, so the returned code is the lowest-energy one of its
+/// trajectory. With a known mask the visible pixels are kept: the decoded image fills the unknown
+/// ones, is encoded again and settled again, until the code stops changing. Without an RHN it is
+/// the paper's ablation "CRHN without RHN": the codec in one pass, behind the same interface.
 type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
     do
         if codec.Config.Latent <> Latent.Binary then
@@ -26,8 +48,30 @@ type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
             raise (ArgumentException(sprintf "crhn: the RHN's input size %d does not match the codec's latent size %d." r.Sizes.[0] codec.LatentSize, "rhn"))
         | _ -> ()
 
+    /// Rows of `a` and `b` (N×n) that differ in any entry, as a bool per row.
+    static let rowsDiffer (a: RawTensor) (b: RawTensor) =
+        let x, y = a.ToFloat32Array(), b.ToFloat32Array()
+        let n = a.Shape.[1]
+        Array.init a.Shape.[0] (fun i -> not (Span<float32>(x, i * n, n).SequenceEqual(ReadOnlySpan<float32>(y, i * n, n))))
+
+    /// rows of `candidate` where `take` holds, rows of `current` elsewhere.
+    static let choose (take: bool[]) (candidate: RawTensor) (current: RawTensor) =
+        let mask = candidate.CreateLike([| take.Length; 1 |], take |> Array.map (fun t -> if t then 1.0 else 0.0))
+        current.Binary(BinaryOp.Add, (candidate.Binary(BinaryOp.Sub, current)).Binary(BinaryOp.Mul, mask))
+
     /// ±1 codes from pre-activations: x ≥ 0 → +1, x < 0 → −1 (as the reference's sign; never 0).
     static member Binarize(x: RawTensor) = (x.MulScalar -1.0).Unary(UnaryOp.Step).MulScalar(-2.0).AddScalar 1.0
+
+    /// Where each ±1 code (rows of `codes`) ended among the stored ±1 codes (rows of `stored`).
+    static member Locate(codes: RawTensor, stored: RawTensor) =
+        if codes.Shape.Length <> 2 || stored.Shape.Length <> 2 || codes.Shape.[1] <> stored.Shape.[1] then
+            raise (ArgumentException(sprintf "crhn: codes %A and stored codes %A must be N×n and M×n." codes.Shape stored.Shape, "stored"))
+        let n = codes.Shape.[1]
+        let overlaps = (codes.MatMul(false, true, stored)).ToFloat64Array()
+        let m = stored.Shape.[0]
+        let nearest = Array.init codes.Shape.[0] (fun i -> seq { 0 .. m - 1 } |> Seq.maxBy (fun j -> overlaps.[i * m + j]))
+        let hamming = nearest |> Array.mapi (fun i j -> int (Math.Round((float n - overlaps.[i * m + j]) / 2.0)))
+        { Recalled = Array.init nearest.Length (fun i -> if hamming.[i] = 0 then nearest.[i] else -1); Hamming = hamming; Nearest = nearest }
 
     /// The codec.
     member _.Codec = codec
@@ -39,32 +83,113 @@ type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
         codec.CheckInput images
         CrhnMemory.Binarize (codec.PreLatent(images.Detach())).Primal
 
-    /// One pass of the memory on codes: sign(RHN(codes)) and each state's RHN energy.
-    member _.Recall(codes: RawTensor) =
+    /// The RHN energy of each ±1 code: E(c, h₁, …, h_L) with the states of one forward pass
+    /// (for one hidden layer, n₀ ln 2 − Σ log cosh (W c)ᵢ); NaN without an RHN.
+    member _.Energy(codes: RawTensor) =
+        match rhn with
+        | None -> Array.create codes.Shape.[0] nan
+        | Some r ->
+            let _, states = r.Forward codes
+            let weights = r.Weights |> Array.map Tensor.Constant
+            (Rhn.energy weights (states |> Array.map Tensor.Constant)).Primal.ToFloat64Array()
+
+    /// One pass of the memory on codes: sign(RHN(codes)) and each result's RHN energy.
+    member this.Recall(codes: RawTensor) =
         match rhn with
         | None -> codes, Array.create codes.Shape.[0] nan
         | Some r ->
             let recalled = CrhnMemory.Binarize(r.Logits codes)
-            let _, states = r.Forward recalled
-            let weights = r.Weights |> Array.map Tensor.Constant
-            let energy = Rhn.energy weights (states |> Array.map Tensor.Constant)
-            recalled, energy.Primal.ToFloat64Array()
+            recalled, this.Energy recalled
 
-    /// Iterates the whole loop from the cues until the change between iterates (MSE) falls below
-    /// `tolerance` (reference: 1e-3) or `maxSteps` (reference: 50) have run; returns every iterate.
-    member this.Retrieve(cues: Tensor, tolerance: float, maxSteps: int) =
+    /// Runs c ← sign(RHN(c)) on each row until it is a fixed point or `maxSteps` passes have
+    /// run, refusing any pass that would raise a row's energy (the row then stays where it is);
+    /// `onPass` sees each pass that moved a row (codes, energies, rows moved). Returns the settled
+    /// codes, their energies and whether each row reached a fixed point.
+    member this.Settle(codes: RawTensor, maxSteps: int, onPass: RawTensor -> float[] -> bool[] -> unit) =
+        let rows = codes.Shape.[0]
+        match rhn with
+        | None -> codes, Array.create rows nan, Array.create rows true
+        | Some _ ->
+            let mutable current = codes
+            let mutable energy = this.Energy codes
+            let settled = Array.create rows false
+            let mutable pass = 0
+            while pass < maxSteps && Array.exists not settled do
+                pass <- pass + 1
+                let candidate, candidateEnergy = this.Recall current
+                let moved = rowsDiffer candidate current
+                let take = Array.init rows (fun i -> not settled.[i] && moved.[i] && candidateEnergy.[i] <= energy.[i])
+                for i in 0 .. rows - 1 do
+                    if not take.[i] then settled.[i] <- true
+                if Array.exists id take then
+                    current <- choose take candidate current
+                    energy <- Array.init rows (fun i -> if take.[i] then candidateEnergy.[i] else energy.[i])
+                    onPass current energy take
+            current, energy, Array.init rows (fun i -> settled.[i] || not (rowsDiffer (fst (this.Recall current)) current).[i])
+
+    /// Retrieves from the cues. `known` (1×D or N×D, 1 where a pixel is known, 0 where not) keeps
+    /// the known pixels of the cues; None reads the whole cue. Without a mask: encode once, settle
+    /// the code in the RHN (step 1 onwards: one RHN pass each), decode once. With a mask: each
+    /// step fills the unknown pixels with the current decode, encodes, settles, until no code
+    /// changes. `stored` (the memory's codes) adds where each cue ended among them.
+    member this.Retrieve(cues: Tensor, known: RawTensor option, stored: RawTensor option, maxSteps: int) =
         codec.CheckInput cues
         if maxSteps <= 0 then raise (ArgumentOutOfRangeException("maxSteps", maxSteps, "crhn: maxSteps must be positive."))
+        let x = cues.Primal
+        let rows = x.Shape.[0]
+        let flat = x.Numel / rows
+        let known =
+            known |> Option.map (fun k ->
+                if k.Numel <> flat && k.Numel <> x.Numel then
+                    raise (ArgumentException(sprintf "crhn: a mask of %d values does not fit cues of %d pixels each." k.Numel flat, "known"))
+                k.View(if k.Numel = flat then [| 1; flat |] else [| rows; flat |]))
+        /// The decoded images with the known pixels of the cue restored.
+        let decode (codes: RawTensor) =
+            let images = (codec.Decode(Tensor.Constant codes)).Primal
+            match known with
+            | None -> images
+            | Some k ->
+                // c ⊙ k + f ⊙ (1 − k): exactly the cue's value where k = 1.
+                let f, c = images.View [| rows; flat |], x.View [| rows; flat |]
+                (c.Binary(BinaryOp.Mul, k).Binary(BinaryOp.Add, f.Binary(BinaryOp.Mul, k.MulScalar(-1.0).AddScalar 1.0))).View x.Shape
+        let encode (images: RawTensor) = CrhnMemory.Binarize (codec.PreLatent(Tensor.Constant images)).Primal
         let steps = ResizeArray<RetrievalStep>()
-        let mutable previous = cues.Primal
-        let mutable converged = false
-        while not converged && steps.Count < maxSteps do
-            let codes = CrhnMemory.Binarize (codec.PreLatent(Tensor.Constant previous)).Primal
-            let recalled, energy = this.Recall codes
-            let images = (codec.Decode(Tensor.Constant recalled)).Primal
-            let diff = images.Binary(BinaryOp.Sub, previous)
-            let change = (diff.Unary UnaryOp.Square).SumAll() / float diff.Numel
-            steps.Add { Step = steps.Count + 1; Codes = recalled; Images = images; Energy = energy; Change = change }
-            converged <- change < tolerance
-            previous <- images
-        { Steps = steps.ToArray(); Converged = converged }
+        let returned = Array.zeroCreate rows
+        let record (codes: RawTensor) (energy: float[]) (moved: bool[]) =
+            let images = decode codes
+            let change =
+                if steps.Count = 0 then nan
+                else
+                    let diff = images.Binary(BinaryOp.Sub, steps.[steps.Count - 1].Images)
+                    (diff.Unary UnaryOp.Square).SumAll() / float diff.Numel
+            for i in 0 .. rows - 1 do
+                if moved.[i] then returned.[i] <- steps.Count
+            steps.Add { Step = steps.Count; Codes = codes; Images = images; Energy = energy; Changed = moved |> Array.filter id |> Array.length; Change = change }
+        let start = encode x
+        record start (this.Energy start) (Array.create rows false)
+        let mutable current = start
+        let mutable converged = Array.create rows true
+        match known with
+        | None ->
+            let _, _, fixedRows = this.Settle(start, maxSteps, record)
+            converged <- fixedRows
+        | Some _ ->
+            let mutable changing = true
+            while changing && steps.Count <= maxSteps do
+                let filled = if steps.Count = 1 then x else steps.[steps.Count - 1].Images
+                let next, energy, fixedRows = this.Settle((if steps.Count = 1 then start else encode filled), maxSteps, fun _ _ _ -> ())
+                let moved = rowsDiffer next current
+                changing <- Array.exists id moved
+                converged <- fixedRows
+                if changing then
+                    current <- next
+                    record current energy moved
+            converged <- Array.init rows (fun i -> converged.[i] && not changing)
+        let last = steps.[steps.Count - 1]
+        { Steps = steps.ToArray()
+          Converged = Array.forall id converged
+          CueConverged = converged
+          Returned = returned
+          Codes = last.Codes
+          Images = last.Images
+          Outcome = stored |> Option.map (fun s -> CrhnMemory.Locate(last.Codes, s)) }

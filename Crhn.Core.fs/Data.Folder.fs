@@ -3,9 +3,9 @@ namespace Crhn.Core.Data
 open System
 open System.IO
 
-/// A folder of images (.png, binary .ppm P6 and .pgm P5 with maxval 255), read in ordinal order
-/// of file name, each converted to the requested channel count and resized (bilinear) to the
-/// requested size.
+/// A folder of images (.png, binary .ppm P6 and .pgm P5 with maxval 255, and .jpg/.jpeg/.webp
+/// through SkiaSharp), read in ordinal order of file name, each converted to the requested channel
+/// count and resized (bilinear) to the requested size.
 [<RequireQualifiedAccess>]
 module Folder =
 
@@ -49,21 +49,53 @@ module Folder =
         let plane = int plane
         channels, height, width, Array.init (channels * plane) (fun i -> float32 bytes.[start + (i % plane) * channels + i / plane] / 255.0f)
 
-    /// Decodes one .png, .ppm or .pgm file to (channels, height, width, values); errors name the file.
+    /// The most pixels a compressed image may declare (a 100-megapixel photograph): a header that
+    /// asks for more is refused before anything is allocated.
+    let MaxPixels = 100_000_000L
+
+    /// Decodes JPEG or WebP bytes (any format SkiaSharp's codecs read) to (3, height, width,
+    /// values): RGB planes in [0, 1]. The declared size is checked against MaxPixels first.
+    let decodeCompressed (bytes: byte[]) =
+        let fail msg = raise (DataFormatException("image: " + msg))
+        use data = SkiaSharp.SKData.CreateCopy bytes
+        use codec = SkiaSharp.SKCodec.Create data
+        if isNull codec then fail "not a JPEG or WebP image SkiaSharp can read."
+        let width, height = codec.Info.Width, codec.Info.Height
+        if width <= 0 || height <= 0 then fail (sprintf "the header declares a %d×%d image." width height)
+        if int64 width * int64 height > MaxPixels then
+            fail (sprintf "the header declares %d×%d pixels, more than the %d this reader accepts." width height MaxPixels)
+        let info = SkiaSharp.SKImageInfo(width, height, SkiaSharp.SKColorType.Rgba8888, SkiaSharp.SKAlphaType.Unpremul)
+        let pixels = Array.zeroCreate<byte> (width * height * 4)
+        let handle = Runtime.InteropServices.GCHandle.Alloc(pixels, Runtime.InteropServices.GCHandleType.Pinned)
+        let result =
+            try codec.GetPixels(info, handle.AddrOfPinnedObject())
+            finally handle.Free()
+        if result <> SkiaSharp.SKCodecResult.Success && result <> SkiaSharp.SKCodecResult.IncompleteInput then
+            fail (sprintf "SkiaSharp could not decode the pixels (%O)." result)
+        if result = SkiaSharp.SKCodecResult.IncompleteInput then fail "the file is truncated."
+        let plane = width * height
+        3, height, width, Array.init (3 * plane) (fun i -> float32 pixels.[(i % plane) * 4 + i / plane] / 255.0f)
+
+    /// The file extensions readImage reads (lower case).
+    let Extensions = [ ".png"; ".ppm"; ".pgm"; ".jpg"; ".jpeg"; ".webp" ]
+
+    /// Decodes one .png, .ppm, .pgm, .jpg, .jpeg or .webp file to (channels, height, width,
+    /// values); errors name the file.
     let readImage (path: string) =
         let bytes = File.ReadAllBytes path
         try
             match Path.GetExtension(path).ToLowerInvariant() with
             | ".png" -> Png.decode bytes
             | ".ppm" | ".pgm" -> decodePnm bytes
-            | e -> raise (ArgumentException(sprintf "%s: extension %s; expected .png, .ppm or .pgm." path e, "path"))
+            | ".jpg" | ".jpeg" | ".webp" -> decodeCompressed bytes
+            | e -> raise (ArgumentException(sprintf "%s: extension %s; expected one of %s." path e (String.Join(", ", Extensions)), "path"))
         with :? DataFormatException as e -> raise (DataFormatException(sprintf "%s: %s" path e.Message))
 
-    /// The image files of `folder` (.png, .ppm, .pgm, any case) in ordinal order of file name.
+    /// The image files of `folder` (the Extensions, any case) in ordinal order of file name.
     let files (folder: string) =
         if not (Directory.Exists folder) then raise (ArgumentException(sprintf "folder: the folder %s does not exist." folder, "folder"))
         Directory.GetFiles folder
-        |> Array.filter (fun f -> [ ".png"; ".ppm"; ".pgm" ] |> List.contains (Path.GetExtension(f).ToLowerInvariant()))
+        |> Array.filter (fun f -> Extensions |> List.contains (Path.GetExtension(f).ToLowerInvariant()))
         |> Array.sortWith (fun a b -> String.CompareOrdinal(Path.GetFileName a, Path.GetFileName b))
 
     /// The first `count` images of `folder` as one N×C×H×W float32 array in [0, 1], each converted
@@ -77,3 +109,65 @@ module Folder =
         |> Array.collect (fun path ->
             let c, h, w, values = readImage path
             Resize.toSize height width (channels, h, w, Resize.toChannels channels 1 c (h * w) values))
+
+    /// Photographs cut into patches: every image of a folder is cut into non-overlapping
+    /// side×side squares on a grid from its top-left corner; squares with little texture (standard
+    /// deviation of their values below MinStd: flat sky, blur) are left out, since dozens of them
+    /// are indistinguishable and nothing can recall one rather than another; each photo's squares are shuffled
+    /// (a fixed seed per photo) and the photos are taken round robin, one square each in turn,
+    /// while any has squares left. So the first N patches mix every photo and many places in it.
+    [<RequireQualifiedAccess>]
+    module Patches =
+
+        /// Debian's `mate-backgrounds` natural colour photographs.
+        let DefaultFolder = "/usr/share/backgrounds/mate/nature"
+
+        /// The side of a patch (STL-10's 96×96).
+        let Side = 96
+
+        /// The least standard deviation of a patch's values (on [0, 1]) for it to be taken.
+        let MinStd = 0.12
+
+        /// The first `count` patches of the photos of `folder` as N×3×Side×Side float32 values in [0, 1].
+        let images (folder: string) (count: int) =
+            let photos = files folder
+            if photos.Length = 0 then raise (ArgumentException(sprintf "patches: %s holds no images." folder, "folder"))
+            let grids =
+                photos |> Array.mapi (fun p path ->
+                    let c, h, w, values = readImage path
+                    let rgb = Resize.toChannels 3 1 c (h * w) values
+                    let textured cell =
+                        let top, left = (cell / (w / Side)) * Side, (cell % (w / Side)) * Side
+                        let mutable sum, squares = 0.0, 0.0
+                        for ch in 0 .. 2 do
+                            for y in top .. top + Side - 1 do
+                                for x in left .. left + Side - 1 do
+                                    let v = float rgb.[ch * h * w + y * w + x]
+                                    sum <- sum + v
+                                    squares <- squares + v * v
+                        let count = float (3 * Side * Side)
+                        Math.Sqrt(max 0.0 (squares / count - (sum / count) ** 2.0)) >= MinStd
+                    let cells = Array.init ((h / Side) * (w / Side)) id |> Array.filter textured
+                    for i in cells.Length - 1 .. -1 .. 1 do
+                        let j = int (Crhn.Core.Rng.element (Crhn.Core.Rng.derive 0x9A7C4E5UL p) (uint64 i) % uint64 (i + 1))
+                        let t = cells.[i]
+                        cells.[i] <- cells.[j]
+                        cells.[j] <- t
+                    h, w, rgb, cells)
+            let total = grids |> Array.sumBy (fun (_, _, _, cells) -> cells.Length)
+            if count < 0 || count > total then
+                raise (ArgumentOutOfRangeException("count", count, sprintf "%s holds %d textured patches of %d×%d in %d photos; %d were asked for." folder total Side Side photos.Length count))
+            let result = Array.zeroCreate<float32> (count * 3 * Side * Side)
+            let mutable taken = 0
+            let mutable round = 0
+            while taken < count do
+                for h, w, rgb, cells in grids do
+                    if taken < count && round < cells.Length then
+                        let cell = cells.[round]
+                        let top, left = (cell / (w / Side)) * Side, (cell % (w / Side)) * Side
+                        for ch in 0 .. 2 do
+                            for y in 0 .. Side - 1 do
+                                Array.blit rgb (ch * h * w + (top + y) * w + left) result (((taken * 3 + ch) * Side + y) * Side) Side
+                        taken <- taken + 1
+                round <- round + 1
+            result

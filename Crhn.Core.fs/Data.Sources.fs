@@ -16,8 +16,11 @@ type DataSpec =
     | Mnist of path: string
     /// CIFAR-10 binary batches in a folder (or its cifar-10-batches-bin subfolder).
     | Cifar10 of folder: string
-    /// A folder of .png, .ppm and .pgm images, in file-name order.
+    /// A folder of .png, .ppm, .pgm, .jpg, .jpeg and .webp images, in file-name order.
     | Folder of folder: string
+    /// Photographs in a folder cut into 96×96 patches (Folder.Patches), by default Debian's
+    /// mate-backgrounds nature photographs.
+    | Photos of folder: string
     /// Data.Procedural.images with seed 1.
     | Procedural
 
@@ -29,10 +32,11 @@ type Labelled = { Images: float32[]; Labels: int[] }
 module Sources =
 
     /// The spec forms parse accepts, as listed in its error messages.
-    let Kinds = "stl10:DIR, fashion-mnist, fashion-mnist:DIR, mnist:FILE, cifar10:DIR, folder:DIR, procedural"
+    let Kinds = "stl10:DIR, fashion-mnist, fashion-mnist:DIR, mnist:FILE, cifar10:DIR, folder:DIR, photos, photos:DIR, procedural"
 
-    /// Parses `stl10:DIR`, `fashion-mnist[:DIR]`, `mnist:FILE`, `cifar10:DIR`, `folder:DIR` or
-    /// `procedural` (the kind is case-insensitive; the path is everything after the first colon).
+    /// Parses `stl10:DIR`, `fashion-mnist[:DIR]`, `mnist:FILE`, `cifar10:DIR`, `folder:DIR`,
+    /// `photos[:DIR]` or `procedural` (the kind is case-insensitive; the path is everything after
+    /// the first colon).
     let parse (spec: string) =
         if String.IsNullOrWhiteSpace spec then raise (ArgumentException(sprintf "data spec: empty; expected one of %s." Kinds, "spec"))
         let colon = spec.IndexOf ':'
@@ -48,6 +52,8 @@ module Sources =
         | "mnist", _ -> DataSpec.Mnist(path "mnist:FILE")
         | "cifar10", _ -> DataSpec.Cifar10(path "cifar10:DIR")
         | "folder", _ -> DataSpec.Folder(path "folder:DIR")
+        | "photos", None -> DataSpec.Photos Folder.Patches.DefaultFolder
+        | "photos", _ -> DataSpec.Photos(path "photos:DIR")
         | "procedural", None -> DataSpec.Procedural
         | "procedural", Some _ -> raise (ArgumentException(sprintf "data spec %A: procedural takes no argument." spec, "spec"))
         | k, _ -> raise (ArgumentException(sprintf "data spec %A: unknown kind %A; expected one of %s." spec k Kinds, "spec"))
@@ -149,6 +155,7 @@ module Sources =
         match spec with
         | DataSpec.Procedural -> Procedural.images 1UL count channels height width
         | DataSpec.Folder folder -> Folder.images folder count channels height width
+        | DataSpec.Photos folder -> fit (Folder.Patches.images folder count, 3, Folder.Patches.Side, Folder.Patches.Side)
         | DataSpec.Stl10 folder -> fit (stl10 folder count, 3, Stl10.Side, Stl10.Side)
         | DataSpec.Cifar10 folder -> fit (Cifar.images folder count, 3, Cifar.Side, Cifar.Side)
         | DataSpec.FashionMnist folder ->

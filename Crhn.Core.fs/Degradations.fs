@@ -31,3 +31,29 @@ module Degradations =
         let per = shape.[1] * shape.[2] * shape.[3]
         let means = Array.init shape.[0] (fun n -> Seq.averageBy float (Seq.init per (fun i -> values.[n * per + i])))
         values |> Array.mapi (fun i v -> min hi (max lo (float32 ((float v - means.[i / per]) * alpha + means.[i / per]))))
+
+    /// Damage for training a codec to map damaged images to their clean codes: each image of a
+    /// batch, from stream `seed`, gets one of three at random (equally often): Gaussian noise of
+    /// σ ~ U(0, maxSigma) (on [lo, hi]); the left or the right columns, a random 25–60 % of the
+    /// width, set to `lo` (black); or both.
+    let training (shape: int[]) (values: float32[]) (maxSigma: float) (lo: float32) (hi: float32) (seed: uint64) =
+        Shape.checkRank "training damage" "images" 4 shape
+        let per = shape.[1] * shape.[2] * shape.[3]
+        let w = shape.[3]
+        let z = Rng.normal64 (Rng.derive seed 1) values.Length
+        let u k = Rng.unit (Rng.derive seed 2) (uint64 k + 1UL)
+        let out = Array.copy values
+        for n in 0 .. shape.[0] - 1 do
+            let kind = int (u (4 * n) * 3.0)
+            let sigma = maxSigma * float (hi - lo) * u (4 * n + 1)
+            let columns = int (Math.Round(float w * (0.25 + 0.35 * u (4 * n + 2))))
+            let left = u (4 * n + 3) < 0.5
+            for i in n * per .. (n + 1) * per - 1 do
+                let col = i % w
+                let masked = kind >= 1 && (if left then col < columns else col >= w - columns)
+                let noisy = kind <> 1
+                out.[i] <-
+                    if masked then lo
+                    elif noisy then min hi (max lo (values.[i] + float32 (sigma * z.[i])))
+                    else values.[i]
+        out

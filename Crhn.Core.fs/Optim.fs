@@ -48,7 +48,7 @@ type Sgd(parameters: Tensor[], lr: float, ?momentum: float) =
 /// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², p ← p − (lr/(1−β₁ᵗ))·m/(√v/√(1−β₂ᵗ) + ε).
 type Adam(parameters: Tensor[], ?lr: float, ?beta1: float, ?beta2: float, ?eps: float) =
     inherit Optimizer(parameters)
-    let lr = defaultArg lr 1e-3
+    let mutable lr = defaultArg lr 1e-3
     let b1 = defaultArg beta1 0.9
     let b2 = defaultArg beta2 0.999
     let eps = defaultArg eps 1e-8
@@ -58,6 +58,14 @@ type Adam(parameters: Tensor[], ?lr: float, ?beta1: float, ?beta2: float, ?eps: 
 
     /// The number of steps taken.
     member _.Steps = t
+
+    /// The learning rate of the next steps (a schedule sets it between steps).
+    member _.LearningRate
+        with get () = lr
+        and set (value: float) =
+            if not (value > 0.0) || Double.IsInfinity value then
+                raise (ArgumentOutOfRangeException("value", value, "adam: the learning rate must be positive and finite."))
+            lr <- value
 
     override _.Step() =
         t <- t + 1

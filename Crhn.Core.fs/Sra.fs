@@ -115,6 +115,14 @@ type RhnNetwork(sizes: int[], seed: uint64, ?dtype: Dtype) =
     /// as soon as every code is a fixed point; reports each round; re-orthogonalises every
     /// ReorthogonaliseEvery rounds and after the last. Returns whether all are fixed.
     member this.Train(codes: RawTensor, rounds: int, mode: SraMode, onRound: SraReport -> unit, cancel: Threading.CancellationToken) =
+        this.Train(codes, 0, rounds, mode, onRound, cancel)
+
+    /// Trains on the stored codes for at least `minRounds` (while fewer than every code is a
+    /// fixed point: at most `rounds`) rounds of SRA. Rounds after every code is fixed keep aligning
+    /// the reconstructions with the codes, which widens the margins of the stored codes' signs
+    /// and so their basins. Reports each round; re-orthogonalises every ReorthogonaliseEvery
+    /// rounds and after the last. Returns whether all are fixed.
+    member this.Train(codes: RawTensor, minRounds: int, rounds: int, mode: SraMode, onRound: SraReport -> unit, cancel: Threading.CancellationToken) =
         if codes.Shape.Length <> 2 || codes.Shape.[1] <> sizes.[0] then
             raise (Shape.mismatch "rhn train" (sprintf "codes of shape [N, %d]" sizes.[0]) codes.Shape "codes")
         if codes.Shape.[0] = 0 then raise (ArgumentException("rhn train: there are no codes to store.", "codes"))
@@ -123,7 +131,7 @@ type RhnNetwork(sizes: int[], seed: uint64, ?dtype: Dtype) =
         let n = codes.Shape.[0]
         let mutable fixedAll = fst (this.FixedPoints codes) = n
         let mutable round = 0
-        while not fixedAll && round < rounds do
+        while (not fixedAll || round < minRounds) && round < rounds do
             cancel.ThrowIfCancellationRequested()
             round <- round + 1
             if mode <> SraMode.LeftOnly then this.RightRotations codes

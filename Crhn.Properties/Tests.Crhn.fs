@@ -20,36 +20,91 @@ type CrhnTests() =
             let codec =
                 TiedCodec({ InputChannels = 3; Height = 16; Width = 16; Channels = [| 8; 16 |]; Kernel = 4; Stride = 2; Padding = 1
                             Dense = [| 128 |]; Latent = Latent.Binary; Output = OutputMap.Tanh; Biases = false }, 1UL)
-            codec.Fit(x, 30, 10, 3e-3, ignore, CancellationToken.None) |> ignore
-            let rhn = RhnNetwork([| 128; 96 |], 2UL)
+            let damage (batch: RawTensor) seed =
+                batch.CreateLike(batch.Shape, Degradations.training batch.Shape (batch.ToFloat32Array()) 0.5 -1.0f 1.0f seed |> Array.map float)
+            let training = { CodecTraining.Plain(60, 10, 3e-3) with FinalLearningRate = 0.05; KeepBest = true; Damage = Some damage; CodeMargin = 0.1 }
+            codec.Fit(x, training, ignore, CancellationToken.None) |> ignore
+            let rhn = RhnNetwork([| 128; 64 |], 2UL)
             let mem = CrhnMemory(codec, Some rhn)
-            let stored = rhn.Train(mem.Codes x, 100, SraMode.Both, ignore, CancellationToken.None)
+            let stored = rhn.Train(mem.Codes x, 100, 100, SraMode.Both, ignore, CancellationToken.None)
             mem, x, stored)
 
+    /// The same RHN with the columns of its first weight matrix reversed: still semi-orthogonal,
+    /// still non-expansive, but its fixed points are no longer the stored codes.
+    static let corrupted (rhn: RhnNetwork) =
+        let broken = RhnNetwork(rhn.Sizes, 2UL)
+        for l in 0 .. rhn.Layers - 1 do
+            let w = rhn.Weights.[l]
+            let rows, cols = w.Shape.[0], w.Shape.[1]
+            let v = w.ToFloat64Array()
+            let permuted = if l = 0 then Array.init v.Length (fun i -> v.[(i / cols) * cols + (cols - 1 - i % cols)]) else v
+            broken.Weights.[l].CopyInPlace(w.CreateLike([| rows; cols |], permuted))
+        broken
+
+    static let recallRate (r: Retrieval) =
+        let o = r.Outcome.Value
+        float (o.Recalled |> Array.indexed |> Array.filter (fun (i, k) -> i = k) |> Array.length) / float o.Recalled.Length
+
+    static let noisy (sigma: float) =
+        Tensor.Constant(Cpu.ofFloat32 [| count; 3; 16; 16 |] (Degradations.gaussianNoise images sigma 5UL -1.0f 1.0f))
+
     [<Fact>]
-    member _.``every clean stored image is retrieved as exactly its own code`` () =
+    member _.``every clean stored image is recalled as its own pattern, and its output is the one-pass decode`` () =
         let mem, x, stored = memory.Force()
         Assert.True(stored, "SRA did not make every code a fixed point")
-        let codes = (mem.Codes x).ToFloat64Array()
-        let retrieval = mem.Retrieve(x, 1e-3, 50)
-        let first = retrieval.Steps.[0].Codes.ToFloat64Array()
-        let errors = Array.fold2 (fun acc a b -> if a <> b then acc + 1 else acc) 0 first codes
-        Assert.Equal(0, errors)
+        let codes = mem.Codes x
+        let r = mem.Retrieve(x, None, Some codes, 50)
+        Assert.Equal<int[]>(Array.init count id, r.Outcome.Value.Recalled)
+        Assert.True(r.CueConverged |> Array.forall id)
+        Assert.Equal<float32[]>((mem.Codec.Decode(Tensor.Constant codes)).Primal.ToFloat32Array(), r.Images.ToFloat32Array())
 
     [<Fact>]
-    member _.``a retrieval returns its trajectory with finite energies and stops when the image stops changing`` () =
+    member _.``companion: with its weight columns reversed the RHN recalls few clean stored images`` () =
         let mem, x, _ = memory.Force()
-        let r = mem.Retrieve(x, 1e-3, 50)
-        Assert.True(r.Steps.Length >= 1 && r.Steps.Length <= 50)
-        Assert.Equal(r.Converged, (Array.last r.Steps).Change < 1e-3)
-        for s in r.Steps do
-            Assert.True(s.Energy |> Array.forall Double.IsFinite, sprintf "step %d has a non-finite energy" s.Step)
-            Assert.Equal<int[]>(x.Shape, s.Images.Shape)
+        let broken = CrhnMemory(mem.Codec, Some(corrupted mem.Rhn.Value))
+        let r = broken.Retrieve(x, None, Some(mem.Codes x), 50)
+        Assert.True(recallRate r < 0.5, sprintf "the corrupted RHN still recalled %.0f %%" (100.0 * recallRate r))
 
     [<Fact>]
-    member _.``the codec-only ablation has no energy but the same interface`` () =
+    member _.``noisy cues are recalled, and more of them than the codec alone and a corrupted RHN recall`` () =
         let mem, x, _ = memory.Force()
-        let r = CrhnMemory(mem.Codec, None).Retrieve(x, 1e-3, 5)
+        let codes = mem.Codes x
+        let cues = noisy 0.2
+        let crhn = recallRate (mem.Retrieve(cues, None, Some codes, 50))
+        let codec = recallRate (CrhnMemory(mem.Codec, None).Retrieve(cues, None, Some codes, 50))
+        let broken = recallRate (CrhnMemory(mem.Codec, Some(corrupted mem.Rhn.Value)).Retrieve(cues, None, Some codes, 50))
+        Assert.True(crhn >= 0.8 && crhn > codec && crhn > broken, sprintf "recall: CRHN %.2f, codec alone %.2f, corrupted RHN %.2f" crhn codec broken)
+
+    [<Fact>]
+    member _.``a retrieval starts from the cue's own code, never raises a code's energy, and ends on a fixed point when it says so`` () =
+        let mem, _, _ = memory.Force()
+        let cues = noisy 0.3
+        let r = mem.Retrieve(cues, None, None, 50)
+        Assert.True(r.Steps.Length >= 1 && r.Steps.Length <= 51)
+        Assert.Equal<float32[]>((mem.Codes cues).ToFloat32Array(), r.Steps.[0].Codes.ToFloat32Array())
+        for i in 0 .. count - 1 do
+            for k in 1 .. r.Steps.Length - 1 do
+                Assert.True(r.Steps.[k].Energy.[i] <= r.Steps.[k - 1].Energy.[i], sprintf "cue %d: energy rose at step %d" i k)
+        let again, _ = mem.Recall r.Codes
+        let lastCodes, recalled = r.Codes.ToFloat32Array(), again.ToFloat32Array()
+        for i in 0 .. count - 1 do
+            if r.CueConverged.[i] then Assert.Equal<float32[]>(lastCodes.[i * 128 .. i * 128 + 127], recalled.[i * 128 .. i * 128 + 127])
+
+    [<Fact>]
+    member _.``with a known mask the visible pixels come back unchanged`` () =
+        let mem, x, _ = memory.Force()
+        let known = Cpu.ofFloat32 [| 1; 3 * 16 * 16 |] (Array.init (3 * 16 * 16) (fun i -> if i % 16 < 8 then 1.0f else 0.0f))
+        let cues = Cpu.ofFloat32 [| count; 3; 16; 16 |] (Degradations.maskColumns [| count; 3; 16; 16 |] images 8 -1.0f)
+        let r = mem.Retrieve(Tensor.Constant cues, Some known, Some(mem.Codes x), 20)
+        let got, cue = r.Images.ToFloat32Array(), cues.ToFloat32Array()
+        for i in 0 .. got.Length - 1 do
+            if i % 16 < 8 then Assert.Equal(cue.[i], got.[i])
+
+    [<Fact>]
+    member _.``the codec-only ablation is one pass with no energy behind the same interface`` () =
+        let mem, x, _ = memory.Force()
+        let r = CrhnMemory(mem.Codec, None).Retrieve(x, None, None, 5)
+        Assert.Equal(1, r.Steps.Length)
         Assert.True(r.Steps |> Array.forall (fun s -> s.Energy |> Array.forall Double.IsNaN))
 
     [<Fact>]

@@ -19,21 +19,27 @@ public class CrhnModelTests
     {
         var (model, images, report) = Trained.Value;
         Assert.True(report.AllStored, $"only some codes were stored after {report.SraRounds} SRA rounds");
-        var codes = model.Encode(images);
         var retrieval = model.Retrieve(images);
-        var recalled = retrieval.Steps[0].Codes;
-        int errors = codes.Zip(recalled).Sum(p => p.First.Zip(p.Second).Count(b => b.First != b.Second));
-        Assert.Equal(0, errors);
+        Assert.Equal(1.0, retrieval.RecallAccuracy());
+        Assert.All(retrieval.Cues, c => Assert.Equal(0, c.Hamming));
+        Assert.Equal(model.Decode(model.Encode(images)).Values.ToArray(), retrieval.Images.Values.ToArray());
     }
 
     [Fact]
     public void Retrieval_keeps_its_trajectory_and_reports_convergence()
     {
         var (model, images, _) = Trained.Value;
-        var r = model.Retrieve(images, new RetrievalOptions(MaxSteps: 50));
-        Assert.InRange(r.Steps.Count, 1, 50);
-        Assert.Equal(r.Converged, r.Steps[^1].Change < 1e-3);
+        var cues = Degrade.GaussianNoise(images, 0.3, seed: 3);
+        var r = model.Retrieve(cues, new RetrievalOptions(MaxSteps: 50));
+        Assert.InRange(r.Steps.Count, 1, 51);
+        Assert.Equal(model.Encode(cues), r.Steps[0].Codes);
         Assert.All(r.Steps, s => Assert.All(s.Energy, e => Assert.True(double.IsFinite(e))));
+        Assert.All(r.Cues, c =>
+        {
+            Assert.Equal(r.Steps.Count, c.Energies.Count);
+            Assert.True(c.Energies.Zip(c.Energies.Skip(1)).All(p => p.Second <= p.First), "a step raised a cue's energy");
+            Assert.Equal(c.Recalled is null, c.Hamming > 0);
+        });
         Assert.Equal(images.Count, r.Images.Count);
     }
 
@@ -42,6 +48,7 @@ public class CrhnModelTests
     {
         var (model, images, _) = Trained.Value;
         var r = model.Retrieve(images, new RetrievalOptions(MaxSteps: 3, UseRhn: false));
+        Assert.Single(r.Steps);
         Assert.All(r.Steps, s => Assert.All(s.Energy, e => Assert.True(double.IsNaN(e))));
     }
 
@@ -56,12 +63,12 @@ public class CrhnModelTests
     }
 
     [Fact]
-    public void Decode_of_the_codes_matches_the_first_iterate()
+    public void The_returned_images_are_the_one_pass_decode_of_the_final_codes()
     {
         var (model, images, _) = Trained.Value;
-        var r = model.Retrieve(images, new RetrievalOptions(MaxSteps: 1));
-        var decoded = model.Decode(r.Steps[0].Codes);
-        Assert.Equal(r.Steps[0].Images.Values.ToArray(), decoded.Values.ToArray());
+        var r = model.Retrieve(Degrade.GaussianNoise(images, 0.3, seed: 4));
+        Assert.Equal(r.Steps[^1].Images.Values.ToArray(), r.Images.Values.ToArray());
+        Assert.Equal(model.Decode(r.Steps[^1].Codes).Values.ToArray(), r.Images.Values.ToArray());
     }
 
     [Fact]

