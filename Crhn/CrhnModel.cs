@@ -343,7 +343,20 @@ public sealed class CrhnModel : IAssociativeMemory
             [.. r.Steps.Select(s => s.Energy[i])])).ToList();
         return new RetrievalResult(
             [.. r.Steps.Select(s => new RetrievalStepInfo(s.Step, FromModel(s.Images), ToCodes(s.Codes), s.Energy, s.Changed, s.Change))],
-            FromModel(r.Images), cueOutcomes);
+            KeepKnown(FromModel(r.Images), cues, unknown), cueOutcomes);
+    }
+
+    /// <summary>The images with the cue's own values wherever the mask says known (the model's value
+    /// range round trip would otherwise move them by a rounding step).</summary>
+    private static ImageBatch KeepKnown(ImageBatch images, ImageBatch cues, PixelMask? unknown)
+    {
+        if (unknown is null) return images;
+        var values = images.Values.ToArray();
+        var cue = cues.Values;
+        var mask = unknown.Unknown;
+        for (int i = 0; i < values.Length; i++)
+            if (mask[i % mask.Length] == 0f) values[i] = cue[i];
+        return ImageBatch.FromModelValues(values, images.Count, images.Channels, images.Height, images.Width);
     }
 
     /// <inheritdoc/>

@@ -49,4 +49,31 @@ public static class Degrade
         for (int i = 0; i < x.Length; i++) sum += (x[i] - y[i]) * (double)(x[i] - y[i]);
         return sum / x.Length;
     }
+
+    /// <summary>The share of <paramref name="outputs"/> whose nearest image of <paramref name="stored"/>
+    /// (by squared distance) is the one at the same index: how often a memory's output, or a damaged cue
+    /// itself, identifies its own stored image.</summary>
+    /// <exception cref="ArgumentException">The batches differ in shape.</exception>
+    public static double NearestRecall(ImageBatch outputs, ImageBatch stored)
+    {
+        ArgumentNullException.ThrowIfNull(outputs);
+        ArgumentNullException.ThrowIfNull(stored);
+        if (outputs.Count != stored.Count || outputs.Channels != stored.Channels || outputs.Height != stored.Height || outputs.Width != stored.Width)
+            throw new ArgumentException($"Expected batches of one shape, found {outputs.Count}×{outputs.Channels}×{outputs.Height}×{outputs.Width} and {stored.Count}×{stored.Channels}×{stored.Height}×{stored.Width}.", nameof(stored));
+        int n = stored.Count, d = stored.Channels * stored.Height * stored.Width;
+        var x = Core.Cpu.ofFloat32([n, d], outputs.Values.ToArray());
+        var s = Core.Cpu.ofFloat32([n, d], stored.Values.ToArray());
+        var dots = x.MatMul(false, true, s).ToFloat64Array();
+        var norms = s.Binary(Core.BinaryOp.Mul, s).ToFloat64Array();
+        var sq = Enumerable.Range(0, n).Select(j => norms.Skip(j * d).Take(d).Sum()).ToArray();
+        int hits = 0;
+        for (int i = 0; i < n; i++)
+        {
+            int best = 0;
+            for (int j = 1; j < n; j++)
+                if (sq[j] - 2 * dots[i * n + j] < sq[best] - 2 * dots[i * n + best]) best = j;
+            if (best == i) hits++;
+        }
+        return hits / (double)n;
+    }
 }

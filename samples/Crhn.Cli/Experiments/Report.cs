@@ -20,6 +20,7 @@ internal sealed class Report(DirectoryInfo folder, string experiment, string tit
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
     private readonly List<Measurement> _rows = [];
+    private readonly List<Measurement> _recall = [];
     private readonly List<string> _notes = [];
     private readonly List<(string Caption, string File)> _pictures = [];
 
@@ -36,6 +37,14 @@ internal sealed class Report(DirectoryInfo folder, string experiment, string tit
     public void Add(int memory, string condition, string model, IEnumerable<double> values) =>
         _rows.Add(new Measurement(memory, condition, model, [.. values]));
 
+    /// <summary>Adds a recall cell: per seed, the share of cues whose returned image is nearer its own
+    /// stored image than any other (for "cue": the damaged cue itself, a nearest-neighbour search).</summary>
+    public void AddRecall(int memory, string condition, string model, IEnumerable<double> values) =>
+        _recall.Add(new Measurement(memory, condition, model, [.. values]));
+
+    /// <summary>The recall cells.</summary>
+    public IReadOnlyList<Measurement> Recall => _recall;
+
     public void Note(string markdown) => _notes.Add(markdown);
 
     public void Picture(string caption, string file) => _pictures.Add((caption, file));
@@ -48,17 +57,42 @@ internal sealed class Report(DirectoryInfo folder, string experiment, string tit
 
     private static string P(double p) => double.IsNaN(p) ? "–" : p < 1e-4 ? p.ToString("0.0e+0", Inv) : p.ToString("0.0000", Inv);
 
-    private double PValue(int memory, string condition, string model)
+    private double PValue(int memory, string condition, string model, List<Measurement>? rows = null)
     {
-        var a = _rows.FirstOrDefault(r => r.Memory == memory && r.Condition == condition && r.Model == Reference);
-        var b = _rows.FirstOrDefault(r => r.Memory == memory && r.Condition == condition && r.Model == model);
+        var a = (rows ?? _rows).FirstOrDefault(r => r.Memory == memory && r.Condition == condition && r.Model == Reference);
+        var b = (rows ?? _rows).FirstOrDefault(r => r.Memory == memory && r.Condition == condition && r.Model == model);
         return a is null || b is null || a.Values.Length < 2 || b.Values.Length < 2 ? double.NaN : Statistics.welch(a.Values, b.Values).P;
     }
 
-    private string Cell(int memory, string condition, string model)
+    private string Cell(int memory, string condition, string model, List<Measurement>? rows = null)
     {
-        var r = _rows.FirstOrDefault(x => x.Memory == memory && x.Condition == condition && x.Model == model);
-        return r is null ? "" : r.Values.Length > 1 ? $"{F(r.Mean)} ± {F(r.Std)}" : F(r.Mean);
+        var r = (rows ?? _rows).FirstOrDefault(x => x.Memory == memory && x.Condition == condition && x.Model == model);
+        if (r is null) return "";
+        if (rows == _recall) return r.Values.Length > 1 ? $"{100 * r.Mean:0.0} ± {100 * r.Std:0.0} %" : $"{100 * r.Mean:0.0} %";
+        return r.Values.Length > 1 ? $"{F(r.Mean)} ± {F(r.Std)}" : F(r.Mean);
+    }
+
+    /// <summary>The recall tables, one per memory size, in Markdown (empty without recall cells).</summary>
+    private string RecallTables()
+    {
+        var sb = new StringBuilder();
+        foreach (var memory in _recall.Select(r => r.Memory).Distinct())
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"**Recall, memory size {memory}** (share of cues whose returned image is nearer its own stored image than any other stored image; the cue column is that nearest-neighbour search on the damaged cue itself; mean ± std over seeds; p: Welch's t-test)");
+            sb.AppendLine();
+            var models = _recall.Select(r => r.Model).Distinct().ToArray();
+            var compared = models.Where(m => m != Reference && !Context.Contains(m)).ToArray();
+            var header = new List<string> { "condition" };
+            header.AddRange(models);
+            header.AddRange(compared.Select(m => $"p ({Reference} vs {m})"));
+            sb.AppendLine("| " + string.Join(" | ", header) + " |");
+            sb.AppendLine("|" + string.Concat(header.Select((_, i) => i == 0 ? "---|" : "---:|")));
+            foreach (var condition in _recall.Where(r => r.Memory == memory).Select(r => r.Condition).Distinct())
+                sb.AppendLine("| " + string.Join(" | ", new[] { condition }.Concat(models.Select(m => Cell(memory, condition, m, _recall)))
+                    .Concat(compared.Select(m => P(PValue(memory, condition, m, _recall))))) + " |");
+            sb.AppendLine();
+        }
+        return sb.ToString();
     }
 
     /// <summary>The results as Markdown tables, one per memory size.</summary>
@@ -104,6 +138,16 @@ internal sealed class Report(DirectoryInfo folder, string experiment, string tit
             }
             AnsiConsole.Write(table);
         }
+        foreach (var memory in _recall.Select(r => r.Memory).Distinct())
+        {
+            var table = new Table().Border(TableBorder.Rounded).Title($"Recall (nearest stored image is its own) — memory {memory}");
+            table.AddColumn("condition");
+            var models = _recall.Select(r => r.Model).Distinct().ToArray();
+            foreach (var m in models) table.AddColumn(new TableColumn(Markup.Escape(m)).RightAligned());
+            foreach (var condition in _recall.Where(r => r.Memory == memory).Select(r => r.Condition).Distinct())
+                table.AddRow([Markup.Escape(condition), .. models.Select(m => Markup.Escape(Cell(memory, condition, m, _recall)))]);
+            AnsiConsole.Write(table);
+        }
     }
 
     /// <summary>Writes report.md, the CSV, the JSON and command.txt.</summary>
@@ -118,6 +162,14 @@ internal sealed class Report(DirectoryInfo folder, string experiment, string tit
                 r.Values.Length.ToString(Inv), double.IsNaN(p) ? "" : p.ToString("R", Inv), Quote(string.Join(" ", r.Values.Select(v => v.ToString("R", Inv))))));
         }
         File.WriteAllText(Path.Combine(folder.FullName, experiment + ".csv"), csv.ToString());
+        if (_recall.Count > 0)
+        {
+            var recallCsv = new StringBuilder("memory,condition,model,mean,std,seeds,values\n");
+            foreach (var r in _recall)
+                recallCsv.AppendLine(string.Join(",", r.Memory.ToString(Inv), Quote(r.Condition), Quote(r.Model), r.Mean.ToString("R", Inv), r.Std.ToString("R", Inv),
+                    r.Values.Length.ToString(Inv), Quote(string.Join(" ", r.Values.Select(v => v.ToString("R", Inv))))));
+            File.WriteAllText(Path.Combine(folder.FullName, experiment + "-recall.csv"), recallCsv.ToString());
+        }
         var json = new
         {
             experiment,
@@ -134,6 +186,7 @@ internal sealed class Report(DirectoryInfo folder, string experiment, string tit
                 r.Memory, r.Condition, r.Model, r.Values, mean = r.Mean, std = r.Std,
                 p_welch_vs_reference = r.Model == Reference || Context.Contains(r.Model) ? (double?)null : NullIfNaN(PValue(r.Memory, r.Condition, r.Model)),
             }),
+            recall = _recall.Select(r => new { r.Memory, r.Condition, r.Model, r.Values, mean = r.Mean, std = r.Std }),
         };
         File.WriteAllText(Path.Combine(folder.FullName, experiment + ".json"),
             JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
@@ -151,6 +204,7 @@ internal sealed class Report(DirectoryInfo folder, string experiment, string tit
         foreach (var (key, value) in run.Settings) md.AppendLine(CultureInfo.InvariantCulture, $"- {key}: {value}");
         md.AppendLine();
         if (_rows.Count > 0) md.Append(MarkdownTables());
+        if (_recall.Count > 0) md.Append(RecallTables());
         foreach (var note in _notes)
         {
             md.AppendLine(note);

@@ -21,7 +21,7 @@ internal static class Runs
     {
         var report = new Report(s.Out, "table1", $"Table 1: retrieval MSE under attack (ε = {Eps(eps)})");
         var pool = s.LoadPool("table1");
-        var values = new Dictionary<(int, string, string), List<double>>();
+        var values = new Dictionary<(int, string, string, bool), List<double>>();
         Bars().Start(ctx =>
         {
             foreach (int memory in s.Memory)
@@ -50,7 +50,7 @@ internal static class Runs
         var report = new Report(s.Out, "table2", "Table 2: CRHN against the codec alone (without the RHN)");
         var pool = s.LoadPool("table2");
         var conditions = NoiseConditions(sigmas).Concat(MaskConditions(s, columnsAt96)).ToArray();
-        var values = new Dictionary<(int, string, string), List<double>>();
+        var values = new Dictionary<(int, string, string, bool), List<double>>();
         Bars().Start(ctx =>
         {
             foreach (int memory in s.Memory)
@@ -76,7 +76,7 @@ internal static class Runs
     {
         var report = new Report(s.Out, name, title);
         var pool = s.LoadPool(name);
-        var values = new Dictionary<(int, string, string), List<double>>();
+        var values = new Dictionary<(int, string, string, bool), List<double>>();
         s.Out.Create();
         Bars().Start(ctx =>
         {
@@ -110,7 +110,7 @@ internal static class Runs
     {
         var report = new Report(s.Out, "fig6", "Figure 6: retrieval MSE against the attack budget ε");
         var pool = s.LoadPool("fig6");
-        var values = new Dictionary<(int, string, string), List<double>>();
+        var values = new Dictionary<(int, string, string, bool), List<double>>();
         Bars().Start(ctx =>
         {
             foreach (int memory in s.Memory)
@@ -162,18 +162,22 @@ internal static class Runs
 
     private static Attack[] All(this Attack _) => Enum.GetValues<Attack>();
 
-    private static void Record(Dictionary<(int, string, string), List<double>> values, int memory, string condition, Dictionary<string, double> mses)
+    private static void Record(Dictionary<(int, string, string, bool), List<double>> values, int memory, string condition,
+        (Dictionary<string, double> Mse, Dictionary<string, double> Recall) measured)
     {
-        foreach (var (model, mse) in mses)
-        {
-            if (!values.TryGetValue((memory, condition, model), out var list)) values[(memory, condition, model)] = list = [];
-            list.Add(mse);
-        }
+        foreach (var (recall, cells) in new[] { (false, measured.Mse), (true, measured.Recall) })
+            foreach (var (model, value) in cells)
+            {
+                if (!values.TryGetValue((memory, condition, model, recall), out var list)) values[(memory, condition, model, recall)] = list = [];
+                list.Add(value);
+            }
     }
 
-    private static void Fill(Report report, Dictionary<(int, string, string), List<double>> values)
+    private static void Fill(Report report, Dictionary<(int, string, string, bool), List<double>> values)
     {
-        foreach (var ((memory, condition, model), list) in values) report.Add(memory, condition, model, list);
+        foreach (var ((memory, condition, model, recall), list) in values)
+            if (recall) report.AddRecall(memory, condition, model, list);
+            else report.Add(memory, condition, model, list);
     }
 
     private static string Slug(string label) =>

@@ -21,20 +21,20 @@ internal sealed record ExperimentSettings(
         ["image size"] = $"{ImageChannels}×{Size}×{Size}",
         ["memory sizes"] = string.Join(", ", Memory),
         ["seeds"] = Seeds.ToString(CultureInfo.InvariantCulture),
-        ["CRHN"] = $"conv 16, 32 (kernel 4, stride 2); dense {Dense(Memory.Max())}; RHN {Rhn(Memory.Max())}; codec {(CodecEpochs is { } e ? $"{e} epochs" : $"40 epochs or {CodecSteps} Adam steps, whichever is more ({string.Join(", ", Memory.Select(m => $"{EpochsFor(m)} epochs at N = {m}"))})")} (batch 16, Adam 3e-3); SRA {SraRounds} rounds",
+        ["CRHN"] = $"conv 16, 32 (kernel 4, stride 2); dense {Dense(Memory.Max())}; RHN {Rhn(Memory.Max())}; codec {(CodecEpochs is { } e ? $"{e} epochs" : $"200 epochs or {CodecSteps} Adam steps, whichever is more ({string.Join(", ", Memory.Select(m => $"{EpochsFor(m)} epochs at N = {m}"))})")} (batch 16, Adam 3e-3 with a cosine decay to 5 %, robust: damaged copies against the clean images, best epoch kept); SRA {SraRounds} rounds",
         ["MHN"] = "pixel space, β = 1/√d, one update (hopfield-layers' defaults)",
         ["PCN"] = $"hidden 256, 50 inference steps at Dt 0.01, Adam 5e-4, {PcnEpochs} epochs of 8 batches",
         ["surrogate"] = $"tied conv autoencoder 32, 64 (kernel 4, stride 2), {SurrogateEpochs} epochs (batch 16, Adam 1e-3), its own seed",
     };
 
     /// <summary>Adam steps the codec gets at least (small memories have few batches per epoch).</summary>
-    public const int CodecSteps = 600;
+    public const int CodecSteps = 1200;
 
-    /// <summary>The codec's epochs for a memory size: --codec-epochs, else 40 or 600 steps of batch 16, whichever is more.</summary>
-    public int EpochsFor(int memory) => CodecEpochs ?? Math.Max(40, (int)Math.Ceiling(CodecSteps / Math.Ceiling(memory / 16.0)));
+    /// <summary>The codec's epochs for a memory size: --codec-epochs, else 200 or 1,200 steps of batch 16, whichever is more.</summary>
+    public int EpochsFor(int memory) => CodecEpochs ?? Math.Max(200, (int)Math.Ceiling(CodecSteps / Math.Ceiling(memory / 16.0)));
 
-    /// <summary>The code length: 256 stores up to ~250 images; larger memories get 512.</summary>
-    public static int Dense(int memory) => memory > 250 ? 512 : 256;
+    /// <summary>The code length (512 bits: the RHN then corrects more flipped bits than with 256).</summary>
+    public static int Dense(int memory) => 512;
 
     /// <summary>The RHN's hidden width: half the code, 384 for the wider code.</summary>
     public static int Rhn(int memory) => memory > 250 ? 384 : 128;
@@ -120,13 +120,18 @@ internal sealed class Trial
         return new Trial(memory, seed, images, crhn, pcn, mhn, surrogate);
     }
 
-    /// <summary>Every memory's MSE on the cues, plus the cue's own MSE, timed per model.</summary>
-    public Dictionary<string, double> Measure(ImageBatch cues, PixelMask? unknown, RunInfo run, IEnumerable<IAssociativeMemory>? memories = null)
+    /// <summary>Every memory's MSE and recall on the cues, plus the cue's own, timed per model.</summary>
+    public (Dictionary<string, double> Mse, Dictionary<string, double> Recall) Measure(ImageBatch cues, PixelMask? unknown, RunInfo run, IEnumerable<IAssociativeMemory>? memories = null)
     {
-        var result = new Dictionary<string, double> { ["cue"] = Degrade.Mse(cues, Images) };
+        var mse = new Dictionary<string, double> { ["cue"] = Degrade.Mse(cues, Images) };
+        var recall = new Dictionary<string, double> { ["cue"] = Degrade.NearestRecall(cues, Images) };
         foreach (var m in memories ?? Memories)
-            result[m.Name] = run.Time($"recall {m.Name}", () => Degrade.Mse(m.Recall(cues, unknown), Images));
-        return result;
+        {
+            var output = run.Time($"recall {m.Name}", () => m.Recall(cues, unknown));
+            mse[m.Name] = Degrade.Mse(output, Images);
+            recall[m.Name] = Degrade.NearestRecall(output, Images);
+        }
+        return (mse, recall);
     }
 }
 
