@@ -36,8 +36,9 @@ internal sealed record ExperimentSettings(
     /// <summary>The code length (512 bits: the RHN then corrects more flipped bits than with 256).</summary>
     public static int Dense(int memory) => 512;
 
-    /// <summary>The RHN's hidden width: half the code, 384 for the wider code.</summary>
-    public static int Rhn(int memory) => memory > 250 ? 384 : 128;
+    /// <summary>The RHN's hidden width: 128 (a quarter of the code: the strongest correction) up to
+    /// 100 images, since it holds only about 145 codes of 512 bits; 384 above.</summary>
+    public static int Rhn(int memory) => memory > 100 ? 384 : 128;
 
     /// <summary>Loads the images every trial draws from: disjoint blocks of the largest memory size per seed.</summary>
     public ImageBatch LoadPool(string experiment)
