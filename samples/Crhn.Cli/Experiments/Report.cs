@@ -73,48 +73,31 @@ internal sealed class Report(DirectoryInfo folder, string experiment, string tit
     }
 
     /// <summary>The recall tables, one per memory size, in Markdown (empty without recall cells).</summary>
-    private string RecallTables()
+    private string RecallTables() => Tables(_recall, memory =>
+        $"**Recall, memory size {memory}** (share of cues whose returned image is nearer its own stored image than any other stored image; the cue column is that nearest-neighbour search on the damaged cue itself; mean ± std over seeds; p: Welch's t-test)");
+
+    /// <summary>The results as Markdown tables, one per memory size.</summary>
+    public string MarkdownTables() => Tables(_rows, memory =>
+        $"**Memory size {memory}** (MSE against the clean image on the [0, 1] scale; mean ± std over seeds; p: Welch's t-test, {Reference} against each baseline)");
+
+    /// <summary>One Markdown table per memory size of the given cells, each under its caption.</summary>
+    private string Tables(List<Measurement> rows, Func<int, string> caption)
     {
         var sb = new StringBuilder();
-        foreach (var memory in _recall.Select(r => r.Memory).Distinct())
+        var models = rows.Select(r => r.Model).Distinct().ToArray();
+        var compared = models.Where(m => m != Reference && !Context.Contains(m)).ToArray();
+        foreach (var memory in rows.Select(r => r.Memory).Distinct())
         {
-            sb.AppendLine(CultureInfo.InvariantCulture, $"**Recall, memory size {memory}** (share of cues whose returned image is nearer its own stored image than any other stored image; the cue column is that nearest-neighbour search on the damaged cue itself; mean ± std over seeds; p: Welch's t-test)");
+            sb.AppendLine(caption(memory));
             sb.AppendLine();
-            var models = _recall.Select(r => r.Model).Distinct().ToArray();
-            var compared = models.Where(m => m != Reference && !Context.Contains(m)).ToArray();
             var header = new List<string> { "condition" };
             header.AddRange(models);
             header.AddRange(compared.Select(m => $"p ({Reference} vs {m})"));
             sb.AppendLine("| " + string.Join(" | ", header) + " |");
             sb.AppendLine("|" + string.Concat(header.Select((_, i) => i == 0 ? "---|" : "---:|")));
-            foreach (var condition in _recall.Where(r => r.Memory == memory).Select(r => r.Condition).Distinct())
-                sb.AppendLine("| " + string.Join(" | ", new[] { condition }.Concat(models.Select(m => Cell(memory, condition, m, _recall)))
-                    .Concat(compared.Select(m => P(PValue(memory, condition, m, _recall))))) + " |");
-            sb.AppendLine();
-        }
-        return sb.ToString();
-    }
-
-    /// <summary>The results as Markdown tables, one per memory size.</summary>
-    public string MarkdownTables()
-    {
-        var sb = new StringBuilder();
-        foreach (var memory in _rows.Select(r => r.Memory).Distinct())
-        {
-            sb.AppendLine(CultureInfo.InvariantCulture, $"**Memory size {memory}** (MSE against the clean image on the [0, 1] scale; mean ± std over seeds; p: Welch's t-test, {Reference} against each baseline)");
-            sb.AppendLine();
-            var header = new List<string> { "condition" };
-            header.AddRange(Models);
-            header.AddRange(Compared.Select(m => $"p ({Reference} vs {m})"));
-            sb.AppendLine("| " + string.Join(" | ", header) + " |");
-            sb.AppendLine("|" + string.Concat(header.Select((_, i) => i == 0 ? "---|" : "---:|")));
-            foreach (var condition in _rows.Where(r => r.Memory == memory).Select(r => r.Condition).Distinct())
-            {
-                var cells = new List<string> { condition };
-                cells.AddRange(Models.Select(m => Cell(memory, condition, m)));
-                cells.AddRange(Compared.Select(m => P(PValue(memory, condition, m))));
-                sb.AppendLine("| " + string.Join(" | ", cells) + " |");
-            }
+            foreach (var condition in rows.Where(r => r.Memory == memory).Select(r => r.Condition).Distinct())
+                sb.AppendLine("| " + string.Join(" | ", new[] { condition }.Concat(models.Select(m => Cell(memory, condition, m, rows)))
+                    .Concat(compared.Select(m => P(PValue(memory, condition, m, rows))))) + " |");
             sb.AppendLine();
         }
         return sb.ToString();
