@@ -176,8 +176,9 @@ type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
         | Some _ ->
             let mutable changing = true
             while changing && steps.Count <= maxSteps do
-                let filled = if steps.Count = 1 then x else steps.[steps.Count - 1].Images
-                let next, energy, fixedRows = this.Settle((if steps.Count = 1 then start else encode filled), maxSteps, fun _ _ _ -> ())
+                // The first round settles the cue's own code; later ones the code of the last filled image.
+                let code = if steps.Count = 1 then start else encode steps.[steps.Count - 1].Images
+                let next, energy, fixedRows = this.Settle(code, maxSteps, fun _ _ _ -> ())
                 let moved = rowsDiffer next current
                 changing <- Array.exists id moved
                 converged <- fixedRows
