@@ -157,11 +157,13 @@ type TiedCodec private (config: CodecConfig, seed: uint64, frozen: Tensor[] opti
         v
 
     /// The latent: sign (Binary, straight-through) or tanh (Continuous) of the last pre-activation.
-    member this.Encode(x: Tensor) =
-        let p = this.PreLatent x
+    member this.Encode(x: Tensor) = this.LatentOf(this.PreLatent x)
+
+    /// The latent of a last pre-activation: its sign (Binary, straight-through) or tanh (Continuous).
+    member _.LatentOf(pre: Tensor) =
         match config.Latent with
-        | Latent.Binary -> p.Sign()
-        | Latent.Continuous -> p.Tanh()
+        | Latent.Binary -> pre.Sign()
+        | Latent.Continuous -> pre.Tanh()
 
     /// The reconstruction from a latent (N×LatentSize).
     member _.Decode(s: Tensor) =
@@ -237,9 +239,9 @@ type TiedCodec private (config: CodecConfig, seed: uint64, frozen: Tensor[] opti
                         loss, loss
                     | Some damage ->
                         let pre = this.PreLatent batch
-                        let loss = Tensor.Mse(this.Decode(pre.Sign()), batch)
+                        let loss = Tensor.Mse(this.Decode(this.LatentOf pre), batch)
                         let damaged = this.PreLatent(Tensor.Constant(damage batch.Primal (Rng.derive (uint64 epoch) b)))
-                        let objective = loss + Tensor.Mse(this.Decode(damaged.Sign()), batch)
+                        let objective = loss + Tensor.Mse(this.Decode(this.LatentOf damaged), batch)
                         if training.CodeMargin = 0.0 then objective, loss
                         else
                             let code = Tensor.Constant(pre.Primal.Unary UnaryOp.Sign)

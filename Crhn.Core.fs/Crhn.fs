@@ -125,7 +125,8 @@ type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
                     current <- choose take candidate current
                     energy <- Array.init rows (fun i -> if take.[i] then candidateEnergy.[i] else energy.[i])
                     onPass current energy take
-            current, energy, Array.init rows (fun i -> settled.[i] || not (rowsDiffer (fst (this.Recall current)) current).[i])
+            let stillMoving = rowsDiffer (fst (this.Recall current)) current
+            current, energy, Array.init rows (fun i -> settled.[i] || not stillMoving.[i])
 
     /// Retrieves from the cues. `known` (1×D or N×D, 1 where a pixel is known, 0 where not) keeps
     /// the known pixels of the cues; None reads the whole cue. Without a mask: encode once, settle
