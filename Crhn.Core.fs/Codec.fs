@@ -65,11 +65,14 @@ type CodecTraining =
       /// With Damage: the weight of a hinge that pulls the damaged copy's last pre-activation
       /// towards the clean image's code with a margin of 1, mean(max(0, 1 − s ⊙ p)) over the
       /// clean pre-activation and the damaged one (s the clean code, fixed); 0 leaves it out.
-      CodeMargin: float }
+      CodeMargin: float
+      /// With Damage: the weight of a term that spreads the codes of a batch apart, the mean
+      /// squared overlap (1/n)·tanh(pᵢ)ᵀtanh(pⱼ) over its pairs of different images; 0 leaves it out.
+      Spread: float }
 
     /// Plain training: constant learning rate, every epoch, the last weights, no damage.
     static member Plain(epochs: int, batchSize: int, learningRate: float) =
-        { Epochs = epochs; BatchSize = batchSize; LearningRate = learningRate; FinalLearningRate = 1.0; Patience = 0; KeepBest = false; Damage = None; CodeMargin = 0.0 }
+        { Epochs = epochs; BatchSize = batchSize; LearningRate = learningRate; FinalLearningRate = 1.0; Patience = 0; KeepBest = false; Damage = None; CodeMargin = 0.0; Spread = 0.0 }
 
 /// A tied convolutional codec. Encoder: z₀ = x, z_k = tanh(conv(z_{k−1}, W_k) (+ b_k)), flatten,
 /// then dense layers D_j (orthogonally initialised) with tanh between; the latent is the last
@@ -242,11 +245,20 @@ type TiedCodec private (config: CodecConfig, seed: uint64, frozen: Tensor[] opti
                         let loss = Tensor.Mse(this.Decode(this.LatentOf pre), batch)
                         let damaged = this.PreLatent(Tensor.Constant(damage batch.Primal (Rng.derive (uint64 epoch) b)))
                         let objective = loss + Tensor.Mse(this.Decode(this.LatentOf damaged), batch)
-                        if training.CodeMargin = 0.0 then objective, loss
+                        let objective =
+                            if training.CodeMargin = 0.0 then objective
+                            else
+                                let code = Tensor.Constant(pre.Primal.Unary UnaryOp.Sign)
+                                let hinge (p: Tensor) = ((p * code) * -1.0 + 1.0).Relu().MeanAll()
+                                objective + (hinge pre + hinge damaged) * training.CodeMargin
+                        if training.Spread = 0.0 || len < 2 then objective, loss
                         else
-                            let code = Tensor.Constant(pre.Primal.Unary UnaryOp.Sign)
-                            let hinge (p: Tensor) = ((p * code) * -1.0 + 1.0).Relu().MeanAll()
-                            objective + (hinge pre + hinge damaged) * training.CodeMargin, loss
+                            let t = pre.Tanh()
+                            let width = float t.Shape.[1]
+                            let gram = t.MatMul(t, false, true) * (1.0 / width)
+                            let diagonal = (t * t).Sum([| 1 |]) * (1.0 / width)
+                            let offDiagonal = (gram.Square().SumAll() - diagonal.Square().SumAll()) * (1.0 / float (len * (len - 1)))
+                            objective + offDiagonal * training.Spread, loss
                 objective.Backward()
                 adam.Step()
                 total <- total + loss.ToScalar() * float len

@@ -113,7 +113,8 @@ module Folder =
     /// Photographs cut into patches: every image of a folder is cut into non-overlapping
     /// side×side squares on a grid from its top-left corner; squares with little texture (standard
     /// deviation of their values below MinStd: flat sky, blur) are left out, since dozens of them
-    /// are indistinguishable and nothing can recall one rather than another; each photo's squares are shuffled
+    /// are indistinguishable and nothing can recall one rather than another, and so are
+    /// near-duplicates of a square taken before (MinDistance); each photo's squares are shuffled
     /// (a fixed seed per photo) and the photos are taken round robin, one square each in turn,
     /// while any has squares left. So the first N patches mix every photo and many places in it.
     [<RequireQualifiedAccess>]
@@ -127,6 +128,11 @@ module Folder =
 
         /// The least standard deviation of a patch's values (on [0, 1]) for it to be taken.
         let MinStd = 0.12
+
+        /// The least mean squared difference (on [0, 1]) between a patch's 16×16 thumbnail and that
+        /// of every patch taken before it: closer ones are near-duplicates (a repeated texture) that
+        /// no memory can tell apart once resized, and are left out.
+        let MinDistance = 0.002
 
         /// The first `count` patches of the photos of `folder` as N×3×Side×Side float32 values in [0, 1].
         let images (folder: string) (count: int) =
@@ -154,20 +160,43 @@ module Folder =
                         cells.[i] <- cells.[j]
                         cells.[j] <- t
                     h, w, rgb, cells)
-            let total = grids |> Array.sumBy (fun (_, _, _, cells) -> cells.Length)
-            if count < 0 || count > total then
-                raise (ArgumentOutOfRangeException("count", count, sprintf "%s holds %d textured patches of %d×%d in %d photos; %d were asked for." folder total Side Side photos.Length count))
-            let result = Array.zeroCreate<float32> (count * 3 * Side * Side)
-            let mutable taken = 0
+            // Round robin over the photos, each patch as a 16×16 thumbnail (6×6 means) for the
+            // near-duplicate check against every patch taken before it.
+            let thumbSide = 16
+            let pool = Side / thumbSide
+            let thumbnail (h: int) (w: int) (rgb: float32[]) (top: int) (left: int) =
+                Array.init (3 * thumbSide * thumbSide) (fun k ->
+                    let ch, ty, tx = k / (thumbSide * thumbSide), k / thumbSide % thumbSide, k % thumbSide
+                    let mutable sum = 0.0f
+                    for y in top + ty * pool .. top + ty * pool + pool - 1 do
+                        for x in left + tx * pool .. left + tx * pool + pool - 1 do
+                            sum <- sum + rgb.[ch * h * w + y * w + x]
+                    sum / float32 (pool * pool))
+            let distinct (thumbs: ResizeArray<float32[]>) (t: float32[]) =
+                thumbs |> Seq.forall (fun o ->
+                    let mutable d = 0.0f
+                    for k in 0 .. t.Length - 1 do
+                        d <- d + (t.[k] - o.[k]) * (t.[k] - o.[k])
+                    float d / float t.Length >= MinDistance)
+            let thumbs = ResizeArray<float32[]>()
+            let chosen = ResizeArray<int * int * int * float32[]>()
+            let rounds = grids |> Array.map (fun (_, _, _, cells) -> cells.Length) |> Array.max
             let mutable round = 0
-            while taken < count do
+            while chosen.Count < count && round < rounds do
                 for h, w, rgb, cells in grids do
-                    if taken < count && round < cells.Length then
+                    if chosen.Count < count && round < cells.Length then
                         let cell = cells.[round]
                         let top, left = (cell / (w / Side)) * Side, (cell % (w / Side)) * Side
-                        for ch in 0 .. 2 do
-                            for y in 0 .. Side - 1 do
-                                Array.blit rgb (ch * h * w + (top + y) * w + left) result (((taken * 3 + ch) * Side + y) * Side) Side
-                        taken <- taken + 1
+                        let t = thumbnail h w rgb top left
+                        if distinct thumbs t then
+                            thumbs.Add t
+                            chosen.Add((h * w, top * w + left, w, rgb))
                 round <- round + 1
+            if count < 0 || count > chosen.Count then
+                raise (ArgumentOutOfRangeException("count", count, sprintf "%s holds %d distinct textured patches of %d×%d in %d photos; %d were asked for." folder chosen.Count Side Side photos.Length count))
+            let result = Array.zeroCreate<float32> (count * 3 * Side * Side)
+            chosen |> Seq.iteri (fun i (plane, origin, w, rgb) ->
+                for ch in 0 .. 2 do
+                    for y in 0 .. Side - 1 do
+                        Array.blit rgb (ch * plane + origin + y * w) result (((i * 3 + ch) * Side + y) * Side) Side)
             result

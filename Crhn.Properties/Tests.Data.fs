@@ -553,6 +553,6 @@ let ``photos are cut into textured 96-pixel patches taken round robin, flat ones
         let first = patches.[.. 96 * 96 - 1]
         let fromA = [ for top in [ 0; 96 ] do for left in [ 0; 96 ] -> Array.init (96 * 96) (fun i -> a.[(top + i / 96) * 200 + left + i % 96]) ]
         Assert.Contains(first, fromA)
-        throwsWith<ArgumentOutOfRangeException> [ "8 textured patches"; "3 photos"; "9 were asked for" ] (fun () -> Folder.Patches.images dir 9 |> ignore)
+        throwsWith<ArgumentOutOfRangeException> [ "8 distinct textured patches"; "3 photos"; "9 were asked for" ] (fun () -> Folder.Patches.images dir 9 |> ignore)
         Assert.Equal(2 * 3 * 16 * 16, (Sources.load (Sources.parse ("photos:" + dir)) 2 3 16 16).Length))
     Assert.Equal(DataSpec.Photos Folder.Patches.DefaultFolder, Sources.parse "photos")
