@@ -37,7 +37,10 @@ type CodecConfig =
       Latent: Latent
       Output: OutputMap
       /// Biases on every conv and transposed conv (W3's autoencoder has them; the CRHN reference does not).
-      Biases: bool }
+      Biases: bool
+      /// The decoder has kernels and dense weights of its own (initialised equal to the encoder's,
+      /// trained apart) instead of the encoder's, as the public reference's decoder effectively does.
+      Untied: bool }
 
 /// One epoch's record while training.
 type EpochReport = { Epoch: int; Loss: float }
@@ -115,6 +118,14 @@ type TiedCodec private (config: CodecConfig, seed: uint64, frozen: Tensor[] opti
         config.Dense |> Array.mapi (fun j width ->
             let fanIn = if j = 0 then flat else config.Dense.[j - 1]
             parameter (layerCount + j) (fun () -> Init.orthogonal Dtype.Float32 (Rng.derive seed (1000 + j)) 1.0 width fanIn))
+    /// The decoder's kernels and dense weights: the encoder's own (tied), or parameters of their own
+    /// after the biases, initialised with the encoder's values (untied).
+    let decoderKernels, decoderDense =
+        if not config.Untied then kernels, dense
+        else
+            let first = layerCount + config.Dense.Length + (if config.Biases then 2 * layerCount else 0)
+            Array.init layerCount (fun k -> parameter (first + k) (fun () -> kernels.[k].Primal.MulScalar 1.0)),
+            Array.init dense.Length (fun j -> parameter (first + layerCount + j) (fun () -> dense.[j].Primal.MulScalar 1.0))
     /// The output padding that makes decoder layer k return exactly the size encoder layer k took in.
     let outputPadding (k: int) =
         let h, _ = sizes.[k]
@@ -128,14 +139,21 @@ type TiedCodec private (config: CodecConfig, seed: uint64, frozen: Tensor[] opti
     /// through it computes gradients for its inputs only, as an attack on a fixed surrogate needs.
     member this.Frozen() = TiedCodec(config, seed, Some this.Parameters)
 
-    /// Every trainable tensor: the tied kernels, the dense weights, then the biases.
-    member _.Parameters = Array.concat [ kernels; dense; Array.choose id encoderBias; Array.choose id decoderBias ]
+    /// Every trainable tensor: the (encoder's) kernels, the dense weights, the biases, then an
+    /// untied decoder's kernels and dense weights.
+    member _.Parameters =
+        Array.concat [ kernels; dense; Array.choose id encoderBias; Array.choose id decoderBias
+                       (if config.Untied then Array.append decoderKernels decoderDense else [||]) ]
     /// The configuration.
     member _.Config = config
     /// The tied conv kernels (live).
     member _.Kernels = kernels
     /// The tied dense weights (live).
     member _.DenseWeights = dense
+    /// The decoder's kernels (live; the encoder's own unless untied).
+    member _.DecoderKernels = decoderKernels
+    /// The decoder's dense weights (live; the encoder's own unless untied).
+    member _.DecoderDenseWeights = decoderDense
     /// The length of the latent code.
     member _.LatentSize = if dense.Length = 0 then flat else Array.last config.Dense
 
@@ -171,14 +189,14 @@ type TiedCodec private (config: CodecConfig, seed: uint64, frozen: Tensor[] opti
     /// The reconstruction from a latent (N×LatentSize).
     member _.Decode(s: Tensor) =
         let mutable v = s
-        for j in dense.Length - 1 .. -1 .. 0 do
-            v <- v.MatMul(dense.[j]).Tanh()
+        for j in decoderDense.Length - 1 .. -1 .. 0 do
+            v <- v.MatMul(decoderDense.[j]).Tanh()
         let mutable g = v.Reshape(Array.append [| s.Shape.[0] |] convShape)
-        for k in kernels.Length - 1 .. -1 .. 0 do
+        for k in decoderKernels.Length - 1 .. -1 .. 0 do
             let pre =
                 match decoderBias.[k] with
-                | Some b -> g.ConvTranspose2d(kernels.[k], config.Stride, config.Padding, outputPadding k, b)
-                | None -> g.ConvTranspose2d(kernels.[k], config.Stride, config.Padding, outputPadding k)
+                | Some b -> g.ConvTranspose2d(decoderKernels.[k], config.Stride, config.Padding, outputPadding k, b)
+                | None -> g.ConvTranspose2d(decoderKernels.[k], config.Stride, config.Padding, outputPadding k)
             g <-
                 if k > 0 then pre.Tanh()
                 else
@@ -291,4 +309,4 @@ type TiedCodec private (config: CodecConfig, seed: uint64, frozen: Tensor[] opti
     /// biases, a continuous latent, a sigmoid output for data in [0, 1].
     static member Autoencoder(channels: int, height: int, width: int, layers: int[], kernel: int, stride: int, padding: int, seed: uint64) =
         TiedCodec({ InputChannels = channels; Height = height; Width = width; Channels = layers; Kernel = kernel; Stride = stride
-                    Padding = padding; Dense = [||]; Latent = Latent.Continuous; Output = OutputMap.Sigmoid; Biases = true }, seed)
+                    Padding = padding; Dense = [||]; Latent = Latent.Continuous; Output = OutputMap.Sigmoid; Biases = true; Untied = false }, seed)

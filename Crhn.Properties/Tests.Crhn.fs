@@ -19,7 +19,7 @@ type CrhnTests() =
             let x = Tensor.Constant(Cpu.ofFloat32 [| count; 3; 16; 16 |] images)
             let codec =
                 TiedCodec({ InputChannels = 3; Height = 16; Width = 16; Channels = [| 8; 16 |]; Kernel = 4; Stride = 2; Padding = 1
-                            Dense = [| 128 |]; Latent = Latent.Binary; Output = OutputMap.Tanh; Biases = false }, 1UL)
+                            Dense = [| 128 |]; Latent = Latent.Binary; Output = OutputMap.Tanh; Biases = false; Untied = false }, 1UL)
             let damage (batch: RawTensor) seed =
                 batch.CreateLike(batch.Shape, Degradations.training batch.Shape (batch.ToFloat32Array()) 0.5 -1.0f 1.0f seed |> Array.map float)
             let training = { CodecTraining.Plain(60, 10, 3e-3) with FinalLearningRate = 0.05; KeepBest = true; Damage = Some damage; CodeMargin = 0.1; Spread = 1.0 }
@@ -113,3 +113,21 @@ type CrhnTests() =
         let e = Assert.Throws<ArgumentException>(fun () -> CrhnMemory(mem.Codec, Some(RhnNetwork([| 100; 50 |], 1UL))) |> ignore)
         Assert.Contains("128", e.Message)
         Assert.Contains("100", e.Message)
+
+/// The untied decoder: it starts as the tied one and trains apart from the encoder.
+type UntiedCodecTests() =
+
+    [<Fact>]
+    member _.``an untied decoder starts equal to the tied one and its weights move apart from the encoder's in training`` () =
+        let config =
+            { InputChannels = 3; Height = 16; Width = 16; Channels = [| 4; 8 |]; Kernel = 4; Stride = 2; Padding = 1
+              Dense = [| 32 |]; Latent = Latent.Binary; Output = OutputMap.Tanh; Biases = false; Untied = true }
+        let x = Tensor.Constant(Cpu.ofFloat32 [| 8; 3; 16; 16 |] (Data.Procedural.images 3UL 8 3 16 16 |> Array.map (fun v -> v * 2.0f - 1.0f)))
+        let untied = TiedCodec(config, 5UL)
+        let tied = TiedCodec({ config with Untied = false }, 5UL)
+        Assert.Equal<float32[]>(tied.Forward(x).Primal.ToFloat32Array(), untied.Forward(x).Primal.ToFloat32Array())
+        Assert.Equal(tied.Parameters.Length + 3, untied.Parameters.Length)
+        untied.Fit(x, 3, 4, 1e-2, ignore, CancellationToken.None) |> ignore
+        let differs (a: Tensor) (b: Tensor) = a.Primal.ToFloat32Array() <> b.Primal.ToFloat32Array()
+        Assert.True(Array.forall2 differs untied.Kernels untied.DecoderKernels)
+        Assert.True(Array.forall2 differs untied.DenseWeights untied.DecoderDenseWeights)

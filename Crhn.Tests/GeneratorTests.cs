@@ -174,7 +174,7 @@ public class GeneratorTests
                 + string.Concat(dense.Select(u => $"[Dense({u})] ")) + $"[Rhn({Math.Max(1, dense[^1] / 2)})]";
             var (output, generator, _) = Run(Compile($"using Crhn; namespace App; {attributes} public partial class Stack;"));
             if (generator.Length > 0) continue;
-            var codec = new Crhn.Core.Models.CodecConfig(c, h, w, convs, k, s, p, dense, Crhn.Core.Models.Latent.Binary, Crhn.Core.Models.OutputMap.Tanh, true);
+            var codec = new Crhn.Core.Models.CodecConfig(c, h, w, convs, k, s, p, dense, Crhn.Core.Models.Latent.Binary, Crhn.Core.Models.OutputMap.Tanh, true, false);
             var (_, denseShapes) = Crhn.Core.Models.TiedCodec.ParameterShapes(codec);
             Assert.True(denseShapes[0][1] == Constant(output, "App.Stack", "ConvOutputSize"), attributes);
             Assert.True(denseShapes[^1][0] == Constant(output, "App.Stack", "LatentSize"), attributes);

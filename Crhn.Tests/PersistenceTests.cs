@@ -31,6 +31,19 @@ public class PersistenceTests : IDisposable
     }
 
     [Fact]
+    public void A_model_with_an_untied_decoder_round_trips()
+    {
+        var images = ImageBatch.Procedural(seed: 5, count: 12, channels: 3, height: 16, width: 16);
+        var model = CrhnModel.Create(new CrhnConfig(Height: 16, Width: 16, ConvLayers: [4, 8], DenseLayers: [64], RhnHidden: [48], UntiedDecoder: true), seed: 3);
+        model.Fit(images, new CrhnTrainingOptions(CodecEpochs: 3, BatchSize: 6));
+        var path = Path.Combine(_dir, "untied.crhn");
+        model.Save(path);
+        var loaded = CrhnModel.Load(path);
+        Assert.True(loaded.Config.UntiedDecoder);
+        Assert.Equal(model.Retrieve(images).Images.Values.ToArray(), loaded.Retrieve(images).Images.Values.ToArray());
+    }
+
+    [Fact]
     public void Saving_over_an_existing_file_replaces_it_atomically()
     {
         var (model, _) = Small();

@@ -27,10 +27,12 @@ public enum DataRange
 /// <param name="RhnHidden">Widths of the RHN's hidden layers (default 128: a quarter of the code, so that its
 /// projection filters three quarters of any isotropic noise, Observation 4; see the README for the measured capacity).</param>
 /// <param name="Range">The value range the model works in (default <see cref="DataRange.MinusOneToOne"/>).</param>
+/// <param name="UntiedDecoder">The decoder gets kernels and dense weights of its own, initialised equal to the encoder's
+/// (default false: the paper's tied codec; see the README for what each measured).</param>
 public sealed record CrhnConfig(
     int Channels = 3, int Height = 32, int Width = 32, IReadOnlyList<int>? ConvLayers = null,
     int Kernel = 4, int Stride = 2, int Padding = 1, IReadOnlyList<int>? DenseLayers = null,
-    IReadOnlyList<int>? RhnHidden = null, DataRange Range = DataRange.MinusOneToOne)
+    IReadOnlyList<int>? RhnHidden = null, DataRange Range = DataRange.MinusOneToOne, bool UntiedDecoder = false)
 {
     /// <summary>The conv layers, defaulting to 16, 32.</summary>
     public IReadOnlyList<int> ConvChannels => ConvLayers ?? [16, 32];
@@ -175,7 +177,7 @@ public sealed class CrhnModel : IAssociativeMemory
             throw new ArgumentException("A CRHN needs at least one dense layer: the last one's width is the code length.", nameof(config));
         var codec = new TiedCodec(new CodecConfig(config.Channels, config.Height, config.Width, [.. config.ConvChannels],
             config.Kernel, config.Stride, config.Padding, [.. config.DenseWidths], Latent.Binary,
-            config.Range == DataRange.ZeroToOne ? OutputMap.Sigmoid : OutputMap.Tanh, false), (ulong)seed);
+            config.Range == DataRange.ZeroToOne ? OutputMap.Sigmoid : OutputMap.Tanh, false, config.UntiedDecoder), (ulong)seed);
         var rhn = new RhnNetwork([config.CodeLength, .. config.RhnWidths], (ulong)seed + 1, null);
         return new CrhnModel(config, codec, rhn);
     }
@@ -247,11 +249,15 @@ public sealed class CrhnModel : IAssociativeMemory
             new("kind", "crhn"), new("channels", $"{c.Channels}"), new("height", $"{c.Height}"), new("width", $"{c.Width}"),
             new("conv", List(c.ConvChannels)), new("kernel", $"{c.Kernel}"), new("stride", $"{c.Stride}"), new("padding", $"{c.Padding}"),
             new("dense", List(c.DenseWidths)), new("rhn", List(c.RhnWidths)), new("range", c.Range.ToString()),
+            new("decoder", c.UntiedDecoder ? "untied" : "tied"),
         };
         if (TrainedWith is { } o)
             entries.AddRange([new("codecEpochs", $"{o.CodecEpochs}"), new("batchSize", $"{o.BatchSize}"),
                 new("learningRate", o.LearningRate.ToString("R", System.Globalization.CultureInfo.InvariantCulture)),
-                new("sraRounds", $"{o.SraRounds}"), new("rotations", o.Rotations.ToString())]);
+                new("sraRounds", $"{o.SraRounds}"), new("rotations", o.Rotations.ToString()),
+                new("sraMinRounds", $"{o.SraMinRounds}"), new("robust", o.Robust ? "true" : "false"),
+                new("finalLearningRate", o.FinalLearningRate.ToString("R", System.Globalization.CultureInfo.InvariantCulture)),
+                new("keepBest", o.KeepBest ? "true" : "false"), new("patience", $"{o.Patience}")]);
         var tensors = Weights().ToList();
         if (_codes is not null) tensors.Add(Tuple.Create("memory.codes", _codes));
         ModelFile.save(path, Microsoft.FSharp.Collections.ListModule.OfSeq(entries), Microsoft.FSharp.Collections.ListModule.OfSeq(tensors));
@@ -266,10 +272,24 @@ public sealed class CrhnModel : IAssociativeMemory
         var entries = entryList.ToDictionary(e => e.Item1, e => e.Item2);
         string Get(string key) => entries.TryGetValue(key, out var v) ? v : throw new ModelFormatException($"The model file has no \"{key}\" entry.");
         int Int(string key) => int.TryParse(Get(key), out var v) ? v : throw new ModelFormatException($"The model file's \"{key}\" entry is not a number: {Get(key)}.");
+        bool Bool(string key) => Get(key) switch
+        {
+            "true" => true,
+            "false" => false,
+            var v => throw new ModelFormatException($"The model file's \"{key}\" entry is not true or false: {v}."),
+        };
+        double Double(string key) => double.TryParse(Get(key), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var v)
+            ? v : throw new ModelFormatException($"The model file's \"{key}\" entry is not a number: {Get(key)}.");
         int[] Ints(string key) => [.. Get(key).Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => int.TryParse(s, out var v) ? v : throw new ModelFormatException($"The model file's \"{key}\" entry is not a list of numbers: {Get(key)}."))];
         if (Get("kind") != "crhn") throw new ModelFormatException($"The model file holds a \"{Get("kind")}\" model, not a CRHN.");
         var config = new CrhnConfig(Int("channels"), Int("height"), Int("width"), Ints("conv"), Int("kernel"), Int("stride"), Int("padding"),
-            Ints("dense"), Ints("rhn"), Enum.TryParse<DataRange>(Get("range"), out var range) ? range : throw new ModelFormatException($"Unknown data range {Get("range")}."));
+            Ints("dense"), Ints("rhn"), Enum.TryParse<DataRange>(Get("range"), out var range) ? range : throw new ModelFormatException($"Unknown data range {Get("range")}."),
+            (entries.TryGetValue("decoder", out var decoder) ? decoder : "tied") switch
+            {
+                "tied" => false,
+                "untied" => true,
+                var other => throw new ModelFormatException($"The model file's decoder is \"{other}\"; expected tied or untied."),
+            });
         var tensors = tensorList.ToDictionary(t => t.Item1, t => t.Item2);
         // Check every shape the config implies against the file before building anything, so a
         // header cannot make the loader allocate more than the file holds.
@@ -278,10 +298,12 @@ public sealed class CrhnModel : IAssociativeMemory
             || config.Channels <= 0 || config.Height <= 0 || config.Width <= 0 || config.Kernel <= 0 || config.Stride <= 0 || config.Padding < 0)
             throw new ModelFormatException("The model file's config has an empty layer list or a size that is not positive.");
         var (kernelShapes, denseShapes) = TiedCodec.ParameterShapes(new CodecConfig(config.Channels, config.Height, config.Width,
-            [.. config.ConvChannels], config.Kernel, config.Stride, config.Padding, [.. config.DenseWidths], Latent.Binary, OutputMap.Tanh, false));
+            [.. config.ConvChannels], config.Kernel, config.Stride, config.Padding, [.. config.DenseWidths], Latent.Binary, OutputMap.Tanh, false, config.UntiedDecoder));
         int[] rhnSizes = [config.CodeLength, .. config.RhnWidths];
         var expected = kernelShapes.Select((s, i) => ($"codec.kernel.{i}", s))
             .Concat(denseShapes.Select((s, j) => ($"codec.dense.{j}", s)))
+            .Concat(config.UntiedDecoder ? kernelShapes.Select((s, i) => ($"codec.decoder.kernel.{i}", s)) : [])
+            .Concat(config.UntiedDecoder ? denseShapes.Select((s, j) => ($"codec.decoder.dense.{j}", s)) : [])
             .Concat(Enumerable.Range(0, rhnSizes.Length - 1).Select(l => ($"rhn.weight.{l}", new[] { rhnSizes[l + 1], rhnSizes[l] })));
         foreach (var (name, shape) in expected)
             if (!tensors.TryGetValue(name, out var saved) || !saved.Shape.SequenceEqual(shape))
@@ -306,7 +328,11 @@ public sealed class CrhnModel : IAssociativeMemory
             model.TrainedWith = new CrhnTrainingOptions(Int("codecEpochs"), Int("batchSize"),
                 double.TryParse(Get("learningRate"), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var lr)
                     ? lr : throw new ModelFormatException($"The model file's learning rate is not a number: {Get("learningRate")}."),
-                Int("sraRounds"), Enum.TryParse<SraRotations>(Get("rotations"), out var rot) ? rot : SraRotations.Both);
+                Int("sraRounds"), Enum.TryParse<SraRotations>(Get("rotations"), out var rot) ? rot : SraRotations.Both,
+                // Files from before these options were trained the reference's way.
+                entries.ContainsKey("sraMinRounds") ? Int("sraMinRounds") : 0, entries.ContainsKey("robust") && Bool("robust"),
+                entries.ContainsKey("finalLearningRate") ? Double("finalLearningRate") : 1.0, entries.ContainsKey("keepBest") && Bool("keepBest"),
+                entries.ContainsKey("patience") ? Int("patience") : 0);
         return model;
     }
 
@@ -327,6 +353,8 @@ public sealed class CrhnModel : IAssociativeMemory
     private IEnumerable<Tuple<string, RawTensor>> Weights() =>
         _codec.Kernels.Select((k, i) => Tuple.Create($"codec.kernel.{i}", k.Primal))
             .Concat(_codec.DenseWeights.Select((d, j) => Tuple.Create($"codec.dense.{j}", d.Primal)))
+            .Concat(Config.UntiedDecoder ? _codec.DecoderKernels.Select((k, i) => Tuple.Create($"codec.decoder.kernel.{i}", k.Primal)) : [])
+            .Concat(Config.UntiedDecoder ? _codec.DecoderDenseWeights.Select((d, j) => Tuple.Create($"codec.decoder.dense.{j}", d.Primal)) : [])
             .Concat(_rhn.Weights.Select((w, l) => Tuple.Create($"rhn.weight.{l}", w)));
 
     /// <summary>Retrieves the stored images nearest to the cues, keeping every step. With
