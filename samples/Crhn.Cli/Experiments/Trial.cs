@@ -94,7 +94,7 @@ internal sealed class Trial
             new Reporter<TrainingProgress>(p => crhnTask.Value = p.Stage == "codec" ? p.Step : epochs + p.Step)));
         crhnTask.Value = crhnTask.MaxValue;
         if (!report.AllStored)
-            AnsiConsole.MarkupLine($"[yellow]{tag}: SRA did not make every code a fixed point in {report.SraRounds} rounds; the CRHN is measured as it is.[/]");
+            AnsiConsole.MarkupLine($"[yellow]{tag}: {Markup.Escape(report.Summary)}; the CRHN is measured as it is.[/]");
 
         var pcn = PredictiveCodingMemory.Create(images.Channels, s.Size, s.Size, new PredictiveCodingOptions(Epochs: s.PcnEpochs), 2000 + seed);
         if (withPcn)
