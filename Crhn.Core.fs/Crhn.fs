@@ -38,7 +38,8 @@ type Retrieval =
 /// a code's RHN energy is refused, so the returned code is the lowest-energy one of its
 /// trajectory. With a known mask the visible pixels are kept: the decoded image fills the unknown
 /// ones, is encoded again and settled again, until the code stops changing. Without an RHN it is
-/// the paper's ablation "CRHN without RHN": the codec in one pass, behind the same interface.
+/// the paper's ablation "CRHN without RHN": the codec in one pass (with a mask too), behind the
+/// same interface.
 type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
     do
         if codec.Config.Latent <> Latent.Binary then
@@ -170,11 +171,14 @@ type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
         record start (this.Energy start) (Array.create rows false)
         let mutable current = start
         let mutable converged = Array.create rows true
-        match known with
-        | None ->
+        match known, rhn with
+        | None, _
+        | Some _, None ->
+            // Without a mask, or without an RHN (the ablation: the same codec in one pass, the
+            // known pixels restored), the code settles once.
             let _, _, fixedRows = this.Settle(start, maxSteps, record)
             converged <- fixedRows
-        | Some _ ->
+        | Some _, Some _ ->
             // The cue's own code settles first; then each round settles the code of the last
             // filled image (the cue's known pixels, the decode elsewhere) until no code changes.
             let first, energy, fixedRows = this.Settle(start, maxSteps, fun _ _ _ -> ())
