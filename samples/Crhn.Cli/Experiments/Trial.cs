@@ -21,7 +21,7 @@ internal sealed record ExperimentSettings(
         ["image size"] = $"{ImageChannels}×{Size}×{Size}",
         ["memory sizes"] = string.Join(", ", Memory),
         ["seeds"] = Seeds.ToString(CultureInfo.InvariantCulture),
-        ["CRHN"] = $"conv 16, 32 (kernel 4, stride 2); dense {Dense(Memory.Max())}; RHN {Rhn(Memory.Max())}; codec {(CodecEpochs is { } e ? $"{e} epochs" : $"200 epochs or {CodecSteps} Adam steps, whichever is more ({string.Join(", ", Memory.Select(m => $"{EpochsFor(m)} epochs at N = {m}"))})")} (batch 16, Adam 3e-3 with a cosine decay to 5 %, robust: damaged copies against the clean images, best epoch kept); SRA {SraRounds} rounds",
+        ["CRHN"] = $"conv 16, 32 (kernel 4, stride 2); dense {CodeLength}; RHN {string.Join(", ", Memory.Select(m => $"{Rhn(m)} at N = {m}"))}; codec {(CodecEpochs is { } e ? $"{e} epochs" : $"200 epochs or {CodecSteps} Adam steps, whichever is more ({string.Join(", ", Memory.Select(m => $"{EpochsFor(m)} epochs at N = {m}"))})")} (batch 16, Adam 3e-3 with a cosine decay to 5 %, robust: damaged copies against the clean images, best epoch kept); SRA {SraRounds} rounds",
         ["MHN"] = "pixel space, β = 1/√d, one update (hopfield-layers' defaults)",
         ["PCN"] = $"hidden 256, 50 inference steps at Dt 0.01, Adam 5e-4, {PcnEpochs} epochs of 8 batches",
         ["surrogate"] = $"tied conv autoencoder 32, 64 (kernel 4, stride 2), {SurrogateEpochs} epochs (batch 16, Adam 1e-3), its own seed",
@@ -34,7 +34,7 @@ internal sealed record ExperimentSettings(
     public int EpochsFor(int memory) => CodecEpochs ?? Math.Max(200, (int)Math.Ceiling(CodecSteps / Math.Ceiling(memory / 16.0)));
 
     /// <summary>The code length (512 bits: the RHN then corrects more flipped bits than with 256).</summary>
-    public static int Dense(int memory) => 512;
+    public const int CodeLength = 512;
 
     /// <summary>The RHN's hidden width: 128 (a quarter of the code: the strongest correction) up to
     /// 100 images, since it holds only about 145 codes of 512 bits; 384 above.</summary>
@@ -89,7 +89,7 @@ internal sealed class Trial
         string tag = $"N={memory} seed {seed + 1}";
         int epochs = s.EpochsFor(memory);
         var crhnTask = progress.AddTask($"{tag}: CRHN", maxValue: epochs + s.SraRounds);
-        var crhn = CrhnModel.Create(new CrhnConfig(images.Channels, s.Size, s.Size, DenseLayers: [ExperimentSettings.Dense(memory)], RhnHidden: [ExperimentSettings.Rhn(memory)]), 1000 + seed);
+        var crhn = CrhnModel.Create(new CrhnConfig(images.Channels, s.Size, s.Size, DenseLayers: [ExperimentSettings.CodeLength], RhnHidden: [ExperimentSettings.Rhn(memory)]), 1000 + seed);
         var report = run.Time("train CRHN", () => crhn.Fit(images, new CrhnTrainingOptions(CodecEpochs: epochs, SraRounds: s.SraRounds),
             new Reporter<TrainingProgress>(p => crhnTask.Value = p.Stage == "codec" ? p.Step : epochs + p.Step)));
         crhnTask.Value = crhnTask.MaxValue;
