@@ -23,13 +23,14 @@ type Retrieval =
       Converged: bool
       /// Per cue: whether its code reached a fixed point of the dynamics.
       CueConverged: bool[]
-      /// Per cue: the step whose code is returned (its last change).
+      /// Per cue: the step whose code is returned: its last change, or 0 (the cue's own code) when
+      /// the stored codes were given and it settled on none of them.
       Returned: int[]
-      /// The returned codes (the last step's: a cue's code stops changing once returned).
+      /// The returned codes: each cue's code at its returned step.
       Codes: RawTensor
       /// The returned images: the one-pass decode of the returned codes, visible pixels restored.
       Images: RawTensor
-      /// Where each cue ended among the stored codes, when they were given.
+      /// Where each cue's dynamics ended among the stored codes, when they were given.
       Outcome: RecallOutcome option }
 
 /// The Convolutional Restricted Hopfield Network: a tied codec whose binary codes are stored as
@@ -39,7 +40,8 @@ type Retrieval =
 /// trajectory. With a known mask the visible pixels are kept: the decoded image fills the unknown
 /// ones, is encoded again and settled again, until the code stops changing. Without an RHN it is
 /// the paper's ablation "CRHN without RHN": the codec in one pass (with a mask too), behind the
-/// same interface.
+/// same interface. Given the stored codes, a cue whose code settles on none of them (a spurious
+/// attractor) returns its own one-pass decode instead.
 type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
     do
         if codec.Config.Latent <> Latent.Binary then
@@ -59,6 +61,12 @@ type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
     static let choose (take: bool[]) (candidate: RawTensor) (current: RawTensor) =
         let mask = candidate.CreateLike([| take.Length; 1 |], take |> Array.map (fun t -> if t then 1.0 else 0.0))
         current.Binary(BinaryOp.Add, (candidate.Binary(BinaryOp.Sub, current)).Binary(BinaryOp.Mul, mask))
+
+    /// Rows of `candidate` (N×…) where `take` holds, rows of `current` elsewhere, copied exactly.
+    static let pickRows (take: bool[]) (candidate: RawTensor) (current: RawTensor) =
+        let a, b = candidate.ToFloat32Array(), current.ToFloat32Array()
+        let n = a.Length / take.Length
+        current.CreateLike(current.Shape, Array.init a.Length (fun j -> float (if take.[j / n] then a.[j] else b.[j])))
 
     /// ±1 codes from pre-activations: x ≥ 0 → +1, x < 0 → −1 (as the reference's sign; never 0).
     static member Binarize(x: RawTensor) = (x.MulScalar -1.0).Unary(UnaryOp.Step).MulScalar(-2.0).AddScalar 1.0
@@ -129,6 +137,10 @@ type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
             let stillMoving = rowsDiffer (fst (this.Recall current)) current
             current, energy, Array.init rows (fun i -> settled.[i] || not stillMoving.[i])
 
+    /// Settle without watching the passes: the settled codes, their energies and whether each
+    /// row reached a fixed point.
+    member this.Settle(codes: RawTensor, maxSteps: int) = this.Settle(codes, maxSteps, fun _ _ _ -> ())
+
     /// Retrieves from the cues. `known` (1×D or N×D, 1 where a pixel is known, 0 where not) keeps
     /// the known pixels of the cues; None reads the whole cue. Without a mask: encode once, settle
     /// the code in the RHN (step 1 onwards: one RHN pass each), decode once. With a mask: each
@@ -198,10 +210,20 @@ type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
                     record current energy moved
             converged <- Array.init rows (fun i -> converged.[i] && not changing)
         let last = steps.[steps.Count - 1]
+        let outcome = stored |> Option.map (fun s -> CrhnMemory.Locate(last.Codes, s))
+        // A code that settled on no stored pattern is a spurious attractor, not a memory: such a
+        // cue returns its own one-pass decode (step 0) rather than the decode of a mixture.
+        let spurious =
+            match outcome, rhn with
+            | Some o, Some _ -> o.Recalled |> Array.map (fun r -> r < 0)
+            | _ -> Array.create rows false
+        for i in 0 .. rows - 1 do
+            if spurious.[i] then returned.[i] <- 0
+        let anySpurious = Array.exists id spurious
         { Steps = steps.ToArray()
           Converged = Array.forall id converged
           CueConverged = converged
           Returned = returned
-          Codes = last.Codes
-          Images = last.Images
-          Outcome = stored |> Option.map (fun s -> CrhnMemory.Locate(last.Codes, s)) }
+          Codes = if anySpurious then pickRows spurious start last.Codes else last.Codes
+          Images = if anySpurious then pickRows spurious steps.[0].Images last.Images else last.Images
+          Outcome = outcome }

@@ -85,26 +85,66 @@ type RhnNetwork(sizes: int[], seed: uint64, ?dtype: Dtype) =
         let mse = Array.fold2 (fun acc a b -> acc + (a - b) * (a - b)) 0.0 recall codes / float codes.Length
         fixedRows, mse
 
-    /// RSRA, for l = L−2 … 0: U = A_{l+1} (forward pre-activations), V = V_{l+1} (the backward
-    /// path's post-activations, run down from H_L); Q = Procrustes(U → V); W_l ← Q·W_l. An exact
-    /// rotation keeps W_l's singular values; float32 rounding drifts them by about 1e-7 a round,
-    /// which Reorthogonalise removes.
-    member this.RightRotations(x: RawTensor) =
-        for l in weights.Length - 2 .. -1 .. 0 do
-            let pre, states = this.Forward x
-            let _, v = this.Backward(states.[weights.Length], l + 1)
-            weights.[l].CopyInPlace((Procrustes.rotation pre.[l] v.[l + 1]).ApplyLeft weights.[l])
+    /// The states after one forward and one backward pass: V₀ = tanh(R₀) (Proposition 3's map F).
+    member this.Pass(x: RawTensor) =
+        let _, states = this.Forward x
+        let _, v = this.Backward(states.[weights.Length], 0)
+        v.[0]
 
-    /// LSRA, for l = L−1 … 0: F = the forward pre-activations at layer l (the codes for l = 0),
-    /// B = the backward reconstruction at layer l (pre-activation R₀ for l = 0, V_l otherwise);
-    /// R = Procrustes(B → F); W_l ← W_l·Rᵀ.
+    /// One block-coordinate update of every layer, bottom to top then top to bottom:
+    /// h_l ← tanh(h_{l−1}W_{l−1}ᵀ + h_{l+1}W_l), each layer from both neighbours (h₀ from h₁ alone,
+    /// h_L from h_{L−1} alone). Each update minimises the energy over its layer with the others
+    /// fixed, so E(h₀ … h_L) never rises (P1-deep-local); with one hidden layer it is the
+    /// alternating half-steps of P1. Returns the new states.
+    member _.Relax(states: RawTensor[]) =
+        if states.Length <> weights.Length + 1 then
+            raise (ArgumentException(sprintf "rhn relax: %d weights need %d states, found %d." weights.Length (weights.Length + 1) states.Length, "states"))
+        let hs = Array.copy states
+        let update l =
+            let below = if l > 0 then Some(hs.[l - 1].MatMul(false, true, weights.[l - 1])) else None
+            let above = if l < weights.Length then Some(hs.[l + 1].MatMul(false, false, weights.[l])) else None
+            let u =
+                match below, above with
+                | Some a, Some b -> a.Binary(BinaryOp.Add, b)
+                | Some a, None -> a
+                | None, Some b -> b
+                | None, None -> hs.[l]
+            hs.[l] <- u.Unary UnaryOp.Tanh
+        for l in 1 .. weights.Length do update l
+        for l in weights.Length - 1 .. -1 .. 0 do update l
+        hs
+
+    /// RSRA at layer l (0 ≤ l ≤ L−2): U = A_{l+1} (forward pre-activations), V = V_{l+1} (the
+    /// backward path's post-activations, run down from H_L); Q = Procrustes(U → V); W_l ← Q·W_l,
+    /// so that the new A_{l+1} is UQᵀ, the closest rotation of U to V.
+    member this.RightRotation(x: RawTensor, l: int) =
+        if l < 0 || l > weights.Length - 2 then
+            raise (ArgumentOutOfRangeException("l", l, sprintf "rhn: RSRA rotates layers 0 … %d." (weights.Length - 2)))
+        let pre, states = this.Forward x
+        let _, v = this.Backward(states.[weights.Length], l + 1)
+        weights.[l].CopyInPlace((Procrustes.rotation pre.[l] v.[l + 1]).ApplyLeft weights.[l])
+
+    /// RSRA, for l = L−2 … 0 (RightRotation at each). An exact rotation keeps W_l's singular
+    /// values; float32 rounding drifts them by about 1e-7 a round, which Reorthogonalise removes.
+    member this.RightRotations(x: RawTensor) =
+        for l in weights.Length - 2 .. -1 .. 0 do this.RightRotation(x, l)
+
+    /// LSRA at layer l: F = the forward pre-activations at layer l (the codes for l = 0), B = the
+    /// backward reconstruction at layer l (pre-activation R₀ for l = 0, V_l otherwise);
+    /// R = Procrustes(B → F); W_l ← W_l·Rᵀ, so that at l = 0 the new R₀ (from the same V₁) is BRᵀ,
+    /// the closest rotation of B to the codes.
+    member this.LeftRotation(x: RawTensor, l: int) =
+        if l < 0 || l > weights.Length - 1 then
+            raise (ArgumentOutOfRangeException("l", l, sprintf "rhn: LSRA rotates layers 0 … %d." (weights.Length - 1)))
+        let pre, states = this.Forward x
+        let r, v = this.Backward(states.[weights.Length], l, l > 0)
+        let b = if l = 0 then r.[0] else v.[l]
+        let target = if l = 0 then targetFor x else Procrustes.prepare pre.[l - 1]
+        weights.[l].CopyInPlace((Procrustes.rotationTo b target).ApplyRightTransposed weights.[l])
+
+    /// LSRA, for l = L−1 … 0 (LeftRotation at each).
     member this.LeftRotations(x: RawTensor) =
-        for l in weights.Length - 1 .. -1 .. 0 do
-            let pre, states = this.Forward x
-            let r, v = this.Backward(states.[weights.Length], l, l > 0)
-            let b = if l = 0 then r.[0] else v.[l]
-            let target = if l = 0 then targetFor x else Procrustes.prepare pre.[l - 1]
-            weights.[l].CopyInPlace((Procrustes.rotationTo b target).ApplyRightTransposed weights.[l])
+        for l in weights.Length - 1 .. -1 .. 0 do this.LeftRotation(x, l)
 
     /// One Newton–Schulz step on every layer: removes the float32 drift of many rotations from
     /// the weights' singular values (‖WWᵀ − I‖ goes from ε to O(ε²)) and changes nothing else.

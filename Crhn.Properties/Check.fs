@@ -2,6 +2,7 @@ namespace Crhn.Properties
 
 open System
 open FsCheck
+open FsCheck.FSharp
 
 /// One shared FsCheck configuration: throws on failure (so xunit reports it), quiet on success,
 /// bounded test counts and sizes, and a replayable seed: set CRHN_FSCHECK_REPLAY="seed,gamma"
@@ -36,13 +37,61 @@ module Check =
         let scaled = max 1 (runs * defaultRuns / 100)
         Check.One(name, config scaled, property)
 
+    /// How a property's run ended: every case held, a case made the statement false (computed
+    /// without error), a case threw (a failure of the check itself, never a counterexample), or
+    /// too many cases were discarded.
+    [<RequireQualifiedAccess; NoComparison; NoEquality>]
+    type Ending =
+        | Held of cases: int
+        | Falsified of cases: int * shrunk: obj list * labels: string list * seed: string
+        | Threw of cases: int * error: exn * shrunk: obj list * seed: string
+        | Exhausted of cases: int
+
+    type private Capture() =
+        member val Result: TestResult option = None with get, set
+        interface IRunner with
+            member _.OnStartFixture _ = ()
+            member _.OnArguments(_, _, _) = ()
+            member _.OnShrink(_, _) = ()
+            member this.OnFinished(_, result) = this.Result <- Some result
+
+    /// The exception FsCheck records for a case whose statement came out false (as opposed to one
+    /// the property's own code threw): its type and message, read from a property that is false.
+    let private falseOutcome =
+        lazy (
+            let capture = Capture()
+            Check.One(Config.Quick.WithMaxTest(1).WithRunner(capture), Prop.ofTestable false)
+            match capture.Result with
+            | Some(TestResult.Failed(_, _, _, Outcome.Failed e, _, _, _)) -> e.GetType(), e.Message
+            | other -> failwithf "FsCheck reported %A for a property that is false" other)
+
+    /// Whether an outcome's exception is FsCheck's record of a false statement.
+    let private isFalse (e: exn) =
+        let kind, message = falseOutcome.Force()
+        e.GetType() = kind && e.Message = message
+
+    /// Runs a property with `config` and says how it ended.
+    let ending (config: Config) (property: 'P) =
+        let capture = Capture()
+        Check.One(config.WithRunner(capture), property)
+        match capture.Result with
+        | Some(TestResult.Passed(data, _)) -> Ending.Held data.NumberOfTests
+        | Some(TestResult.Failed(data, _, shrunk, outcome, original, _, _)) ->
+            let struct (seed, gamma) = (original.Seed, original.Gamma)
+            let replay = sprintf "%d,%d" seed gamma
+            match outcome with
+            | Outcome.Failed e when not (isFalse e) -> Ending.Threw(data.NumberOfTests, e, shrunk, replay)
+            | _ -> Ending.Falsified(data.NumberOfTests, shrunk, List.ofSeq data.Labels, replay)
+        | Some(TestResult.Exhausted data) -> Ending.Exhausted data.NumberOfTests
+        | None -> failwith "FsCheck finished without a result"
+
     /// Checks that a property FAILS (a companion that drops an assumption must find a
-    /// counterexample); throws if it holds on every case.
+    /// counterexample): throws if it holds on every case, and also if a case threw, since an
+    /// exception is a failure of the check, not a counterexample.
     let fails (name: string) (runs: int) (property: 'P) =
-        let failed =
-            try
-                Check.One(name, (config runs).WithQuietOnSuccess(true).WithReplay(None), property)
-                false
-            with _ -> true
-        if not failed then
-            failwithf "%s: expected a counterexample, but the property held on all %d cases" name runs
+        match ending ((config runs).WithQuietOnSuccess(true).WithReplay(None)) property with
+        | Ending.Falsified _ -> ()
+        | Ending.Held cases -> failwithf "%s: expected a counterexample, but the property held on all %d cases" name cases
+        | Ending.Exhausted cases -> failwithf "%s: expected a counterexample, but too many cases were discarded (%d run)" name cases
+        | Ending.Threw(cases, e, shrunk, replay) ->
+            failwithf "%s: expected a counterexample, but case %d threw %s: %s (arguments %A, replay %s)" name cases (e.GetType().Name) e.Message shrunk replay

@@ -66,6 +66,30 @@ type CrhnTests() =
         Assert.True(recallRate r < 0.5, sprintf "the corrupted RHN still recalled %.0f %%" (100.0 * recallRate r))
 
     [<Fact>]
+    member _.``a cue that settles on no stored pattern returns its own one-pass decode, and one that settles on a stored pattern its decode`` () =
+        let mem, x, _ = memory.Force()
+        let codes = mem.Codes x
+        let cues = noisy 0.2
+        let r = CrhnMemory(mem.Codec, Some(corrupted mem.Rhn.Value)).Retrieve(cues, None, Some codes, 50)
+        let flat = 3 * 16 * 16
+        let row (t: RawTensor) i = t.ToFloat32Array().[i * flat .. (i + 1) * flat - 1]
+        let spurious = r.Outcome.Value.Recalled |> Array.indexed |> Array.filter (fun (_, k) -> k < 0) |> Array.map fst
+        Assert.NotEmpty spurious
+        for i in spurious do
+            Assert.Equal(0, r.Returned.[i])
+            Assert.Equal<float32[]>(row r.Steps.[0].Images i, row r.Images i)
+        let last = r.Steps.[r.Steps.Length - 1].Images
+        for i in 0 .. count - 1 do
+            if r.Outcome.Value.Recalled.[i] >= 0 then Assert.Equal<float32[]>(row last i, row r.Images i)
+
+    [<Fact>]
+    member _.``companion: without the stored codes the same cues return the decode of wherever they settled`` () =
+        let mem, _, _ = memory.Force()
+        let r = CrhnMemory(mem.Codec, Some(corrupted mem.Rhn.Value)).Retrieve(noisy 0.2, None, None, 50)
+        Assert.Equal<float32[]>(r.Steps.[r.Steps.Length - 1].Images.ToFloat32Array(), r.Images.ToFloat32Array())
+        Assert.NotEqual<float32[]>(r.Steps.[0].Images.ToFloat32Array(), r.Images.ToFloat32Array())
+
+    [<Fact>]
     member _.``noisy cues are recalled, and more of them than the codec alone and a corrupted RHN recall`` () =
         let mem, x, _ = memory.Force()
         let codes = mem.Codes x

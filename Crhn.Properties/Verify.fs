@@ -11,7 +11,7 @@ type Verdict =
       Tolerance: string
       /// Cases generated (the failing one included).
       Cases: int
-      /// holds / holds under … / counterexample.
+      /// holds / holds under … / counterexample / error (a case threw) / exhausted.
       Verdict: string
       /// Whether the outcome is the one the proposition expects.
       AsExpected: bool
@@ -25,14 +25,6 @@ type Verdict =
 /// Runs propositions and reports verdicts instead of throwing, for `crhn verify` and the tests.
 module Verify =
 
-    type private Capture() =
-        member val Result: TestResult option = None with get, set
-        interface IRunner with
-            member _.OnStartFixture _ = ()
-            member _.OnArguments(_, _, _) = ()
-            member _.OnShrink(_, _) = ()
-            member this.OnFinished(_, result) = this.Result <- Some result
-
     /// Parses "seed" or "seed,gamma" into FsCheck's replay seed (gamma must be odd; a default is used).
     let parseSeed (text: string) =
         match text.Split(',') |> Array.map (fun s -> s.Trim()) with
@@ -44,27 +36,23 @@ module Verify =
     let private show (args: obj list) =
         args |> List.map (fun a -> Text.RegularExpressions.Regex.Replace(sprintf "%A" a, @"\r?\n\s*", "; ")) |> String.concat " "
 
-    /// Checks one proposition on `runs` cases (replaying `seed` if given).
+    /// Checks one proposition on `runs` cases (replaying `seed` if given). A case whose check
+    /// threw is the verdict "error", never the expected counterexample.
     let run (runs: int) (seed: string option) (p: Proposition) =
-        let capture = Capture()
-        let config =
-            Config.Quick.WithMaxTest(runs).WithEndSize(20).WithRunner(capture).WithReplay(seed |> Option.bind parseSeed)
-        Check.One(config, p.Property)
+        let config = Config.Quick.WithMaxTest(runs).WithEndSize(20).WithReplay(seed |> Option.bind parseSeed)
         let verdict, asExpected, cex, detail, replay, cases =
-            match capture.Result with
-            | Some(TestResult.Passed(data, _)) ->
+            match Check.ending config p.Property with
+            | Check.Ending.Held cases ->
                 let v =
                     match p.Expect with
                     | HoldsUnder condition -> sprintf "holds under: %s" condition
                     | _ -> "holds"
-                v, (p.Expect <> Counterexample), None, None, None, data.NumberOfTests
-            | Some(TestResult.Failed(data, _, shrunk, outcome, original, _, _)) ->
-                let labels = if data.Labels.IsEmpty then None else Some(String.Join("; ", data.Labels))
-                let error = match outcome with Outcome.Failed e -> Some e.Message | _ -> None
-                let struct (s, g) = (original.Seed, original.Gamma)
-                "counterexample", (p.Expect = Counterexample), Some(show shrunk), (match labels with Some _ -> labels | None -> error),
-                Some(sprintf "%d,%d" s g), data.NumberOfTests
-            | Some(TestResult.Exhausted data) -> "exhausted (too many cases discarded)", false, None, None, None, data.NumberOfTests
-            | None -> "not run", false, None, None, None, 0
+                v, (p.Expect <> Counterexample), None, None, None, cases
+            | Check.Ending.Falsified(cases, shrunk, labels, replay) ->
+                "counterexample", (p.Expect = Counterexample), Some(show shrunk), (if labels.IsEmpty then None else Some(String.Join("; ", labels))),
+                Some replay, cases
+            | Check.Ending.Threw(cases, e, shrunk, replay) ->
+                "error", false, Some(show shrunk), Some(sprintf "the check threw %s: %s" (e.GetType().Name) e.Message), Some replay, cases
+            | Check.Ending.Exhausted cases -> "exhausted (too many cases discarded)", false, None, None, None, cases
         { Id = p.Id; Statement = p.Statement; Tolerance = p.Tolerance; Cases = cases; Verdict = verdict
           AsExpected = asExpected; Counterexample = cex; Detail = detail; Replay = replay }

@@ -4,7 +4,7 @@ namespace Crhn.Tests;
 
 public class CrhnModelTests
 {
-    private static readonly CrhnConfig SmallConfig = new(Height: 16, Width: 16, ConvLayers: [8, 16], DenseLayers: [128], RhnHidden: [96]);
+    private static readonly CrhnConfig SmallConfig = new(Height: 16, Width: 16, ConvLayers: [8, 16], DenseLayers: [128], RhnHidden: [64]);
 
     private static readonly Lazy<(CrhnModel Model, ImageBatch Images, TrainingReport Report)> Trained = new(() =>
     {
@@ -63,12 +63,21 @@ public class CrhnModelTests
     }
 
     [Fact]
-    public void The_returned_images_are_the_one_pass_decode_of_the_final_codes()
+    public void The_returned_images_are_the_one_pass_decode_of_the_final_codes_or_of_the_cue_where_it_settled_on_no_stored_pattern()
     {
         var (model, images, _) = Trained.Value;
         var r = model.Retrieve(Degrade.GaussianNoise(images, 0.3, seed: 4));
-        Assert.Equal(r.Steps[^1].Images.Values.ToArray(), r.Images.Values.ToArray());
-        Assert.Equal(model.Decode(r.Steps[^1].Codes).Values.ToArray(), r.Images.Values.ToArray());
+        int d = images.Channels * images.Height * images.Width;
+        var decoded = new[] { model.Decode(r.Steps[0].Codes), model.Decode(r.Steps[^1].Codes) };
+        for (int i = 0; i < images.Count; i++)
+        {
+            // A cue that settled on a stored pattern returns the decode of its final code; one that
+            // settled on none returns its own one-pass decode (step 0).
+            var step = r.Cues[i].Recalled is null ? r.Steps[0] : r.Steps[^1];
+            if (r.Cues[i].Recalled is null) Assert.Equal(0, r.Cues[i].ReturnedStep);
+            Assert.Equal(step.Images.Values.Slice(i * d, d).ToArray(), r.Images.Values.Slice(i * d, d).ToArray());
+            Assert.Equal(decoded[r.Cues[i].Recalled is null ? 0 : 1].Values.Slice(i * d, d).ToArray(), r.Images.Values.Slice(i * d, d).ToArray());
+        }
     }
 
     [Fact]
@@ -92,16 +101,36 @@ public class CrhnModelTests
     {
         var (model, _, _) = Trained.Value;
         var check = model.Check(trials: 50, steps: 5);
-        Assert.True(check.Passes, $"semi-orthogonality {string.Join(", ", check.SemiOrthogonality)}, expansion {check.MaxExpansion}, rises {check.EnergyRises} (largest {check.LargestRise})");
+        Assert.True(check.Passes, string.Join("; ", check.Rows.Select(r => $"{r.Check}: {r.Measured} ({r.Bound})")));
         var path = Path.Combine(Path.GetTempPath(), $"crhn-check-{Guid.NewGuid():N}.crhn");
         try
         {
             model.Save(path);
             var loaded = CrhnModel.Load(path);
             Assert.Equal(model.StoredCount, loaded.StoredCount);
-            Assert.Equal(check.MaxExpansion, loaded.Check(trials: 50, steps: 5).MaxExpansion);
+            Assert.Equal(check.Rows, loaded.Check(trials: 50, steps: 5).Rows);
         }
         finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void An_honest_two_hidden_layer_model_passes_every_check_and_with_its_weight_columns_reversed_fails_the_fixed_point_and_recall_rows()
+    {
+        var images = ImageBatch.Procedural(seed: 11, count: 50, channels: 3, height: 16, width: 16);
+        var model = CrhnModel.Create(SmallConfig with { RhnHidden = [96, 64] }, seed: 1);
+        model.Fit(images, new CrhnTrainingOptions(CodecEpochs: 30, BatchSize: 10));
+        var honest = model.Check(trials: 50, steps: 5);
+        Assert.True(honest.Passes, string.Join("; ", honest.Rows.Select(r => $"{r.Check}: {r.Measured} ({r.Bound})")));
+
+        // Reversing the column order keeps W semi-orthogonal and non-expansive, but not the memory.
+        var w = model.Rhn.Weights[0];
+        int rows = w.Shape[0], cols = w.Shape[1];
+        var v = w.ToFloat64Array();
+        w.CopyInPlace(w.CreateLike([rows, cols], [.. Enumerable.Range(0, v.Length).Select(i => v[i / cols * cols + (cols - 1 - i % cols)])]));
+        var broken = model.Check(trials: 50, steps: 5);
+        Assert.False(broken.Passes);
+        Assert.True(broken.Rows.Where(r => r.Check.StartsWith("layer") || r.Check.StartsWith("non-expansive")).All(r => r.Holds));
+        Assert.False(broken.Rows.Single(r => r.Check == "stored codes that are fixed points").Holds);
     }
 
     [Fact]

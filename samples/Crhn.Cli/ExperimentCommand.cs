@@ -26,6 +26,7 @@ internal static class ExperimentCommand
             new Option<string[]>("--beta") { Description = "Brightness shifts β (x + β).", DefaultValueFactory = _ => ["-0.3,0.2,0.4"], AllowMultipleArgumentsPerToken = true },
             new Option<string[]>("--alpha") { Description = "Contrast factors α ((x − μ)α + μ).", DefaultValueFactory = _ => ["0.3,0.6,1.5"], AllowMultipleArgumentsPerToken = true }));
         command.Subcommands.Add(Figure6());
+        command.Subcommands.Add(RecallCommand());
         command.Subcommands.Add(PosterCommand());
         return command;
     }
@@ -79,16 +80,16 @@ internal static class ExperimentCommand
             ? v
             : throw new UsageException($"{option}: {value} is not one of {string.Join(", ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}.");
 
-    private static Common Options(Command command, string defaultMemory, int defaultSeeds, int defaultPcnEpochs)
+    private static Common Options(Command command, string defaultMemory, int defaultSeeds, int defaultPcnEpochs, string defaultData = "procedural", int defaultSize = 64)
     {
         var c = new Common(
-            new Option<string>("--data") { Description = "stl10:DIR | fashion-mnist[:DIR] | mnist:FILE | cifar10:DIR | folder:DIR | procedural", DefaultValueFactory = _ => "procedural" },
-            new Option<int>("--size") { Description = "Images are resized to size×size.", DefaultValueFactory = _ => 64 },
+            new Option<string>("--data") { Description = "stl10:DIR | fashion-mnist[:DIR] | mnist:FILE | cifar10:DIR | folder:DIR | photos[:DIR] | procedural", DefaultValueFactory = _ => defaultData },
+            new Option<int>("--size") { Description = "Images are resized to size×size.", DefaultValueFactory = _ => defaultSize },
             new Option<int?>("--channels") { Description = "1 or 3 (default: 1 for the MNIST family, else 3)." },
             new Option<string[]>("--memory") { Description = "Memory sizes (images stored), e.g. 50,100.", DefaultValueFactory = _ => [defaultMemory], AllowMultipleArgumentsPerToken = true },
             new Option<int>("--seeds") { Description = "Seeds per memory size (each its own images and weights).", DefaultValueFactory = _ => defaultSeeds },
             new Option<DirectoryInfo?>("--out") { Description = "Output folder (default results/NAME-TIME)." },
-            new Option<int?>("--codec-epochs") { Description = "CRHN codec training epochs (default: 40, or 600 Adam steps of batch 16 when that is more)." },
+            new Option<int?>("--codec-epochs") { Description = "CRHN codec training epochs (default: 200, or 1,200 Adam steps of batch 16 when that is more)." },
             new Option<int>("--sra-rounds") { Description = "CRHN SRA rounds.", DefaultValueFactory = _ => 100 },
             new Option<int>("--pcn-epochs") { Description = "PCN training epochs (the reference trains 200).", DefaultValueFactory = _ => defaultPcnEpochs },
             new Option<int>("--surrogate-epochs") { Description = "Surrogate autoencoder training epochs.", DefaultValueFactory = _ => 20 });
@@ -97,12 +98,12 @@ internal static class ExperimentCommand
         return c;
     }
 
-    private static ExperimentSettings Settings(Common c, ParseResult p, string name)
+    private static ExperimentSettings Settings(Common c, ParseResult p, string name, bool untied = false)
     {
         var memory = Ints(p, c.Memory);
         var s = new ExperimentSettings(p.GetValue(c.Data) ?? "procedural", p.GetValue(c.Size), p.GetValue(c.Channels), memory, p.GetValue(c.Seeds),
             p.GetValue(c.Out) ?? new DirectoryInfo(Path.Combine("results", $"{name}-{DateTime.Now:yyyyMMdd-HHmmss}")),
-            p.GetValue(c.CodecEpochs), p.GetValue(c.SraRounds), p.GetValue(c.PcnEpochs), p.GetValue(c.SurrogateEpochs));
+            p.GetValue(c.CodecEpochs), p.GetValue(c.SraRounds), p.GetValue(c.PcnEpochs), p.GetValue(c.SurrogateEpochs), untied);
         Crhn.Core.Data.Sources.parse(s.Data);
         if (s.Size < 8) throw new UsageException($"--size {s.Size}: images must be at least 8×8.");
         if (s.Channels is { } ch && ch != 1 && ch != 3) throw new UsageException($"--channels {ch}: expected 1 or 3.");
@@ -157,6 +158,24 @@ internal static class ExperimentCommand
             var s = Settings(c, p, name);
             var list = conditions(s, p);
             return Finish(Runs.Figure(s, name, $"{char.ToUpperInvariant(name[0])}{name[1..3]} {name[3..]}: retrieval under {what}", list, Math.Max(1, p.GetValue(rows)), Start(s, name, out var run)), run);
+        }));
+        return command;
+    }
+
+    private static Command RecallCommand()
+    {
+        var command = new Command("recall", "Recall on natural photographs: per condition, the share of cues ending on their own stored pattern, MSE, and how often the CRHN's image is no farther from the stored one than its codec's one-pass decode.");
+        var c = Options(command, "100", 3, 0, "photos", 32);
+        var sigma = new Option<string[]>("--sigma") { Description = "Noise standard deviations on the [0, 1] scale.", DefaultValueFactory = _ => ["0.3,0.5"], AllowMultipleArgumentsPerToken = true };
+        var columns = new Option<string[]>("--columns") { Description = "Masked columns as on a 96-pixel image, scaled to --size (each with the mask given and without it).", DefaultValueFactory = _ => ["48"], AllowMultipleArgumentsPerToken = true };
+        var untied = new Option<bool>("--untied") { Description = "Give the CRHN's decoder weights of its own (CrhnConfig.UntiedDecoder)." };
+        command.Options.Add(sigma);
+        command.Options.Add(columns);
+        command.Options.Add(untied);
+        command.SetAction(p => Guard(() =>
+        {
+            var s = Settings(c, p, "recall", p.GetValue(untied)) with { WithBaselines = false };
+            return Finish(Runs.Recall(s, Doubles(p, sigma), Ints(p, columns), Start(s, "recall", out var run)), run);
         }));
         return command;
     }

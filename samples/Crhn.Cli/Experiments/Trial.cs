@@ -10,18 +10,29 @@ internal sealed class UsageException(string message) : Exception(message);
 /// training budgets and the output folder.</summary>
 internal sealed record ExperimentSettings(
     string Data, int Size, int? Channels, int[] Memory, int Seeds, DirectoryInfo Out,
-    int? CodecEpochs, int SraRounds, int PcnEpochs, int SurrogateEpochs)
+    int? CodecEpochs, int SraRounds, int PcnEpochs, int SurrogateEpochs, bool UntiedDecoder = false)
 {
+    /// <summary>Whether the run trains the baselines and the surrogate (their settings are reported only then).</summary>
+    public bool WithBaselines { get; init; } = true;
+
     /// <summary>Grey for the MNIST family, colour otherwise, unless --channels says.</summary>
     public int ImageChannels => Channels ?? (Data.StartsWith("mnist", StringComparison.OrdinalIgnoreCase) || Data.StartsWith("fashion-mnist", StringComparison.OrdinalIgnoreCase) ? 1 : 3);
 
-    public Dictionary<string, string> Describe() => new()
+    public Dictionary<string, string> Describe()
+    {
+        var settings = Settings();
+        if (!WithBaselines)
+            foreach (var key in new[] { "MHN", "PCN", "surrogate" }) settings.Remove(key);
+        return settings;
+    }
+
+    private Dictionary<string, string> Settings() => new()
     {
         ["data"] = Data,
         ["image size"] = $"{ImageChannels}×{Size}×{Size}",
         ["memory sizes"] = string.Join(", ", Memory),
         ["seeds"] = Seeds.ToString(CultureInfo.InvariantCulture),
-        ["CRHN"] = $"conv 16, 32 (kernel 4, stride 2); dense {CodeLength}; RHN {string.Join(", ", Memory.Select(m => $"{Rhn(m)} at N = {m}"))}; codec {(CodecEpochs is { } e ? $"{e} epochs" : $"200 epochs or {CodecSteps} Adam steps, whichever is more ({string.Join(", ", Memory.Select(m => $"{EpochsFor(m)} epochs at N = {m}"))})")} (batch 16, Adam 3e-3 with a cosine decay to 5 %, robust: damaged copies against the clean images, best epoch kept); SRA {SraRounds} rounds",
+        ["CRHN"] = $"conv 16, 32 (kernel 4, stride 2); dense {CodeLength}; {(UntiedDecoder ? "untied" : "tied")} decoder; RHN {string.Join(", ", Memory.Select(m => $"{Rhn(m)} at N = {m}"))}; codec {(CodecEpochs is { } e ? $"{e} epochs" : $"200 epochs or {CodecSteps} Adam steps, whichever is more ({string.Join(", ", Memory.Select(m => $"{EpochsFor(m)} epochs at N = {m}"))})")} (batch 16, Adam 3e-3 with a cosine decay to 5 %, robust: damaged copies against the clean images, best epoch kept); SRA {SraRounds} rounds",
         ["MHN"] = "pixel space, β = 1/√d, one update (hopfield-layers' defaults)",
         ["PCN"] = $"hidden 256, 50 inference steps at Dt 0.01, Adam 5e-4, {PcnEpochs} epochs of 8 batches",
         ["surrogate"] = $"tied conv autoencoder 32, 64 (kernel 4, stride 2), {SurrogateEpochs} epochs (batch 16, Adam 1e-3), its own seed",
@@ -89,7 +100,7 @@ internal sealed class Trial
         string tag = $"N={memory} seed {seed + 1}";
         int epochs = s.EpochsFor(memory);
         var crhnTask = progress.AddTask($"{tag}: CRHN", maxValue: epochs + s.SraRounds);
-        var crhn = CrhnModel.Create(new CrhnConfig(images.Channels, s.Size, s.Size, DenseLayers: [ExperimentSettings.CodeLength], RhnHidden: [ExperimentSettings.Rhn(memory)]), 1000 + seed);
+        var crhn = CrhnModel.Create(new CrhnConfig(images.Channels, s.Size, s.Size, DenseLayers: [ExperimentSettings.CodeLength], RhnHidden: [ExperimentSettings.Rhn(memory)], UntiedDecoder: s.UntiedDecoder), 1000 + seed);
         var report = run.Time("train CRHN", () => crhn.Fit(images, new CrhnTrainingOptions(CodecEpochs: epochs, SraRounds: s.SraRounds),
             new Reporter<TrainingProgress>(p => crhnTask.Value = p.Stage == "codec" ? p.Step : epochs + p.Step)));
         crhnTask.Value = crhnTask.MaxValue;
