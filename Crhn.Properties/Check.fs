@@ -85,6 +85,22 @@ module Check =
         | Some(TestResult.Exhausted data) -> Ending.Exhausted data.NumberOfTests
         | None -> failwith "FsCheck finished without a result"
 
+    /// The most cases a property of `runs` cases may discard: one for every five it runs (at
+    /// least 5/6 of the cases generated are kept); more ends it as exhausted.
+    let maxDiscarded (runs: int) = max 1 (runs / 5)
+
+    /// Checks a property that may discard cases (where an assumption cannot be met) with `runs`
+    /// cases, keeping at least `keep` (a share in (0, 1]) of those generated; throws if fewer
+    /// were kept, if a case is false, or if a case threw.
+    let runKeeping (name: string) (runs: int) (keep: float) (property: 'P) =
+        let scaled = max 1 (runs * defaultRuns / 100)
+        let allowed = int (floor (float scaled * (1.0 - keep) / keep))
+        match ending ((config scaled).WithMaxRejected(max 0 allowed)) property with
+        | Ending.Held _ -> ()
+        | Ending.Exhausted cases -> failwithf "%s: more than %d of its cases were discarded (%d kept): fewer than %.0f %% kept" name allowed cases (100.0 * keep)
+        | Ending.Falsified(cases, shrunk, labels, replay) -> failwithf "%s: falsified after %d cases: %A (%s), replay %s" name cases shrunk (String.Join("; ", labels)) replay
+        | Ending.Threw(cases, e, shrunk, replay) -> failwithf "%s: case %d threw %s: %s (arguments %A, replay %s)" name cases (e.GetType().Name) e.Message shrunk replay
+
     /// Checks that a property FAILS (a companion that drops an assumption must find a
     /// counterexample): throws if it holds on every case, and also if a case threw, since an
     /// exception is a failure of the check, not a counterexample.

@@ -89,9 +89,11 @@ module Propositions =
                   (fun c -> c.Steps), (fun c v -> { c with Steps = v }), 1 ]
 
     let noiseArb =
-        let gen = Gen.map3 (fun d r seed -> { Dim = d; Rank = r; Seed = seed }) (Gen.choose (1, 30)) (Gen.choose (1, 30)) seedGen
-        arb gen [ (fun (c: NoiseCase) -> c.Dim), (fun c v -> { c with Dim = v }), 1
-                  (fun c -> c.Rank), (fun c v -> { c with Rank = v }), 1
+        // Rank < dimension by construction (a projector of full rank is the identity, and both
+        // sides are then equal whatever the noise): Dim = Rank + Gap, Gap ≥ 1.
+        let gen = Gen.map3 (fun gap r seed -> { Dim = r + gap; Rank = r; Seed = seed }) (Gen.choose (1, 15)) (Gen.choose (1, 15)) seedGen
+        arb gen [ (fun (c: NoiseCase) -> c.Dim - c.Rank), (fun c v -> { c with Dim = c.Rank + v }), 1
+                  (fun c -> c.Rank), (fun c v -> { c with Rank = v; Dim = v + (c.Dim - c.Rank) }), 1
                   (fun c -> c.Seed), (fun c v -> { c with Seed = v }), 0 ]
 
     // ---------------------------------------------------------------- helpers
@@ -211,32 +213,69 @@ module Propositions =
 
     let private multiArb = Arb.filter (fun (c: RhnCase) -> c.Layers >= 2) (rhnArb 3)
 
+    /// The library's RHN (float64) with the case's weights: sizes n₀ = Visible, then Hidden per layer.
+    let private network (c: RhnCase) =
+        let net = RhnNetwork(Array.init (c.Layers + 1) (fun l -> if l = 0 then c.Visible else c.Hidden), uint64 c.Seed, Dtype.Float64)
+        Array.iter2 (fun (w: RawTensor) (t: Tensor) -> w.CopyInPlace t.Primal) net.Weights (rhnWeights c)
+        net
+
+    /// The energy of the library's states after each of `c.Steps` applications of `advance`, from
+    /// the case's states, against the one before.
+    let private descends (c: RhnCase) (advance: RhnNetwork -> RawTensor[] -> RawTensor[]) =
+        let net = network c
+        let weights = net.Weights |> Array.map Tensor.Constant
+        let energy (hs: RawTensor[]) = scalar (Rhn.energy weights (hs |> Array.map Tensor.Constant))
+        let mutable hs = Array.init (c.Layers + 1) (fun l -> (states c.Seed (10 + l) (if l = 0 then c.Visible else c.Hidden)).Primal)
+        let terms = (c.Layers + 1) * (c.Visible + c.Hidden) * c.Hidden
+        let rises = ResizeArray<string>()
+        let mutable e = energy hs
+        for step in 1 .. c.Steps do
+            hs <- advance net hs
+            let e' = energy hs
+            if e' > e + energyTol terms e then rises.Add(sprintf "step %d: E %.17g → %.17g" step e e')
+            e <- e'
+        rises.Count = 0 |> Prop.label (String.Join("; ", rises))
+
     let p1Deep =
         { Id = "P1-deep"
-          Statement = "L ≥ 2 hidden layers, the paper's sweeps (forward h_{l+1} ← tanh(W_l h_l) for l = 0…L−1, then backward h_l ← tanh(W_lᵀ h_{l+1}) for l = L−1…0): E = −Σ h_{l+1}ᵀW_l h_l + ΣΣG(h_l) never rises"
+          Statement = "L ≥ 2 hidden layers, the paper's sweeps as the library runs them (RhnNetwork.Forward from h₀, then RhnNetwork.Backward from h_L): E = −Σ h_{l+1}ᵀW_l h_l + ΣΣG(h_l) never rises"
           Tolerance = "64·(L + 1)(n₀ + n)·n·u·(1 + |E|)"
           Expect = Counterexample
           Property =
             Prop.forAll multiArb (fun c ->
-                let order = [ for l in 1 .. c.Layers -> l, true ] @ [ for l in c.Layers - 1 .. -1 .. 0 -> l, false ]
-                sweeps c order (fun ws hs l upward ->
-                    if upward then Rhn.up ws.[l - 1] None hs.[l - 1] else Rhn.down ws.[l] None hs.[l + 1])) }
+                descends c (fun net hs ->
+                    let _, up = net.Forward hs.[0]
+                    let _, down = net.Backward(up.[net.Layers], 0)
+                    Array.init hs.Length (fun l -> if l = net.Layers then up.[l] else down.[l]))) }
 
     let p1DeepLocal =
         { Id = "P1-deep-local"
-          Statement = "L ≥ 2 hidden layers, each layer updated from both neighbours, h_l ← tanh(W_{l−1}h_{l−1} + W_lᵀh_{l+1}) (layer by layer): E never rises"
+          Statement = "L = 1 … 3 hidden layers, the library's block-coordinate relaxation (RhnNetwork.Relax: each layer from both neighbours, h_l ← tanh(W_{l−1}h_{l−1} + W_lᵀh_{l+1}), up then down): E never rises"
           Tolerance = "as P1-deep"
           Expect = HoldsUnder "every update sees both neighbouring layers (exact block-coordinate descent); the paper's one-directional sweeps do not (P1-deep)"
+          Property = Prop.forAll (rhnArb 3) (fun c -> descends c (fun net hs -> net.Relax hs)) }
+
+    let p1RelaxUntied =
+        { Id = "P1-deep-local-untied"
+          Statement = "Companion: relaxation in which each layer's update from above uses another matrix W′_l = W_l + U(−0.5, 0.5) (weights not tied): E never rises"
+          Tolerance = "as P1-deep"
+          Expect = Counterexample
           Property =
-            Prop.forAll multiArb (fun c ->
-                sweeps c [ for l in [ 0 .. c.Layers ] @ [ c.Layers - 1 .. -1 .. 0 ] -> l, true ] (fun ws hs l _ ->
-                    let below = if l > 0 then Some(hs.[l - 1].MatMul(ws.[l - 1], false, true)) else None
-                    let above = if l < c.Layers then Some(hs.[l + 1].MatMul ws.[l]) else None
-                    match below, above with
-                    | Some a, Some b -> (a + b).Tanh()
-                    | Some a, None -> a.Tanh()
-                    | None, Some b -> b.Tanh()
-                    | None, None -> hs.[l])) }
+            Prop.forAll (rhnArb 3) (fun c ->
+                descends c (fun net hs ->
+                    let hs = Array.copy hs
+                    let coupled l = (net.Weights.[l]).Binary(BinaryOp.Add, (uniform (c.Seed + 7 + l) -0.5 0.5 c.Hidden (if l = 0 then c.Visible else c.Hidden)))
+                    let update l =
+                        let below = if l > 0 then Some(hs.[l - 1].MatMul(false, true, net.Weights.[l - 1])) else None
+                        let above = if l < net.Layers then Some(hs.[l + 1].MatMul(false, false, coupled l)) else None
+                        match below, above with
+                        | Some a, Some b -> hs.[l] <- (a.Binary(BinaryOp.Add, b)).Unary UnaryOp.Tanh
+                        | Some a, None -> hs.[l] <- a.Unary UnaryOp.Tanh
+                        | None, Some b -> hs.[l] <- b.Unary UnaryOp.Tanh
+                        | None, None -> ()
+                    for l in 1 .. net.Layers do update l
+                    for l in net.Layers - 1 .. -1 .. 0 do update l
+                    hs)) }
 
     // ---------------------------------------------------------------- P2: Procrustes
 
@@ -289,6 +328,101 @@ module Propositions =
                 let tol = 100.0 * float (c.Dim * c.Samples) * u64 * (frob a + frob b)
                 let rStar, rScaled = Procrustes.residual r a b, Procrustes.residual (r.MulScalar scale) a b
                 rStar <= rScaled + tol |> Prop.label (sprintf "‖R*A − B‖ = %.17g > ‖%gR*A − B‖ = %.17g" rStar scale rScaled)) }
+
+    /// ±1 codes for an SRA case: Visible + Steps rows of Visible signs.
+    let private codesOf (c: RhnCase) =
+        let n = c.Visible + c.Steps
+        Cpu.ofFloat64 [| n; c.Visible |] (Rng.uniform64 (uint64 c.Seed + 17UL) -1.0 1.0 (n * c.Visible) |> Array.map (fun u -> if u < 0.0 then -1.0 else 1.0))
+
+    /// An orthogonally initialised float64 network of the case's sizes (SRA's starting point).
+    let private sraNetwork (c: RhnCase) =
+        RhnNetwork(Array.init (c.Layers + 1) (fun l -> if l = 0 then c.Visible else c.Hidden), uint64 c.Seed, Dtype.Float64)
+
+    /// RSRA at every layer l = L−2 … 0 of the library's network: its own Procrustes objective
+    /// ‖A_{l+1} − V_{l+1}‖_F (V from before the rotation) after `rotate` against before.
+    let private rsraObjective (c: RhnCase) (rotate: RhnNetwork -> RawTensor -> int -> unit) =
+        let net = sraNetwork c
+        let x = codesOf c
+        let rises = ResizeArray<string>()
+        for l in net.Layers - 2 .. -1 .. 0 do
+            let pre, hs = net.Forward x
+            let _, v = net.Backward(hs.[net.Layers], l + 1)
+            let before = frob (pre.[l].Binary(BinaryOp.Sub, v.[l + 1]))
+            rotate net x l
+            let after = frob ((fst (net.Forward x)).[l].Binary(BinaryOp.Sub, v.[l + 1]))
+            let tol = 100.0 * float (x.Numel + c.Hidden * c.Hidden) * u64 * (frob pre.[l] + frob v.[l + 1])
+            if after > before + tol then rises.Add(sprintf "layer %d: ‖A − V‖ %.17g → %.17g" l before after)
+        rises.Count = 0 |> Prop.label (String.Join("; ", rises))
+
+    /// LSRA at layer 0 of the library's network: its own objective ‖R₀ − X‖_F, R₀ = V₁W₀ with V₁
+    /// from before the rotation, after `rotate` against before.
+    let private lsraObjective (c: RhnCase) (rotate: RhnNetwork -> RawTensor -> unit) =
+        let net = sraNetwork c
+        let x = codesOf c
+        let _, hs = net.Forward x
+        let r, v = net.Backward(hs.[net.Layers], 0)
+        let before = frob (r.[0].Binary(BinaryOp.Sub, x))
+        rotate net x
+        let after = frob ((v.[1].MatMul(false, false, net.Weights.[0])).Binary(BinaryOp.Sub, x))
+        let tol = 100.0 * float (x.Numel + c.Visible * c.Visible) * u64 * (frob r.[0] + frob x)
+        after <= before + tol |> Prop.label (sprintf "‖R₀ − X‖ %.17g → %.17g" before after)
+
+    let p2Rsra =
+        { Id = "P2-RSRA"
+          Statement = "L ≥ 2 hidden layers: each of the library's RSRA steps (RhnNetwork.RightRotation at l = L−2 … 0, W_l ← QW_l) never increases its own objective ‖A_{l+1} − V_{l+1}‖_F"
+          Tolerance = "100·(N·n₀ + n²)·u·(‖A‖_F + ‖V‖_F)"
+          Expect = Holds
+          Property = Prop.forAll multiArb (fun c -> rsraObjective c (fun net x l -> net.RightRotation(x, l))) }
+
+    let p2Lsra =
+        { Id = "P2-LSRA"
+          Statement = "L ≥ 2 hidden layers: the library's LSRA step at the code layer (RhnNetwork.LeftRotation at l = 0, W₀ ← W₀Rᵀ) never increases its own objective ‖V₁W₀ − X‖_F (V₁ from before it)"
+          Tolerance = "100·(N·n₀ + n₀²)·u·(‖R₀‖_F + ‖X‖_F)"
+          Expect = Holds
+          Property = Prop.forAll multiArb (fun c -> lsraObjective c (fun net x -> net.LeftRotation(x, 0))) }
+
+    let p2AnyRotation =
+        { Id = "P2-any-rotation"
+          Statement = "Companion: any orthogonal Q in place of the Procrustes solution (W_l ← QW_l with a random orthogonal Q) never increases RSRA's objective either"
+          Tolerance = "as P2-RSRA"
+          Expect = Counterexample
+          Property =
+            Prop.forAll multiArb (fun c ->
+                rsraObjective c (fun net _ l ->
+                    let q = semiOrthogonal (c.Seed + 31 + l) c.Hidden c.Hidden
+                    net.Weights.[l].CopyInPlace(q.MatMul(false, false, net.Weights.[l])))) }
+
+    /// Cases for Newton–Schulz: a semi-orthogonal matrix (Visible × Hidden, either shape) plus a
+    /// perturbation of size Scale/1000 per entry.
+    let private perturbedNetwork (c: RhnCase) =
+        let net = RhnNetwork([| c.Visible; c.Hidden |], uint64 c.Seed, Dtype.Float64)
+        let w = net.Weights.[0]
+        w.CopyInPlace(w.Binary(BinaryOp.Add, uniform (c.Seed + 5) (-float c.Scale / 1000.0) (float c.Scale / 1000.0) c.Hidden c.Visible))
+        net
+
+    /// ‖E′‖ against 0.75‖E‖² + 0.25‖E‖³ (+ rounding) when `orthogonalise` maps W (WWᵀ = I + E, or
+    /// WᵀW for a tall W) to W′.
+    let private newtonSchulz (c: RhnCase) (orthogonalise: RhnNetwork -> unit) =
+        let net = perturbedNetwork c
+        let e0 = Spectral.semiOrthogonalityError net.Weights.[0]
+        orthogonalise net
+        let e1 = Spectral.semiOrthogonalityError net.Weights.[0]
+        let bound = 0.75 * e0 * e0 + 0.25 * e0 * e0 * e0 + 100.0 * float (c.Visible * c.Hidden) * u64
+        e1 <= bound |> Prop.label (sprintf "‖E‖ = %g → ‖E′‖ = %g > %g" e0 e1 bound)
+
+    let p2NewtonSchulz =
+        { Id = "P2-Newton-Schulz"
+          Statement = "The library's re-orthogonalisation (RhnNetwork.Reorthogonalise: one Newton–Schulz step W ← 1.5W − 0.5WWᵀW) maps the orthogonality error E = WWᵀ − I (WᵀW − I for a tall W) to E′ = −¾E² + ¼E³, so ‖E′‖_F ≤ ¾‖E‖² + ¼‖E‖³ (W semi-orthogonal plus U(−s, s), s ≤ 0.01)"
+          Tolerance = "100·n₀n₁·u"
+          Expect = Holds
+          Property = Prop.forAll (rhnArb 1) (fun c -> newtonSchulz c (fun net -> net.Reorthogonalise())) }
+
+    let p2NoReorthogonalise =
+        { Id = "P2-Newton-Schulz-skipped"
+          Statement = "Companion: without the step (W′ = W) the error is already within ¾‖E‖² + ¼‖E‖³"
+          Tolerance = "as P2-Newton-Schulz"
+          Expect = Counterexample
+          Property = Prop.forAll (rhnArb 1) (fun c -> newtonSchulz c ignore) }
 
     // ---------------------------------------------------------------- P3: non-expansiveness
 
@@ -348,6 +482,40 @@ module Propositions =
                 let within, r = expansion c (Activation.Tanh 2.0) 1.0
                 within |> Prop.label (sprintf "‖Fᵏ(h+δ) − Fᵏ(h)‖/‖δ‖ = %.6g" r)) }
 
+    /// Whether the library's RHN pass (RhnNetwork.Pass, orthogonally initialised, 1–3 hidden
+    /// layers, weights scaled by `gain`) keeps ‖Fᵏ(h+δ) − Fᵏ(h)‖ ≤ ‖δ‖ + tolₖ for k = 1…K.
+    let private rhnExpansion (c: RhnCase) (gain: float) =
+        let net = sraNetwork c
+        for w in net.Weights do w.ScaleInPlace gain
+        let h = Cpu.ofFloat64 [| 1; c.Visible |] (Rng.uniform64 (uint64 c.Seed + 1UL) -1.0 1.0 c.Visible)
+        let delta = Cpu.ofFloat64 [| 1; c.Visible |] (Rng.uniform64 (uint64 c.Seed + 2UL) -0.01 0.01 c.Visible)
+        let d = frob delta
+        let scale = 16.0 * float ((c.Layers + 1) * (c.Visible + c.Hidden)) * u64 * (frob h + sqrt (float c.Visible))
+        let mutable a, b = h.Binary(BinaryOp.Add, delta), h
+        let mutable worst = 0.0
+        let mutable within = true
+        for k in 1 .. c.Steps do
+            a <- net.Pass a
+            b <- net.Pass b
+            let gap = frob (a.Binary(BinaryOp.Sub, b))
+            worst <- max worst (gap / d)
+            within <- within && gap <= d + float k * scale
+        within |> Prop.label (sprintf "max ‖Fᵏ(h+δ) − Fᵏ(h)‖/‖δ‖ = %.17g" worst)
+
+    let p3Rhn =
+        { Id = "P3-RHN"
+          Statement = "The library's RHN pass F = RhnNetwork.Pass (forward then backward, tanh, 1–3 hidden layers, semi-orthogonal weights as initialised): ‖Fᵏ(h+δ) − Fᵏ(h)‖ ≤ ‖δ‖ for k = 1…K ≤ 8"
+          Tolerance = "absolute 16·k·(L + 1)(n₀ + n)·u·(‖h‖ + √n₀)"
+          Expect = Holds
+          Property = Prop.forAll (rhnArb 3) (fun c -> rhnExpansion c 1.0) }
+
+    let p3RhnGain =
+        { Id = "P3-RHN-norm>1"
+          Statement = "Companion: with the library's RHN weights scaled to ‖W_l‖₂ = 1.5, its pass is still non-expansive"
+          Tolerance = "as P3-RHN"
+          Expect = Counterexample
+          Property = Prop.forAll (rhnArb 3) (fun c -> rhnExpansion c 1.5) }
+
     // ---------------------------------------------------------------- O4: noise filtering
 
     let samples = 4000
@@ -356,7 +524,7 @@ module Propositions =
     /// Var = 2[(1 − r/n)²r + (r/n)²(n − r)] (δ ~ N(0, I): ‖Pδ‖² ~ χ²_r, ‖(I−P)δ‖² ~ χ²_{n−r}, independent).
     let private noiseStatistic (c: NoiseCase) (anisotropic: bool) =
         let n = c.Dim
-        let r = min c.Rank n
+        let r = c.Rank
         let w = semiOrthogonal c.Seed r n
         let p = Spectral.rowSpaceProjector w
         let z = Cpu.ofFloat64 [| samples; n |] (Rng.normal64 (uint64 c.Seed + 5UL) (samples * n))
@@ -371,7 +539,7 @@ module Propositions =
 
     let o4 =
         { Id = "O4"
-          Statement = sprintf "P an orthogonal projector of rank r in ℝⁿ, δ ~ N(0, I): E‖Pδ‖² = (r/n)·E‖δ‖² (sample mean over %d draws)" samples
+          Statement = sprintf "P an orthogonal projector of rank r < n in ℝⁿ, δ ~ N(0, I): E‖Pδ‖² = (r/n)·E‖δ‖² (sample mean over %d draws)" samples
           Tolerance = "|mean(‖Pδ‖² − (r/n)‖δ‖²)| ≤ 6·√(2[(1−r/n)²r + (r/n)²(n−r)]/S): six standard errors (false-alarm rate ≈ 2·10⁻⁹ per case)"
           Expect = Holds
           Property =
@@ -433,6 +601,80 @@ module Propositions =
                 let act = activations.[c.Act % activations.Length]
                 let h = value (act.Hessian(tensor [| 64 |] (Rng.uniform64 (uint64 c.Seed) -6.0 6.0 64)))
                 Array.forall (fun x -> x >= 0.0 && x <= act.Lipschitz * (1.0 + 4.0 * u64)) h |> Prop.label (sprintf "%s: max H = %.17g" act.Name (Array.max h))) }
+
+    /// The largest H_Φ on a grid of 4001 points over [−4/β, 4/β] (0 among them) against `bound`.
+    let private hessianSupremum (c: MapCase) (bound: Activation -> float) =
+        let act = activations.[c.Act % activations.Length]
+        let width = match act with Activation.Tanh b | Activation.Sigmoid b -> 4.0 / b | Activation.Relu -> 4.0
+        let grid = Array.init 4001 (fun i -> width * float (i - 2000) / 2000.0)
+        let top = value (act.Hessian(tensor [| grid.Length |] grid)) |> Array.max
+        let l = bound act
+        top >= l * (1.0 - 1e-12) |> Prop.label (sprintf "%s: max H = %.17g, L = %.17g" act.Name top l)
+
+    let posterLipschitzSupremum =
+        { Id = "Poster-L-sup"
+          Statement = "L_Φ is the supremum of H_Φ, not only a bound: H_Φ reaches L_Φ (at u = 0 for tanh(βu) and sigmoid(βu), for u > 0 for ReLU)"
+          Tolerance = "relative 1e-12"
+          Expect = Holds
+          Property = Prop.forAll mapArb (fun c -> hessianSupremum c (fun act -> act.Lipschitz)) }
+
+    let posterLipschitzLoose =
+        { Id = "Poster-L-sup-doubled"
+          Statement = "Companion: H_Φ reaches 2·L_Φ too (a bound twice as large is still the supremum)"
+          Tolerance = "as Poster-L-sup"
+          Expect = Counterexample
+          Property = Prop.forAll mapArb (fun c -> hessianSupremum c (fun act -> 2.0 * act.Lipschitz)) }
+
+    /// Smooth activations only (central differences of T need σ differentiable).
+    let private smooth = activations |> Array.filter (fun a -> a <> Activation.Relu)
+
+    /// J_T(v)·r by central differences of the library's T (HopfieldMap.apply), step 1e-5.
+    let private jvpByDifferences (act: Activation) (m: Tensor) (v: Tensor) (r: float[]) =
+        let origin = value v
+        let at (h: float) = value (HopfieldMap.apply act m (tensor v.Shape (Array.map2 (fun o d -> o + h * d) origin r)))
+        let step = 1e-5
+        Array.map2 (fun a b -> (a - b) / (2.0 * step)) (at step) (at -step)
+
+    /// The library's J_T·r three ways against central differences: HopfieldMap.jvp (`jvp`), the
+    /// reverse-mode gradient of ⟨T(v), r⟩ (J_T is symmetric), and JacobianNorm.estimate with 3
+    /// power steps against the same power steps run on differences.
+    let private jacobianAgrees (c: MapCase) (jvp: Activation -> Tensor -> Tensor -> Tensor -> Tensor) =
+        let act = smooth.[c.Act % smooth.Length]
+        let m = Tensor.Constant(uniform c.Seed (-float c.Scale / 10.0) (float c.Scale / 10.0) c.Hidden c.Visible)
+        let v = tensor [| 1; c.Visible |] (Rng.uniform64 (uint64 c.Seed + 9UL) -2.0 2.0 c.Visible)
+        let r = Rng.uniform64 (uint64 c.Seed + 11UL) -1.0 1.0 c.Visible
+        let expected = jvpByDifferences act m v r
+        let scale = 1.0 + Spectral.largestSingularValue m.Primal ** 2.0
+        let tol = 1e-6 * scale * (1.0 + (Array.map abs expected |> Array.max))
+        let distance (a: float[]) (b: float[]) = Array.map2 (fun x y -> abs (x - y)) a b |> Array.max
+        let forward = value (jvp act m v (tensor [| 1; c.Visible |] r))
+        let p = Tensor.Parameter v.Primal
+        ((HopfieldMap.apply act m p) * tensor [| 1; c.Visible |] r).SumAll().Backward()
+        let reverse = p.Grad.Value.ToFloat64Array()
+        let mutable u = Array.create c.Visible (1.0 / sqrt (float c.Visible))
+        for _ in 1 .. 3 do
+            let w = jvpByDifferences act m v u
+            let n = sqrt (Array.sumBy (fun x -> x * x) w) + 1e-12
+            u <- w |> Array.map (fun x -> x / n)
+        let powered = sqrt (Array.sumBy (fun x -> x * x) (jvpByDifferences act m v u))
+        let estimated = scalar (Crhn.Core.Models.JacobianNorm.estimate act m v 3)
+        (distance forward expected <= tol |> Prop.label (sprintf "%s: jvp off by %g" act.Name (distance forward expected)))
+        .&. (distance reverse expected <= tol |> Prop.label (sprintf "%s: reverse mode off by %g" act.Name (distance reverse expected)))
+        .&. (abs (estimated - powered) <= tol |> Prop.label (sprintf "%s: ‖J_T‖ estimate %.12g, by differences %.12g" act.Name estimated powered))
+
+    let posterJacobianProduct =
+        { Id = "Poster-J_T"
+          Statement = "For tanh(βu) and sigmoid(βu): J_T(v)·r = Mᵀ(H_Φ(Mv) ⊙ Mr) as the library computes it (HopfieldMap.jvp), as reverse mode gives it (∇⟨T(v), r⟩, J_T symmetric), and JacQ's ‖J_T‖₂ estimate (JacobianNorm.estimate, 3 power steps) all agree with central differences of T"
+          Tolerance = "1e-6·(1 + ‖M‖²)·(1 + ‖J_T r‖_∞): truncation and rounding of differences at step 1e-5"
+          Expect = Holds
+          Property = Prop.forAll mapArb (fun c -> jacobianAgrees c HopfieldMap.jvp) }
+
+    let posterJacobianWithoutHessian =
+        { Id = "Poster-J_T-without-H"
+          Statement = "Companion: J_T(v)·r = MᵀMr (the activation's Hessian H_Φ left out) agrees with central differences of T"
+          Tolerance = "as Poster-J_T"
+          Expect = Counterexample
+          Property = Prop.forAll mapArb (fun c -> jacobianAgrees c (fun _ m _ r -> r.MatMul(m, false, true).MatMul m)) }
 
     /// ∇E(v) by reverse mode at the case's state.
     let private energyGradient (act: Activation) (m: Tensor) (v: Tensor) =
@@ -547,9 +789,10 @@ module Propositions =
 
     /// Every proposition, in the order they are reported.
     let all =
-        [ p1HalfSteps; p1Untied; p1Flow; p1FlowWrong; p1Deep; p1DeepLocal
-          p2Optimal; p2Recovers; p2NotOverAll
-          p3; p3Gain; p3Steep
+        [ p1HalfSteps; p1Untied; p1Flow; p1FlowWrong; p1Deep; p1DeepLocal; p1RelaxUntied
+          p2Optimal; p2Recovers; p2NotOverAll; p2Rsra; p2Lsra; p2AnyRotation; p2NewtonSchulz; p2NoReorthogonalise
+          p3; p3Gain; p3Steep; p3Rhn; p3RhnGain
           o4; o4Anisotropic
-          posterPotential; posterLipschitz; posterGradient; posterGradientTypo; posterHessian
-          posterJacobianBound; posterDescent; posterDescentLargeStep; posterPower; posterPowerOneStep ]
+          posterPotential; posterLipschitz; posterLipschitzSupremum; posterLipschitzLoose; posterGradient; posterGradientTypo; posterHessian
+          posterJacobianBound; posterJacobianProduct; posterJacobianWithoutHessian
+          posterDescent; posterDescentLargeStep; posterPower; posterPowerOneStep ]

@@ -134,7 +134,7 @@ module Iterative =
     let penaltyGradientAgrees (regulariser: Regulariser) =
         Prop.forAll seeds (fun seed ->
             match penaltyDerivatives regulariser seed with
-            | None -> true |> Prop.label "power iteration not converged (discarded)"
+            | None -> false ==> lazy true
             | Some(analytic, numeric) ->
                 abs (analytic - numeric) <= 1e-6 * max 1.0 (max (abs analytic) (abs numeric))
                 |> Prop.label (sprintf "%s: reverse %.12g, differences %.12g" regulariser.Name analytic numeric))
@@ -198,7 +198,8 @@ type IterativeTests() =
 
     [<Fact>]
     member _.``the JacQ penalty's gradient passes the finite-difference check`` () =
-        Check.run "JacQ gradient" 20 (Iterative.penaltyGradientAgrees (Regulariser.JacQ(1.0, 0.0, 0.5, 400)))
+        // At least 75 % of the seeds must be kept (about 7 % are discarded for an unconverged power iteration).
+        Check.runKeeping "JacQ gradient" 20 0.75 (Iterative.penaltyGradientAgrees (Regulariser.JacQ(1.0, 0.0, 0.5, 400)))
 
     [<Fact>]
     member _.``companion: W6's penalty, which stops the gradient at the last state, fails the same check`` () =

@@ -1,5 +1,7 @@
 namespace Crhn.Properties
 
+open System
+open FsCheck.FSharp
 open Xunit
 open Xunit.Abstractions
 
@@ -25,3 +27,27 @@ type PropositionTests(output: ITestOutputHelper) =
                                                                (fun c -> c.Seed), (fun c v -> { c with Seed = v }), 0 ] c) do
             let w = Recipes.semiOrthogonal shrunk.Seed (min shrunk.Hidden shrunk.Visible) shrunk.Visible
             Assert.True(Crhn.Core.Spectral.semiOrthogonalityError w < 1e-12, sprintf "%A" shrunk)
+
+    /// A companion whose check only throws (here a shape error, as a mutant with a transpose
+    /// dropped would raise) must not pass for the counterexample it expects.
+    static member private throwing =
+        { Id = "throws"
+          Statement = "Companion whose code throws on every case"
+          Tolerance = "none"
+          Expect = Counterexample
+          Property = Prop.forAll (Propositions.rhnArb 1) (fun c -> raise (ArgumentException(sprintf "shapes [%d] and [%d] do not match" c.Visible (c.Visible + 1))) : bool) }
+
+    [<Fact>]
+    member _.``a companion that only throws is reported as an error, not as its expected counterexample`` () =
+        let v = Verify.run 20 None PropositionTests.throwing
+        Assert.Equal("error", v.Verdict)
+        Assert.False v.AsExpected
+        Assert.Contains("ArgumentException", defaultArg v.Detail "")
+        let e = Assert.ThrowsAny<exn>(fun () -> Check.fails "throws" 20 PropositionTests.throwing.Property)
+        Assert.Contains("threw", e.Message)
+
+    [<Fact>]
+    member _.``companion: a companion whose statement is false without throwing is reported as its counterexample`` () =
+        let v = Verify.run 20 None { PropositionTests.throwing with Property = Prop.forAll (Propositions.rhnArb 1) (fun c -> c.Visible > 100) }
+        Assert.Equal("counterexample", v.Verdict)
+        Assert.True v.AsExpected

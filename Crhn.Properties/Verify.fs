@@ -37,9 +37,10 @@ module Verify =
         args |> List.map (fun a -> Text.RegularExpressions.Regex.Replace(sprintf "%A" a, @"\r?\n\s*", "; ")) |> String.concat " "
 
     /// Checks one proposition on `runs` cases (replaying `seed` if given). A case whose check
-    /// threw is the verdict "error", never the expected counterexample.
+    /// threw is the verdict "error", never the expected counterexample; a proposition that
+    /// discards more than one case for every five it runs is "exhausted", never "holds".
     let run (runs: int) (seed: string option) (p: Proposition) =
-        let config = Config.Quick.WithMaxTest(runs).WithEndSize(20).WithReplay(seed |> Option.bind parseSeed)
+        let config = Config.Quick.WithMaxTest(runs).WithMaxRejected(Check.maxDiscarded runs).WithEndSize(20).WithReplay(seed |> Option.bind parseSeed)
         let verdict, asExpected, cex, detail, replay, cases =
             match Check.ending config p.Property with
             | Check.Ending.Held cases ->
@@ -53,6 +54,6 @@ module Verify =
                 Some replay, cases
             | Check.Ending.Threw(cases, e, shrunk, replay) ->
                 "error", false, Some(show shrunk), Some(sprintf "the check threw %s: %s" (e.GetType().Name) e.Message), Some replay, cases
-            | Check.Ending.Exhausted cases -> "exhausted (too many cases discarded)", false, None, None, None, cases
+            | Check.Ending.Exhausted cases -> sprintf "exhausted (more than %d cases discarded)" (Check.maxDiscarded runs), false, None, None, None, cases
         { Id = p.Id; Statement = p.Statement; Tolerance = p.Tolerance; Cases = cases; Verdict = verdict
           AsExpected = asExpected; Counterexample = cex; Detail = detail; Replay = replay }

@@ -119,7 +119,7 @@ internal sealed class Trial
             pcnTask.Value = pcnTask.MaxValue;
         }
 
-        var mhn = run.Time("store MHN", () => ModernHopfieldMemory.Store(images));
+        var mhn = s.WithBaselines ? run.Time("store MHN", () => ModernHopfieldMemory.Store(images)) : ModernHopfieldMemory.Store(images);
 
         var surrogate = TiedAutoencoder.Create(new AutoencoderConfig(images.Channels, s.Size, s.Size, [32, 64]), 3000 + seed);
         if (withSurrogate)
