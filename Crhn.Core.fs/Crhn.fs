@@ -51,17 +51,6 @@ type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
             raise (ArgumentException(sprintf "crhn: the RHN's input size %d does not match the codec's latent size %d." r.Sizes.[0] codec.LatentSize, "rhn"))
         | _ -> ()
 
-    /// Rows of `a` and `b` (N×n) that differ in any entry, as a bool per row.
-    static let rowsDiffer (a: RawTensor) (b: RawTensor) =
-        let x, y = a.ToFloat32Array(), b.ToFloat32Array()
-        let n = a.Shape.[1]
-        Array.init a.Shape.[0] (fun i -> not (Span<float32>(x, i * n, n).SequenceEqual(ReadOnlySpan<float32>(y, i * n, n))))
-
-    /// rows of `candidate` where `take` holds, rows of `current` elsewhere.
-    static let choose (take: bool[]) (candidate: RawTensor) (current: RawTensor) =
-        let mask = candidate.CreateLike([| take.Length; 1 |], take |> Array.map (fun t -> if t then 1.0 else 0.0))
-        current.Binary(BinaryOp.Add, (candidate.Binary(BinaryOp.Sub, current)).Binary(BinaryOp.Mul, mask))
-
     /// Rows of `candidate` (N×…) where `take` holds, rows of `current` elsewhere, copied exactly.
     static let pickRows (take: bool[]) (candidate: RawTensor) (current: RawTensor) =
         let a, b = candidate.ToFloat32Array(), current.ToFloat32Array()
@@ -69,7 +58,7 @@ type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
         current.CreateLike(current.Shape, Array.init a.Length (fun j -> float (if take.[j / n] then a.[j] else b.[j])))
 
     /// ±1 codes from pre-activations: x ≥ 0 → +1, x < 0 → −1 (as the reference's sign; never 0).
-    static member Binarize(x: RawTensor) = (x.MulScalar -1.0).Unary(UnaryOp.Step).MulScalar(-2.0).AddScalar 1.0
+    static member Binarize(x: RawTensor) = RhnNetwork.Binarize x
 
     /// Where each ±1 code (rows of `codes`) ended among the stored ±1 codes (rows of `stored`).
     static member Locate(codes: RawTensor, stored: RawTensor) =
@@ -92,50 +81,24 @@ type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
         codec.CheckInput images
         CrhnMemory.Binarize (codec.PreLatent(images.Detach())).Primal
 
-    /// The RHN energy of each ±1 code: E(c, h₁, …, h_L) with the states of one forward pass
-    /// (for one hidden layer, n₀ ln 2 − Σ log cosh (W c)ᵢ); NaN without an RHN.
+    /// The RHN energy of each ±1 code (RhnNetwork.CodeEnergy); NaN without an RHN.
     member _.Energy(codes: RawTensor) =
         match rhn with
         | None -> Array.create codes.Shape.[0] nan
-        | Some r ->
-            let _, states = r.Forward codes
-            let weights = r.Weights |> Array.map Tensor.Constant
-            (Rhn.energy weights (states |> Array.map Tensor.Constant)).Primal.ToFloat64Array()
+        | Some r -> r.CodeEnergy codes
 
     /// One pass of the memory on codes: sign(RHN(codes)) and each result's RHN energy.
-    member this.Recall(codes: RawTensor) =
+    member _.Recall(codes: RawTensor) =
         match rhn with
         | None -> codes, Array.create codes.Shape.[0] nan
-        | Some r ->
-            let recalled = CrhnMemory.Binarize(r.Logits codes)
-            recalled, this.Energy recalled
+        | Some r -> r.SignPass codes
 
-    /// Runs c ← sign(RHN(c)) on each row until it is a fixed point or `maxSteps` passes have
-    /// run, refusing any pass that would raise a row's energy (the row then stays where it is);
-    /// `onPass` sees each pass that moved a row (codes, energies, rows moved). Returns the settled
-    /// codes, their energies and whether each row reached a fixed point.
-    member this.Settle(codes: RawTensor, maxSteps: int, onPass: RawTensor -> float[] -> bool[] -> unit) =
-        let rows = codes.Shape.[0]
+    /// The RHN's retrieval dynamics on the codes (RhnNetwork.Settle); without an RHN the codes
+    /// stay as they are.
+    member _.Settle(codes: RawTensor, maxSteps: int, onPass: RawTensor -> float[] -> bool[] -> unit) =
         match rhn with
-        | None -> codes, Array.create rows nan, Array.create rows true
-        | Some _ ->
-            let mutable current = codes
-            let mutable energy = this.Energy codes
-            let settled = Array.create rows false
-            let mutable pass = 0
-            while pass < maxSteps && Array.exists not settled do
-                pass <- pass + 1
-                let candidate, candidateEnergy = this.Recall current
-                let moved = rowsDiffer candidate current
-                let take = Array.init rows (fun i -> not settled.[i] && moved.[i] && candidateEnergy.[i] <= energy.[i])
-                for i in 0 .. rows - 1 do
-                    if not take.[i] then settled.[i] <- true
-                if Array.exists id take then
-                    current <- choose take candidate current
-                    energy <- Array.init rows (fun i -> if take.[i] then candidateEnergy.[i] else energy.[i])
-                    onPass current energy take
-            let stillMoving = rowsDiffer (fst (this.Recall current)) current
-            current, energy, Array.init rows (fun i -> settled.[i] || not stillMoving.[i])
+        | None -> codes, Array.create codes.Shape.[0] nan, Array.create codes.Shape.[0] true
+        | Some r -> r.Settle(codes, maxSteps, onPass)
 
     /// Settle without watching the passes: the settled codes, their energies and whether each
     /// row reached a fixed point.
@@ -194,7 +157,7 @@ type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
             // The cue's own code settles first; then each round settles the code of the last
             // filled image (the cue's known pixels, the decode elsewhere) until no code changes.
             let first, energy, fixedRows = this.Settle(start, maxSteps, fun _ _ _ -> ())
-            let moved = rowsDiffer first start
+            let moved = CodeRows.differ first start
             converged <- fixedRows
             if Array.exists id moved then
                 current <- first
@@ -202,7 +165,7 @@ type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
             let mutable changing = true
             while changing && steps.Count <= maxSteps do
                 let next, energy, fixedRows = this.Settle(encode steps.[steps.Count - 1].Images, maxSteps, fun _ _ _ -> ())
-                let moved = rowsDiffer next current
+                let moved = CodeRows.differ next current
                 changing <- Array.exists id moved
                 converged <- fixedRows
                 if changing then

@@ -16,6 +16,20 @@ type SraMode =
 /// reconstruction MSE of the visible logits' signs against the codes.
 type SraReport = { Round: int; FixedPoints: int; Codes: int; SignMse: float }
 
+/// Row-wise helpers of the retrieval dynamics on N×n batches of codes.
+module internal CodeRows =
+
+    /// Rows of `a` and `b` (N×n) that differ in any entry, as a bool per row.
+    let differ (a: RawTensor) (b: RawTensor) =
+        let x, y = a.ToFloat32Array(), b.ToFloat32Array()
+        let n = a.Shape.[1]
+        Array.init a.Shape.[0] (fun i -> not (Span<float32>(x, i * n, n).SequenceEqual(ReadOnlySpan<float32>(y, i * n, n))))
+
+    /// Rows of `candidate` where `take` holds, rows of `current` elsewhere (for ±1 codes, exact).
+    let choose (take: bool[]) (candidate: RawTensor) (current: RawTensor) =
+        let mask = candidate.CreateLike([| take.Length; 1 |], take |> Array.map (fun t -> if t then 1.0 else 0.0))
+        current.Binary(BinaryOp.Add, (candidate.Binary(BinaryOp.Sub, current)).Binary(BinaryOp.Mul, mask))
+
 /// A Restricted Hopfield Network: weights W_l (n_{l+1}×n_l), σ = tanh, no biases, orthogonally
 /// initialised (semi-orthogonal rows when n_{l+1} ≤ n_l), trained without gradients by SRA.
 /// Row form: the N stored codes are the rows of an N×n₀ matrix of ±1.
@@ -73,6 +87,45 @@ type RhnNetwork(sizes: int[], seed: uint64, ?dtype: Dtype) =
 
     /// sign(R₀): the network's recall of each code (0 stays 0, never a match).
     member this.Recall(x: RawTensor) = (this.Logits x).Unary UnaryOp.Sign
+
+    /// ±1 codes from logits: x ≥ 0 → +1, x < 0 → −1 (as the reference's sign; never 0).
+    static member Binarize(x: RawTensor) = (x.MulScalar -1.0).Unary(UnaryOp.Step).MulScalar(-2.0).AddScalar 1.0
+
+    /// The energy of each ±1 code (rows of `codes`): E(c, h₁, …, h_L) with the states of one
+    /// forward pass (for one hidden layer, n₀ ln 2 − Σ log cosh (W c)ᵢ).
+    member this.CodeEnergy(codes: RawTensor) =
+        let _, states = this.Forward codes
+        (Rhn.energy (weights |> Array.map Tensor.Constant) (states |> Array.map Tensor.Constant)).Primal.ToFloat64Array()
+
+    /// One retrieval pass on codes: Binarize(R₀(c)) and each result's energy.
+    member this.SignPass(codes: RawTensor) =
+        let recalled = RhnNetwork.Binarize(this.Logits codes)
+        recalled, this.CodeEnergy recalled
+
+    /// The retrieval dynamics: c ← Binarize(R₀(c)) on each row until it is a fixed point or
+    /// `maxSteps` passes have run, refusing any pass that would raise a row's energy (the row then
+    /// stays where it is), so a code's energy never rises; `onPass` sees each pass that moved a
+    /// row (codes, energies, rows moved). Returns the settled codes, their energies and whether
+    /// each row reached a fixed point.
+    member this.Settle(codes: RawTensor, maxSteps: int, onPass: RawTensor -> float[] -> bool[] -> unit) =
+        let rows = codes.Shape.[0]
+        let mutable current = codes
+        let mutable energy = this.CodeEnergy codes
+        let settled = Array.create rows false
+        let mutable pass = 0
+        while pass < maxSteps && Array.exists not settled do
+            pass <- pass + 1
+            let candidate, candidateEnergy = this.SignPass current
+            let moved = CodeRows.differ candidate current
+            let take = Array.init rows (fun i -> not settled.[i] && moved.[i] && candidateEnergy.[i] <= energy.[i])
+            for i in 0 .. rows - 1 do
+                if not take.[i] then settled.[i] <- true
+            if Array.exists id take then
+                current <- CodeRows.choose take candidate current
+                energy <- Array.init rows (fun i -> if take.[i] then candidateEnergy.[i] else energy.[i])
+                onPass current energy take
+        let stillMoving = CodeRows.differ (fst (this.SignPass current)) current
+        current, energy, Array.init rows (fun i -> settled.[i] || not stillMoving.[i])
 
     /// How many rows of x the network maps exactly onto themselves, and the MSE of sign(R₀) − x.
     member this.FixedPoints(x: RawTensor) =

@@ -277,6 +277,49 @@ module Propositions =
                     for l in net.Layers - 1 .. -1 .. 0 do update l
                     hs)) }
 
+    /// Random ±1 codes for an RHN case: Steps rows of Visible signs.
+    let private signs (c: RhnCase) =
+        Cpu.ofFloat64 [| c.Steps; c.Visible |] (Rng.uniform64 (uint64 c.Seed + 23UL) -1.0 1.0 (c.Steps * c.Visible) |> Array.map (fun u -> if u < 0.0 then -1.0 else 1.0))
+
+    /// The energy of the codes after each pass of `passes` (recomputed from the codes with
+    /// Rhn.energy over one forward pass), against the pass before, row by row.
+    let private codeEnergyDescends (c: RhnCase) (passes: RhnNetwork -> RawTensor -> RawTensor list) =
+        let net = network c
+        let weights = net.Weights |> Array.map Tensor.Constant
+        let energy (codes: RawTensor) =
+            let _, hs = net.Forward codes
+            value (Rhn.energy weights (hs |> Array.map Tensor.Constant))
+        let terms = (c.Layers + 1) * (c.Visible + c.Hidden) * c.Hidden
+        let start = signs c
+        let trajectory = start :: passes net start |> List.map energy
+        let rises =
+            trajectory |> List.pairwise |> List.indexed |> List.collect (fun (k, (a, b)) ->
+                [ for i in 0 .. a.Length - 1 do
+                    if b.[i] > a.[i] + energyTol terms a.[i] then yield sprintf "pass %d, code %d: E %.17g → %.17g" (k + 1) i a.[i] b.[i] ])
+        rises.IsEmpty |> Prop.label (String.Join("; ", rises))
+
+    let p1Retrieval =
+        { Id = "P1-retrieval"
+          Statement = "The library's retrieval dynamics on ±1 codes (RhnNetwork.Settle: c ← sign(R₀(c)), a pass that would raise a code's energy refused; any weights, 1–3 hidden layers): E(c, h₁ … h_L) never rises"
+          Tolerance = "as P1-deep"
+          Expect = Holds
+          Property =
+            Prop.forAll (rhnArb 3) (fun c ->
+                codeEnergyDescends c (fun net start ->
+                    let passes = ResizeArray<RawTensor>()
+                    net.Settle(start, 20, fun codes _ _ -> passes.Add codes) |> ignore
+                    List.ofSeq passes)) }
+
+    let p1RetrievalUnrefused =
+        { Id = "P1-retrieval-unrefused"
+          Statement = "Companion: the sign passes alone (c ← sign(R₀(c)), every pass accepted) never raise a code's energy either"
+          Tolerance = "as P1-deep"
+          Expect = Counterexample
+          Property =
+            Prop.forAll (rhnArb 3) (fun c ->
+                codeEnergyDescends c (fun net start ->
+                    List.unfold (fun (k, codes) -> if k = 0 then None else let next = fst (net.SignPass codes) in Some(next, (k - 1, next))) (20, start))) }
+
     // ---------------------------------------------------------------- P2: Procrustes
 
     let private procrustesData (c: ProcrustesCase) =
@@ -789,7 +832,7 @@ module Propositions =
 
     /// Every proposition, in the order they are reported.
     let all =
-        [ p1HalfSteps; p1Untied; p1Flow; p1FlowWrong; p1Deep; p1DeepLocal; p1RelaxUntied
+        [ p1HalfSteps; p1Untied; p1Flow; p1FlowWrong; p1Deep; p1DeepLocal; p1RelaxUntied; p1Retrieval; p1RetrievalUnrefused
           p2Optimal; p2Recovers; p2NotOverAll; p2Rsra; p2Lsra; p2AnyRotation; p2NewtonSchulz; p2NoReorthogonalise
           p3; p3Gain; p3Steep; p3Rhn; p3RhnGain
           o4; o4Anisotropic

@@ -129,9 +129,9 @@ MUTATIONS = [
      "        v.Square().Sum([| 1 |]) * 0.5 - act.Potential(v.MatMul(m, false, true)).Sum([| 1 |])",
      "        v.Square().Sum([| 1 |]) - act.Potential(v.MatMul(m, false, true)).Sum([| 1 |])",
      "the poster's energy with ‖v‖² for ½‖v‖²"),
-    ("settle-accepts-rises", "Crhn.Core.fs/Crhn.fs",
-     "                let take = Array.init rows (fun i -> not settled.[i] && moved.[i] && candidateEnergy.[i] <= energy.[i])",
-     "                let take = Array.init rows (fun i -> not settled.[i] && moved.[i])",
+    ("settle-accepts-rises", "Crhn.Core.fs/Sra.fs",
+     "            let take = Array.init rows (fun i -> not settled.[i] && moved.[i] && candidateEnergy.[i] <= energy.[i])",
+     "            let take = Array.init rows (fun i -> not settled.[i] && moved.[i])",
      "retrieval accepts passes that raise a code's energy"),
 ]
 
