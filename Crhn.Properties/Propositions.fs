@@ -372,9 +372,10 @@ module Propositions =
                 let rStar, rScaled = Procrustes.residual r a b, Procrustes.residual (r.MulScalar scale) a b
                 rStar <= rScaled + tol |> Prop.label (sprintf "‖R*A − B‖ = %.17g > ‖%gR*A − B‖ = %.17g" rStar scale rScaled)) }
 
-    /// ±1 codes for an SRA case: Visible + Steps rows of Visible signs.
+    /// ±1 codes for an SRA case: Steps rows (1 … 8) of Visible signs, so that both Procrustes
+    /// solvers run (the thin one when twice the rows are fewer than the layer's width).
     let private codesOf (c: RhnCase) =
-        let n = c.Visible + c.Steps
+        let n = c.Steps
         Cpu.ofFloat64 [| n; c.Visible |] (Rng.uniform64 (uint64 c.Seed + 17UL) -1.0 1.0 (n * c.Visible) |> Array.map (fun u -> if u < 0.0 then -1.0 else 1.0))
 
     /// An orthogonally initialised float64 network of the case's sizes (SRA's starting point).
