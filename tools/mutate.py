@@ -3,7 +3,7 @@
 
 Applies each single mutation below to a scratch copy of the repository (the committed tree),
 builds the `crhn` command line, runs `crhn verify` (100 cases per proposition), and, when verify
-stays green, the F# property suite (Crhn.Properties). A mutant is killed when verify exits
+stays green, the F# property suite (Crhn.Properties.Tests). A mutant is killed when verify exits
 non-zero or a property fails; it survives when both pass. Not run by CI (about 30 minutes on
 2 cores).
 
@@ -168,7 +168,7 @@ def main():
     subprocess.run(["tar", "-x", "-C", scratch], input=archive, check=True)
     cli = ["dotnet", "build", "samples/Crhn.Cli", "-c", "Release", "-v", "q", "-nologo"]
     verify = ["dotnet", "samples/Crhn.Cli/bin/Release/net10.0/Crhn.Cli.dll", "verify"]
-    suite = ["dotnet", "test", "Crhn.Properties", "-c", "Release", "--no-build", "-v", "q", "--nologo"]
+    suite = ["dotnet", "test", "Crhn.Properties.Tests", "-c", "Release", "-v", "q", "--nologo"]
 
     code, secs, tail = run(cli, scratch, 1800)
     if code != 0:
