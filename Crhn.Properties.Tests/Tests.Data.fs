@@ -2,6 +2,7 @@
 /// and archives the tests write themselves (no network, nothing timed).
 module Crhn.Properties.Tests.Data
 
+open Crhn
 open System
 open System.IO
 open System.IO.Compression

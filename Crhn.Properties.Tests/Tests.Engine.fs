@@ -19,9 +19,9 @@ type EngineTests(output: ITestOutputHelper) =
     /// CRHN_REQUIRE_OPENBLAS=1, which turns its absence into a failure.
     member private _.Provider(name: string) =
         match name with
-        | "managed" -> Some(Engine.Managed())
+        | "managed" -> Some(LinearAlgebra.Managed())
         | _ ->
-            match Engine.OpenBlas() with
+            match LinearAlgebra.OpenBlas() with
             | Ok p -> Some p
             | Error why ->
                 if Environment.GetEnvironmentVariable "CRHN_REQUIRE_OPENBLAS" = "1" then failwith why
@@ -149,12 +149,12 @@ type EngineTests(output: ITestOutputHelper) =
 
     [<Fact>]
     member _.``CRHN_BACKEND names an unknown backend: a clear error`` () =
-        let e = Assert.Throws<ArgumentException>(fun () -> Engine.choose "cuda" |> ignore)
+        let e = Assert.Throws<ArgumentException>(fun () -> LinearAlgebra.choose "cuda" |> ignore)
         Assert.Contains("auto, openblas or managed", e.Message)
 
     [<Fact>]
     member _.``CRHN_BACKEND=managed selects the managed provider`` () =
-        let p, why = Engine.choose "managed"
+        let p, why = LinearAlgebra.choose "managed"
         Assert.Equal("managed", p.Name)
         Assert.Contains("managed", why)
 

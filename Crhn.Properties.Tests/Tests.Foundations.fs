@@ -1,5 +1,6 @@
 namespace Crhn.Properties
 
+open Crhn
 open System
 open Xunit
 open FsCheck
@@ -147,10 +148,10 @@ type FoundationTests() =
             Assert.Contains("/nonexistent/libopenblas.so.0: no such file", trace.[0])
             Assert.StartsWith("libcrhn-no-such-library.so:", trace.[1])
         let missing () : Result<ILinearAlgebraProvider, string> = Error "OpenBLAS could not be loaded. Tried: /x/libopenblas.so.0: no such file"
-        let e = Assert.Throws<ProviderUnavailableException>(fun () -> Engine.chooseWith missing "openblas" |> ignore)
+        let e = Assert.Throws<ProviderUnavailableException>(fun () -> LinearAlgebra.chooseWith missing "openblas" |> ignore)
         Assert.Contains("CRHN_BACKEND=openblas", e.Message)
         Assert.Contains("/x/libopenblas.so.0", e.Message)
-        let p, why = Engine.chooseWith missing "auto"
+        let p, why = LinearAlgebra.chooseWith missing "auto"
         Assert.Equal("managed", p.Name)
         Assert.Contains("fell back to managed", why)
 

@@ -1,5 +1,6 @@
 namespace Crhn.Properties
 
+open Crhn
 open System
 open System.Security.Cryptography
 open Xunit

@@ -26,8 +26,8 @@ module LawsProviders =
 
     /// The managed provider always; OpenBLAS where it loads (otherwise the reason it dropped out).
     let providers () : (ILinearAlgebraProvider * string) list =
-        [ yield Engine.Managed(), "managed"
-          match Engine.OpenBlas() with
+        [ yield LinearAlgebra.Managed(), "managed"
+          match LinearAlgebra.OpenBlas() with
           | Ok p -> yield p, "openblas"
           | Error _ -> () ]
 
@@ -109,14 +109,14 @@ module LawsProviders =
                     member _.Name = "broken"
                     member _.Description = "managed with one element off by 1"
                     member _.Sgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc) =
-                        Engine.Managed().Sgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc)
+                        LinearAlgebra.Managed().Sgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc)
                         c.[co] <- c.[co] + 1.0f
                     member _.Dgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc) =
-                        Engine.Managed().Dgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc)
+                        LinearAlgebra.Managed().Dgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc)
                         c.[co] <- c.[co] + 1.0
-                    member _.Sgesdd(m, n, a) = Engine.Managed().Sgesdd(m, n, a)
-                    member _.Dgesdd(m, n, a) = Engine.Managed().Dgesdd(m, n, a)
-                    member _.Dsyevd(n, a) = Engine.Managed().Dsyevd(n, a) }
+                    member _.Sgesdd(m, n, a) = LinearAlgebra.Managed().Sgesdd(m, n, a)
+                    member _.Dgesdd(m, n, a) = LinearAlgebra.Managed().Dgesdd(m, n, a)
+                    member _.Dsyevd(n, a) = LinearAlgebra.Managed().Dsyevd(n, a) }
             gemmError broken true g <= 1.0)
 
     let svdGen =
@@ -172,7 +172,7 @@ module LawsProviders =
     let scaledFactorsAreCaught =
         Prop.forAll (Arb.fromGen svdGen) (fun (m, n, a) ->
             let tol = 10.0 * float (max m n) * (pown 2.0 -53)
-            let r = Engine.Managed().Dgesdd(m, n, a)
+            let r = LinearAlgebra.Managed().Dgesdd(m, n, a)
             let scaled = { r with U = Array.map (fun x -> x * (1.0 + 100.0 * tol)) r.U }
             let fake =
                 { new ILinearAlgebraProvider with
@@ -222,7 +222,7 @@ module LawsProviders =
     /// Companion: without symmetry (one triangle read as the whole matrix) AV = VΛ fails.
     let nonSymmetricIsCaught =
         Prop.forAll (Arb.fromGen (eigenGen true |> Gen.filter (fun (n, _) -> n > 1))) (fun (n, a) ->
-            let resid, _, _ = eigenErrors (Engine.Managed()) (n, a)
+            let resid, _, _ = eigenErrors (LinearAlgebra.Managed()) (n, a)
             resid <= 10.0 * float n * (pown 2.0 -53))
 
 /// Products against a packed matrix (RawTensor.PackRight, MatMulPacked) agree with a float64

@@ -62,7 +62,7 @@ public class FixedPointTests(ITestOutputHelper output)
         try
         {
             File.WriteAllBytes(path, [0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28, 1, 2, 3]);
-            var e = Assert.Throws<Crhn.Core.Data.DataFormatException>(() => ImageBatch.FromIdx(path, 1));
+            var e = Assert.Throws<Crhn.DataFormatException>(() => ImageBatch.FromIdx(path, 1));
             Assert.Contains("2×28×28", e.Message);
         }
         finally { File.Delete(path); }

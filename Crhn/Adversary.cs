@@ -42,13 +42,22 @@ public sealed record AttackOptions(
 /// separately from the memories) that maximise its reconstruction error against the clean image.</summary>
 public static class Adversary
 {
-    /// <summary>The settings an attack runs with (its defaults overridden by the options), on [0, 1].</summary>
-    public static AttackSettings Settings(Attack attack, AttackOptions? options = null)
+    /// <summary>The options an attack runs with, on [0, 1]: the given ones, with torchattacks' default
+    /// wherever they leave null (so every value is set).</summary>
+    public static AttackOptions Settings(Attack attack, AttackOptions? options = null)
     {
         var o = options ?? new AttackOptions();
         var d = AttackSettings.Defaults(Kind(attack));
-        return new AttackSettings(o.Eps ?? d.Eps, o.Alpha ?? d.Alpha, o.Steps ?? d.Steps, o.Decay ?? d.Decay, o.RandomStart ?? d.RandomStart,
-            o.ResizeRate ?? d.ResizeRate, o.DiversityProb ?? d.DiversityProb, o.EotIter ?? d.EotIter, 0.0, 1.0, (ulong)o.Seed);
+        return new AttackOptions(o.Eps ?? d.Eps, o.Alpha ?? d.Alpha, o.Steps ?? d.Steps, o.Decay ?? d.Decay, o.RandomStart ?? d.RandomStart,
+            o.ResizeRate ?? d.ResizeRate, o.DiversityProb ?? d.DiversityProb, o.EotIter ?? d.EotIter, o.Seed);
+    }
+
+    /// <summary>The engine's settings for an attack on [0, 1].</summary>
+    internal static AttackSettings Resolve(Attack attack, AttackOptions? options)
+    {
+        var s = Settings(attack, options);
+        return new AttackSettings(s.Eps!.Value, s.Alpha!.Value, s.Steps!.Value, s.Decay!.Value, s.RandomStart!.Value,
+            s.ResizeRate!.Value, s.DiversityProb!.Value, s.EotIter!.Value, 0.0, 1.0, (ulong)s.Seed);
     }
 
     /// <summary>Attacks the clean images through the surrogate, maximising mean((surrogate(x′) − clean)²).</summary>
@@ -61,7 +70,7 @@ public static class Adversary
         var frozen = surrogate.Codec.Frozen();
         var x = clean.ToTensor().Primal;
         var loss = Attacks.reconstructionLoss(Microsoft.FSharp.Core.FuncConvert.FromFunc<Tensor, Tensor>(frozen.Forward), x);
-        var adv = Attacks.run(Kind(attack), Settings(attack, options), loss, x);
+        var adv = Attacks.run(Kind(attack), Resolve(attack, options), loss, x);
         return ImageBatch.FromModelValues(adv.ToFloat32Array(), clean.Count, clean.Channels, clean.Height, clean.Width);
     }
 

@@ -7,8 +7,8 @@ namespace Crhn;
 public static class Engine
 {
     /// <summary>One line naming the provider, its library and kernels, and why it was chosen.</summary>
-    public static string Describe() => Core.Engine.Describe();
+    public static string Describe() => Core.LinearAlgebra.Describe();
 
     /// <summary>The short name of the provider in use: <c>managed</c> or <c>openblas</c>.</summary>
-    public static string ProviderName => Core.Engine.Provider().Name;
+    public static string ProviderName => Core.LinearAlgebra.Provider().Name;
 }

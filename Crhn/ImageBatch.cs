@@ -71,7 +71,7 @@ public sealed class ImageBatch
 
     /// <summary>The first images of an MNIST/Fashion-MNIST idx file (gzipped or not), values in [0, 1].</summary>
     /// <exception cref="FileNotFoundException">There is no such file.</exception>
-    /// <exception cref="Core.Data.DataFormatException">The file is not an idx image file or is truncated.</exception>
+    /// <exception cref="DataFormatException">The file is not an idx image file or is truncated.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The file holds fewer images than asked for.</exception>
     public static ImageBatch FromIdx(string path, int count)
     {
@@ -88,7 +88,7 @@ public sealed class ImageBatch
     /// 96×96 patches, by default Debian's mate-backgrounds nature photographs), <c>procedural</c>.</summary>
     /// <exception cref="ArgumentException">The spec is unknown, or a file or folder it names is missing.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The source holds fewer images than asked for (ParamName "count").</exception>
-    /// <exception cref="Core.Data.DataFormatException">A file is corrupt or not of its format.</exception>
+    /// <exception cref="DataFormatException">A file is corrupt or not of its format.</exception>
     public static ImageBatch Load(string spec, int count, int channels, int height, int width)
     {
         ArgumentException.ThrowIfNullOrEmpty(spec);

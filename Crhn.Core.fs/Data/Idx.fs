@@ -1,12 +1,9 @@
 namespace Crhn.Core.Data
 
+open Crhn
 open System
 open System.IO
 open System.IO.Compression
-
-/// A data file that cannot be read: wrong format, truncated, or inconsistent.
-type DataFormatException(message: string) =
-    inherit Exception(message)
 
 /// MNIST / Fashion-MNIST idx files (gzipped or not): a big-endian header — two zero bytes, the
 /// element type (0x08 = unsigned byte), the rank — then one big-endian int32 per dimension, then

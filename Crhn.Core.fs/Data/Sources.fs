@@ -1,5 +1,6 @@
 namespace Crhn.Core.Data
 
+open Crhn
 open System
 open System.IO
 open System.Text.Json

@@ -1,13 +1,10 @@
 namespace Crhn.Core
 
+open Crhn
 open System
 open System.IO
 open System.Security.Cryptography
 open System.Text
-
-/// A model file that cannot be read: not a model, another version, truncated, or modified.
-type ModelFormatException(message: string) =
-    inherit Exception(message)
 
 /// The saved-model format, version 1 (little-endian):
 ///   magic "CRHNMDL\0" · u32 version · u32 entry count · entries (u32 key length, UTF-8 key,

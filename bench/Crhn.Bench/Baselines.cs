@@ -173,7 +173,8 @@ public static class Baselines
             });
         foreach (var (key, kind, reps) in new[] { (keys[1], AttackKind.Fgsm, (int?)null), (keys[2], AttackKind.Pgd, 5) })
         {
-            var settings = Crhn.Adversary.Settings(kind == AttackKind.Fgsm ? Crhn.Attack.Fgsm : Crhn.Attack.Pgd, new Crhn.AttackOptions(Seed: 401));
+            var d = AttackSettings.Defaults(kind);
+            var settings = new AttackSettings(d.Eps, d.Alpha, d.Steps, d.Decay, d.RandomStart, d.ResizeRate, d.DiversityProb, d.EotIter, 0.0, 1.0, 401);
             RawTensor? adv = null;
             yield return Harness.Measure(key, 1, 5, reps is null ? 1.0 : 0, () => adv = Crhn.Core.Models.Attacks.run(kind, settings, loss, x),
                 t => new JsonObject { ["images_per_s"] = n / t },

@@ -22,8 +22,8 @@ for (int i = 0; i < args.Length; i++)
 Directory.CreateDirectory(outDir);
 Harness.Only = only;
 
-var providers = new List<ILinearAlgebraProvider> { Crhn.Core.Engine.Managed() };
-switch (Crhn.Core.Engine.OpenBlas())
+var providers = new List<ILinearAlgebraProvider> { Crhn.Core.LinearAlgebra.Managed() };
+switch (Crhn.Core.LinearAlgebra.OpenBlas())
 {
     case { IsOk: true } ok: providers.Insert(0, ok.ResultValue); break;
     case var err: Console.Error.WriteLine($"openblas dropped out: {err.ErrorValue}"); break;
@@ -31,7 +31,7 @@ switch (Crhn.Core.Engine.OpenBlas())
 
 foreach (var p in providers.Where(p => provider is null || p.Name == provider))
 {
-    using var scope = Crhn.Core.Engine.Scoped(p);
+    using var scope = Crhn.Core.LinearAlgebra.Scoped(p);
     Console.Error.WriteLine($"== {p.Description}");
     var results = new JsonArray();
     var all = Workloads.Kernels(p, direct: p.Name == "openblas").Concat(Workloads.Svd(p)).Concat(Models.Rhn(p)).Concat(Models.AutoencoderEpochs()).Concat(Models.Retrieval())

@@ -30,7 +30,7 @@ internal static class DownloadCommand
                 AnsiConsole.MarkupLine($"Extracted to {Markup.Escape(extracted)}; use [bold]--data stl10:{Markup.Escape(dir.FullName)}[/].");
                 return 0;
             }
-            catch (Exception e) when (e is HttpRequestException or IOException or UnauthorizedAccessException or Crhn.Core.Data.DataFormatException or TaskCanceledException)
+            catch (Exception e) when (e is HttpRequestException or IOException or UnauthorizedAccessException or Crhn.DataFormatException or TaskCanceledException)
             {
                 AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(e.Message)}");
                 return 2;

@@ -34,7 +34,7 @@ internal static class VerifyCommand
         }
         CrhnModel model;
         try { model = CrhnModel.Load(file.FullName); }
-        catch (Crhn.Core.ModelFormatException e)
+        catch (Crhn.ModelFormatException e)
         {
             Console.Error.WriteLine($"{file.Name}: {e.Message}");
             return 2;

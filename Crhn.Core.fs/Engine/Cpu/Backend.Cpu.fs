@@ -106,7 +106,7 @@ type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], data: 'T[]
         let b = CpuTensor<'T>.Of(other, "matmul")
         let m, k = if transA then shape.[1], shape.[0] else shape.[0], shape.[1]
         let n = if transB then other.Shape.[0] else other.Shape.[1]
-        let p = Engine.Provider()
+        let p = LinearAlgebra.Provider()
         match box data, box b, box c with
         | (:? (float32[]) as a32), (:? (float32[]) as b32), (:? (float32[]) as c32) ->
             p.Sgemm(transA, transB, m, n, k, 1.0f, a32, 0, shape.[1], b32, 0, other.Shape.[1], float32 beta, c32, 0, n)
@@ -168,7 +168,7 @@ type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], data: 'T[]
     override _.Svd() =
         let m, n = shape.[0], shape.[1]
         let k = min m n
-        let p = Engine.Provider()
+        let p = LinearAlgebra.Provider()
         let u, s, vt =
             match box data with
             | :? (float32[]) as a ->
@@ -181,7 +181,7 @@ type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], data: 'T[]
         CpuTensor<'T>.Make([| m; k |], unbox u), CpuTensor<'T>.Make([| k |], unbox s), CpuTensor<'T>.Make([| k; n |], unbox vt)
     override t.SymmetricEigen() =
         if shape.Length <> 2 || shape.[0] <> shape.[1] then raise (Shape.mismatch "symmetric eigen" "a square matrix" shape "this")
-        let r = Engine.Provider().Dsyevd(shape.[0], t.ToFloat64Array())
+        let r = LinearAlgebra.Provider().Dsyevd(shape.[0], t.ToFloat64Array())
         CpuTensor<'T>.Make(shape, Array.map ofFloat r.Vectors), CpuTensor<'T>.Make([| shape.[0] |], Array.map ofFloat r.Values)
     override _.IsFinite() = Elementwise.isFinite data
     override _.AxpyInPlace(alpha, x) =

@@ -1112,7 +1112,7 @@ module ManagedGemm =
                 use pb = fixed b
                 runGemm threads kernelD blockingD transA transB m n k alpha (NativePtr.add pa aOffset) lda (NativePtr.add pb bOffset) ldb beta mode cp ldc
 
-    /// The micro-kernel this CPU runs, for Engine.Describe().
+    /// The micro-kernel this CPU runs, for LinearAlgebra.Describe().
     let kernelName =
         if Vector512.IsHardwareAccelerated then "Vector512 12×32"
         elif Vector256.IsHardwareAccelerated && Fma.IsSupported then "Vector256 6×16"

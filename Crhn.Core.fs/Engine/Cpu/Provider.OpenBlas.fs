@@ -1,12 +1,8 @@
 namespace Crhn.Core.Providers
 
+open Crhn
 open System
 open Crhn.Core.Native
-
-/// Raised when a native provider was asked for by name and cannot be loaded; the message holds
-/// the trace of every path tried.
-type ProviderUnavailableException(message: string) =
-    inherit Exception(message)
 
 /// GEMM and SVD through Debian's libopenblas.so.0 (CBLAS ?gemm, LAPACK ?gesdd). Loading is lazy
 /// and probed: TryCreate returns the trace of every path it tried when the library is absent.

@@ -1,13 +1,14 @@
 namespace Crhn.Core
 
+open Crhn
 open System
 open Crhn.Core.Providers
 
 /// The one place where the linear-algebra provider is chosen, from CRHN_BACKEND:
 /// `auto` (the default: OpenBLAS when it loads, else managed), `openblas` (an error if it does
-/// not load) or `managed`. The choice and its reason are visible through Engine.Describe().
+/// not load) or `managed`. The choice and its reason are visible through LinearAlgebra.Describe().
 [<RequireQualifiedAccess>]
-module Engine =
+module LinearAlgebra =
 
     let private managed = lazy (ManagedProvider() :> ILinearAlgebraProvider)
 
