@@ -34,17 +34,54 @@ public sealed record CrhnConfig(
     int Kernel = 4, int Stride = 2, int Padding = 1, IReadOnlyList<int>? DenseLayers = null,
     IReadOnlyList<int>? RhnHidden = null, DataRange Range = DataRange.MinusOneToOne, bool UntiedDecoder = false)
 {
+    private readonly IReadOnlyList<int>? _conv = Copy(ConvLayers), _dense = Copy(DenseLayers), _rhn = Copy(RhnHidden);
+
+    /// <summary>Output channels of each conv layer (null: the default 16, 32); a read-only copy of what was given.</summary>
+    public IReadOnlyList<int>? ConvLayers { get => _conv; init => _conv = Copy(value); }
+
+    /// <summary>Widths of the dense layers (null: the default 512); a read-only copy of what was given.</summary>
+    public IReadOnlyList<int>? DenseLayers { get => _dense; init => _dense = Copy(value); }
+
+    /// <summary>Widths of the RHN's hidden layers (null: the default 128); a read-only copy of what was given.</summary>
+    public IReadOnlyList<int>? RhnHidden { get => _rhn; init => _rhn = Copy(value); }
+
     /// <summary>The conv layers, defaulting to 16, 32.</summary>
-    public IReadOnlyList<int> ConvChannels => ConvLayers ?? [16, 32];
+    public IReadOnlyList<int> ConvChannels => ConvLayers ?? DefaultConv;
 
     /// <summary>The dense layers, defaulting to 512.</summary>
-    public IReadOnlyList<int> DenseWidths => DenseLayers ?? [512];
+    public IReadOnlyList<int> DenseWidths => DenseLayers ?? DefaultDense;
 
     /// <summary>The RHN's hidden layers, defaulting to 128.</summary>
-    public IReadOnlyList<int> RhnWidths => RhnHidden ?? [128];
+    public IReadOnlyList<int> RhnWidths => RhnHidden ?? DefaultRhn;
 
-    /// <summary>The code length: the last dense width.</summary>
-    public int CodeLength => DenseWidths.Count > 0 ? DenseWidths[^1] : throw new InvalidOperationException("A CRHN needs at least one dense layer.");
+    /// <summary>The code length: the last dense width (0 without a dense layer, which <see cref="CrhnModel.Create"/> refuses).</summary>
+    public int CodeLength => DenseWidths.Count > 0 ? DenseWidths[^1] : 0;
+
+    /// <summary>Configs are equal when they describe the same stack: the same sizes, widths (a default
+    /// equals the same widths given), geometry, range and decoder.</summary>
+    public bool Equals(CrhnConfig? other) =>
+        other is not null && Channels == other.Channels && Height == other.Height && Width == other.Width
+        && Kernel == other.Kernel && Stride == other.Stride && Padding == other.Padding && Range == other.Range && UntiedDecoder == other.UntiedDecoder
+        && ConvChannels.SequenceEqual(other.ConvChannels) && DenseWidths.SequenceEqual(other.DenseWidths) && RhnWidths.SequenceEqual(other.RhnWidths);
+
+    /// <inheritdoc/>
+    public override int GetHashCode()
+    {
+        var h = new HashCode();
+        foreach (var v in new[] { Channels, Height, Width, Kernel, Stride, Padding, (int)Range, UntiedDecoder ? 1 : 0 }) h.Add(v);
+        foreach (var list in new[] { ConvChannels, DenseWidths, RhnWidths })
+        {
+            h.Add(list.Count);
+            foreach (var v in list) h.Add(v);
+        }
+        return h.ToHashCode();
+    }
+
+    private static readonly IReadOnlyList<int> DefaultConv = Array.AsReadOnly(new[] { 16, 32 });
+    private static readonly IReadOnlyList<int> DefaultDense = Array.AsReadOnly(new[] { 512 });
+    private static readonly IReadOnlyList<int> DefaultRhn = Array.AsReadOnly(new[] { 128 });
+
+    private static IReadOnlyList<int>? Copy(IReadOnlyList<int>? widths) => widths is null ? null : Array.AsReadOnly(widths.ToArray());
 }
 
 /// <summary>Which rotations SRA applies each round.</summary>
