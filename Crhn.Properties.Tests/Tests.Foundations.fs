@@ -44,6 +44,21 @@ type FoundationTests() =
             Seq.max (seq { for i in 0 .. n - 1 do for j in 0 .. n - 1 -> abs (g.[i * n + j] - (if i = j then 1.0 else 0.0)) }) < 1e-12))
 
     [<Fact>]
+    member _.``named sub-streams never meet, however many of each are drawn`` () =
+        let seed = 12345UL
+        let jacf = Seq.init 200000 (Rng.derive (Rng.named seed "jacf")) |> Set.ofSeq
+        let shuffle = Seq.init 200000 (Rng.derive (Rng.named seed "shuffle"))
+        Assert.True(shuffle |> Seq.forall (fun s -> not (jacf.Contains s)))
+        Assert.NotEqual(Rng.named seed "jacf", Rng.named seed "shuffle")
+
+    [<Fact>]
+    member _.``companion: offsets of one counter meet once the first has drawn past the second's start`` () =
+        let seed = 12345UL
+        let draws = Seq.init 200000 (fun k -> Rng.derive seed (1000 + k)) |> Set.ofSeq
+        let epochs = Seq.init 200000 (fun e -> Rng.derive seed (100000 + e))
+        Assert.True(epochs |> Seq.exists draws.Contains)
+
+    [<Fact>]
     member _.``the same seed gives the same bits`` () =
         Assert.Equal<float[]>((Init.normal Dtype.Float64 9UL 0.0 1.0 [| 7; 5 |]).ToFloat64Array(), (Init.normal Dtype.Float64 9UL 0.0 1.0 [| 7; 5 |]).ToFloat64Array())
         Assert.NotEqual<float[]>((Init.normal Dtype.Float64 9UL 0.0 1.0 [| 7; 5 |]).ToFloat64Array(), (Init.normal Dtype.Float64 10UL 0.0 1.0 [| 7; 5 |]).ToFloat64Array())

@@ -66,9 +66,18 @@ public class AutoencoderTests
     }
 
     [Fact]
-    public void The_engine_names_its_provider()
+    public void The_engine_runs_OpenBLAS_exactly_when_it_loads_and_is_not_overridden()
     {
-        Assert.Contains(Engine.ProviderName, Engine.Describe());
+        var setting = Environment.GetEnvironmentVariable("CRHN_BACKEND");
+        bool loads = Core.LinearAlgebra.OpenBlas().IsOk;
+        string expected = setting?.Trim().ToLowerInvariant() switch
+        {
+            "managed" => "managed",
+            "openblas" => "openblas",
+            _ => loads ? "openblas" : "managed",
+        };
+        Assert.Equal(expected, Engine.ProviderName);
+        Assert.StartsWith(expected, Engine.Describe());
     }
 
     private sealed class ListProgress(List<EpochProgress> list) : IProgress<EpochProgress>

@@ -44,14 +44,22 @@ public class PersistenceTests : IDisposable
     }
 
     [Fact]
-    public void Saving_over_an_existing_file_replaces_it_atomically()
+    public void Saving_over_an_existing_file_replaces_it_whole_and_a_save_that_fails_leaves_nothing_behind()
     {
-        var (model, _) = Small();
+        var (model, images) = Small();
         var path = Path.Combine(_dir, "model.crhn");
         File.WriteAllText(path, "old");
         model.Save(path);
-        Assert.NotNull(CrhnModel.Load(path));
+        Assert.Equal(model.Retrieve(images).Images.Values.ToArray(), CrhnModel.Load(path).Retrieve(images).Images.Values.ToArray());
         Assert.Single(Directory.GetFiles(_dir));
+
+        // The rename over the target cannot happen (the target is a folder): the save throws, the
+        // folder stays as it was, and the temporary file written beside it is gone.
+        var blocked = Path.Combine(_dir, "blocked.crhn");
+        Directory.CreateDirectory(blocked);
+        Assert.ThrowsAny<Exception>(() => model.Save(blocked));
+        Assert.True(Directory.Exists(blocked));
+        Assert.Equal([path], Directory.GetFiles(_dir));
     }
 
     [Fact]

@@ -22,6 +22,16 @@ module Rng =
     /// A seed for the k-th independent sub-stream of `seed` (a parameter, a batch order, ...).
     let derive (seed: uint64) (k: int) = element (seed ^^^ 0xD1B54A32D192ED03UL) (uint64 k + 1UL)
 
+    /// A seed for the sub-streams of `seed` that serve one purpose, named (for instance "shuffle"
+    /// or "jacf"): `derive (named seed "shuffle") epoch` never meets `derive (named seed "jacf")
+    /// draw`, however many of each are drawn, as offsets of one counter (1000 + draw, 100000 +
+    /// epoch) eventually do. The name is hashed with 64-bit FNV-1a.
+    let named (seed: uint64) (name: string) =
+        let mutable h = 0xCBF29CE484222325UL
+        for c in name do
+            h <- (h ^^^ uint64 c) * 0x100000001B3UL
+        element (seed ^^^ 0x9FB21C651E98DF25UL) h
+
     /// Elements 1..n of stream `seed` as float32 U(lo, hi), evaluated in float64 then rounded.
     let uniform32 (seed: uint64) (lo: float) (hi: float) (n: int) =
         Array.init n (fun i -> float32 (lo + (hi - lo) * unit seed (uint64 i + 1UL)))

@@ -243,7 +243,7 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
             let total =
                 Array.init projections (fun _ ->
                     draws <- draws + 1UL
-                    let r = Tensor.Constant(x.Primal.CreateLike(x.Shape, Rng.normal64 (Rng.derive seed (1000 + int draws)) x.Primal.Numel))
+                    let r = Tensor.Constant(x.Primal.CreateLike(x.Shape, Rng.normal64 (Rng.derive (Rng.named seed "jacf") (int draws)) x.Primal.Numel))
                     let mutable t = match inputMap with None -> r | Some(p, _) -> r.MatMul(p, false, true)
                     for k in 0 .. config.Steps - 1 do
                         t <- t * (1.0 - config.Alpha) + HopfieldMap.jvp act m states.[k] t * config.Alpha
@@ -289,7 +289,7 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
         adam.ZeroGrad()
         [| for epoch in 1 .. epochs ->
             let order =
-                if shuffle then Rng.uniform64 (Rng.derive seed (100000 + epoch)) 0.0 1.0 n |> Array.mapi (fun i u -> u, i) |> Array.sort |> Array.map snd
+                if shuffle then Rng.uniform64 (Rng.derive (Rng.named seed "shuffle") epoch) 0.0 1.0 n |> Array.mapi (fun i u -> u, i) |> Array.sort |> Array.map snd
                 else Array.init n id
             let mutable loss, ce, penalty, correct = 0.0, 0.0, 0.0, 0
             for start in 0 .. batchSize .. n - 1 do
