@@ -2,7 +2,7 @@ using Microsoft.CodeAnalysis;
 
 namespace Crhn.Generators;
 
-/// <summary>The generator's diagnostics, CRHN001–CRHN011. Each names the layer and its numbers and
+/// <summary>The generator's diagnostics, CRHN001–CRHN014. Each names the layer and its numbers and
 /// points at the offending attribute.</summary>
 public static class StackDiagnostics
 {
@@ -56,6 +56,19 @@ public static class StackDiagnostics
     public static readonly DiagnosticDescriptor MixedGeometry = Error("CRHN011", "Conv layers with different geometry",
         "Conv layer {0} has kernel {1}, stride {2}, padding {3}, but conv layer 1 has kernel {4}, stride {5}, padding {6}: the tied codec uses one geometry for every convolution");
 
+    /// <summary>CRHN012: a size beyond what one array can hold.</summary>
+    public static readonly DiagnosticDescriptor TooLarge = Error("CRHN012", "Layer size too large",
+        "{0}: {1} is {2} values, more than the 2,147,483,647 one array can hold");
+
+    /// <summary>CRHN013: a member of the stack's type has a name the generator adds.</summary>
+    public static readonly DiagnosticDescriptor NameTaken = Error("CRHN013", "Member name taken by the generated stack",
+        "'{0}' already has a member named '{1}', which the generated stack adds: rename it");
+
+    /// <summary>CRHN014 (warning): layer attributes on a type without [CrhnStack].</summary>
+    public static readonly DiagnosticDescriptor NoStack = new("CRHN014", "Layer attributes without [CrhnStack]",
+        "'{0}' has layer attributes but no [CrhnStack]: they declare nothing until the type also has [CrhnStack(channels, height, width)]",
+        Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
+
     /// <summary>Every descriptor, by id.</summary>
     public static readonly System.Collections.Generic.IReadOnlyDictionary<string, DiagnosticDescriptor> ById =
         new System.Collections.Generic.Dictionary<string, DiagnosticDescriptor>
@@ -63,5 +76,6 @@ public static class StackDiagnostics
             [NotPartial.Id] = NotPartial, [ConvOutput.Id] = ConvOutput, [BadNumber.Id] = BadNumber, [NoConv.Id] = NoConv,
             [NoRhn.Id] = NoRhn, [OutOfOrder.Id] = OutOfOrder, [RhnInput.Id] = RhnInput, [RhnWider.Id] = RhnWider,
             [Unsupported.Id] = Unsupported, [NoDense.Id] = NoDense, [MixedGeometry.Id] = MixedGeometry,
+            [TooLarge.Id] = TooLarge, [NameTaken.Id] = NameTaken, [NoStack.Id] = NoStack,
         };
 }

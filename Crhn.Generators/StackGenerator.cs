@@ -28,7 +28,42 @@ public sealed class StackGenerator : IIncrementalGenerator
                 static (ctx, ct) => Analyse(ctx, ct))
             .WithTrackingName(ModelStep);
         context.RegisterSourceOutput(stacks, static (spc, model) => Emit(spc, model));
+
+        // Layer attributes on a type without [CrhnStack] declare nothing: say so once per type,
+        // from the pipeline of the first kind of layer attribute the type has.
+        foreach (var (attribute, earlier) in new[]
+                 {
+                     ("Crhn.ConvAttribute", new string[0]),
+                     ("Crhn.DenseAttribute", new[] { "ConvAttribute" }),
+                     ("Crhn.RhnAttribute", new[] { "ConvAttribute", "DenseAttribute" }),
+                 })
+        {
+            var orphans = context.SyntaxProvider.ForAttributeWithMetadataName(
+                attribute,
+                static (node, _) => node is ClassDeclarationSyntax or RecordDeclarationSyntax,
+                (ctx, _) => Orphan(ctx, earlier));
+            context.RegisterSourceOutput(orphans, static (spc, d) =>
+            {
+                if (d is not null)
+                    spc.ReportDiagnostic(Diagnostic.Create(StackDiagnostics.NoStack, d.Location?.ToLocation(), d.Arguments.Cast<object>().ToArray()));
+            });
+        }
     }
+
+    /// <summary>CRHN014 for a type with layer attributes and no [CrhnStack], unless an attribute of
+    /// an earlier kind reports it; null otherwise.</summary>
+    private static DiagnosticInfo? Orphan(GeneratorAttributeSyntaxContext ctx, string[] earlier)
+    {
+        var type = (INamedTypeSymbol)ctx.TargetSymbol;
+        var names = type.GetAttributes().Select(a => a.AttributeClass).Where(c => c?.ContainingNamespace?.ToDisplayString() == "Crhn").Select(c => c!.Name).ToList();
+        if (names.Contains("CrhnStackAttribute") || names.Any(earlier.Contains)) return null;
+        return new DiagnosticInfo(StackDiagnostics.NoStack.Id, new EquatableArray<string>([type.Name]), LocationInfo.From(ctx.Attributes[0].ApplicationSyntaxReference));
+    }
+
+    /// <summary>The members the generated source adds to a stack with these layers.</summary>
+    private static IEnumerable<string> GeneratedNames(IEnumerable<Layer> layers) =>
+        new[] { "Channels", "Height", "Width", "InputSize", "ConvOutputSize", "LatentSize", "RhnTopSize", "Config", "Create" }
+            .Concat(layers.Select(l => (l.Kind == LayerKind.Rhn ? "Rhn" : l.Kind.ToString()) + l.Index));
 
     private static StackModel Analyse(GeneratorAttributeSyntaxContext ctx, CancellationToken ct)
     {
@@ -50,8 +85,17 @@ public sealed class StackGenerator : IIncrementalGenerator
 
         int c = Arg(stack, 0), h = Arg(stack, 1), w = Arg(stack, 2);
         var range = Named(stack, "Range", 1);
+        var sizesOk = true;
         foreach (var (name, value) in new[] { ("channels", c), ("height", h), ("width", w) })
-            if (value <= 0) Report(StackDiagnostics.BadNumber, stackLocation, "CrhnStack", name, value, "positive");
+            if (value <= 0) { Report(StackDiagnostics.BadNumber, stackLocation, "CrhnStack", name, value, "positive"); sizesOk = false; }
+        if (range is not (0 or 1))
+            Report(StackDiagnostics.BadNumber, stackLocation, "CrhnStack", "Range", range, "DataRange.ZeroToOne (0) or DataRange.MinusOneToOne (1)");
+        // Sizes in 64 bits: a product beyond int is an error, never a wrapped constant.
+        if (sizesOk && (long)c * h * w > int.MaxValue)
+        {
+            Report(StackDiagnostics.TooLarge, stackLocation, "CrhnStack", "the input (channels × height × width)", ((long)c * h * w).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            sizesOk = false;
+        }
 
         // Layer attributes in declaration order (file, then position), across partial declarations.
         var layers = type.GetAttributes()
@@ -72,7 +116,15 @@ public sealed class StackGenerator : IIncrementalGenerator
         var counts = new Dictionary<LayerKind, int> { [LayerKind.Conv] = 0, [LayerKind.Dense] = 0, [LayerKind.Rhn] = 0 };
         Layer? firstConv = null;
         string? latest = null;
-        int width = 0;
+        // The width feeding the next layer; −1 once an earlier layer's shape could not be computed
+        // (later layers then get no shape diagnostics of their own: the first error is the one to fix).
+        int width = sizesOk ? 0 : -1;
+        long Size(long v, LocationInfo? at, string label, string what)
+        {
+            if (v <= int.MaxValue) return v;
+            Report(StackDiagnostics.TooLarge, at, label, what, v.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            return -1;
+        }
         foreach (var (data, kind) in layers)
         {
             ct.ThrowIfCancellationRequested();
@@ -96,7 +148,7 @@ public sealed class StackGenerator : IIncrementalGenerator
                     if (firstConv is { } f && (f.Kernel != k || f.Stride != s || f.Padding != p))
                         Report(StackDiagnostics.MixedGeometry, at, index, k, s, p, f.Kernel, f.Stride, f.Padding);
                     int oh = 0, ow = 0;
-                    if (ok)
+                    if (ok && width >= 0)
                     {
                         oh = Output(h, k, s, p, "height", index, at, Report);
                         ow = Output(w, k, s, p, "width", index, at, Report);
@@ -105,7 +157,7 @@ public sealed class StackGenerator : IIncrementalGenerator
                     firstConv ??= layer;
                     result.Add(layer);
                     (c, h, w) = (o, oh, ow);
-                    width = c * h * w;
+                    width = width < 0 || oh <= 0 || ow <= 0 ? -1 : (int)Size((long)c * h * w, at, label, "its output (channels × height × width)");
                     break;
                 }
                 case LayerKind.Dense:
@@ -113,7 +165,7 @@ public sealed class StackGenerator : IIncrementalGenerator
                     var units = Arg(data, 0);
                     if (units <= 0) Report(StackDiagnostics.BadNumber, at, label, "units", units, "positive");
                     result.Add(new Layer(LayerKind.Dense, index, width, 1, 1, units, 1, 1, 0, 0, 0));
-                    width = units;
+                    width = width < 0 || units <= 0 || Size((long)width * units, at, label, "its weight matrix (inputs × units)") < 0 ? -1 : units;
                     break;
                 }
                 default:
@@ -121,10 +173,10 @@ public sealed class StackGenerator : IIncrementalGenerator
                     int hidden = Arg(data, 0), stated = Named(data, "Input", 0);
                     if (hidden <= 0) Report(StackDiagnostics.BadNumber, at, label, "hidden", hidden, "positive");
                     var before = index == 1 ? "the latent (the last dense layer)" : $"RHN layer {index - 1}";
-                    if (stated != 0 && stated != width) Report(StackDiagnostics.RhnInput, at, index, stated, before, width);
+                    if (width >= 0 && stated != 0 && stated != width) Report(StackDiagnostics.RhnInput, at, index, stated, before, width);
                     if (hidden > width && width > 0) Report(StackDiagnostics.RhnWider, at, index, hidden, width);
                     result.Add(new Layer(LayerKind.Rhn, index, width, 1, 1, hidden, 1, 1, 0, 0, 0));
-                    width = hidden;
+                    width = width < 0 || hidden <= 0 || Size((long)width * hidden, at, label, "its weight matrix (inputs × hidden)") < 0 ? -1 : hidden;
                     break;
                 }
             }
@@ -132,6 +184,10 @@ public sealed class StackGenerator : IIncrementalGenerator
         if (counts[LayerKind.Conv] == 0) Report(StackDiagnostics.NoConv, stackLocation, type.Name);
         if (counts[LayerKind.Dense] == 0) Report(StackDiagnostics.NoDense, stackLocation, type.Name);
         if (counts[LayerKind.Rhn] == 0) Report(StackDiagnostics.NoRhn, stackLocation, type.Name);
+
+        var taken = new HashSet<string>(type.GetMembers().Where(m => !m.IsImplicitlyDeclared).Select(m => m.Name));
+        foreach (var name in GeneratedNames(result).Where(taken.Contains))
+            Report(StackDiagnostics.NameTaken, stackLocation, type.Name, name);
 
         var ns = type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString();
         var hasErrors = diagnostics.Any(d => StackDiagnostics.ById[d.Id].DefaultSeverity == DiagnosticSeverity.Error);

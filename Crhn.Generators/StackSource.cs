@@ -28,9 +28,11 @@ internal static class StackSource
         void Line(string s = "") => b.AppendLine(s.Length == 0 ? "" : indent + s);
         Line($"partial {(m.IsRecord ? "record" : "class")} {m.TypeName}");
         Line("{");
+        var version = typeof(StackSource).Assembly.GetName().Version?.ToString() ?? "1.0.0.0";
         void Member(string doc, string code)
         {
             Line("    /// <summary>" + doc + "</summary>");
+            Line($"    [global::System.CodeDom.Compiler.GeneratedCode(\"Crhn.Generators\", \"{version}\")]");
             Line("    " + code);
         }
         Member("Image channels.", $"public const int Channels = {m.Channels};");

@@ -105,6 +105,13 @@ public class GeneratorTests
         { "[CrhnStack(3, 32, 32)] [Conv(16)] [Dense(8)] [Rhn(4)] public partial class S<T>;", "CRHN009", "CrhnStack(3, 32, 32)" },
         { "[CrhnStack(3, 32, 32)] [Conv(16)] [Rhn(4)] public partial class S;", "CRHN010", "CrhnStack(3, 32, 32)" },
         { "[CrhnStack(3, 32, 32)] [Conv(16)] [Conv(8, Kernel = 2, Stride = 2, Padding = 0)] [Dense(8)] [Rhn(4)] public partial class S;", "CRHN011", "Conv(8, Kernel = 2, Stride = 2, Padding = 0)" },
+        { "[CrhnStack(64, 8192, 8192)] [Conv(16)] [Dense(8)] [Rhn(4)] public partial class S;", "CRHN012", "CrhnStack(64, 8192, 8192)" },
+        { "[CrhnStack(3, 32, 32)] [Conv(16)] [Dense(65536)] [Dense(65536)] [Rhn(4)] public partial class S;", "CRHN012", "Dense(65536)" },
+        { "[CrhnStack(3, 32, 32, Range = (DataRange)7)] [Conv(16)] [Dense(8)] [Rhn(4)] public partial class S;", "CRHN003", "CrhnStack(3, 32, 32, Range = (DataRange)7)" },
+        { "[CrhnStack(3, 32, 32)] [Conv(16)] [Dense(8)] [Rhn(4)] public partial class S { public static int Channels => 1; }", "CRHN013", "CrhnStack(3, 32, 32)" },
+        { "[CrhnStack(3, 32, 32)] [Conv(16)] [Dense(8)] [Rhn(4)] public partial class S { public void Conv1() { } }", "CRHN013", "CrhnStack(3, 32, 32)" },
+        { "[Conv(16)] [Dense(8)] [Rhn(4)] public partial class S;", "CRHN014", "Conv(16)" },
+        { "[Rhn(4)] public partial class S;", "CRHN014", "Rhn(4)" },
     };
 
     [Theory]
@@ -119,7 +126,7 @@ public class GeneratorTests
         {
             Assert.Equal(attribute, text.Substring(hit.Location.SourceSpan.Start, hit.Location.SourceSpan.Length));
             Assert.NotEmpty(hit.GetMessage());
-            Assert.Equal(id == "CRHN008" ? DiagnosticSeverity.Warning : DiagnosticSeverity.Error, hit.Severity);
+            Assert.Equal(id is "CRHN008" or "CRHN014" ? DiagnosticSeverity.Warning : DiagnosticSeverity.Error, hit.Severity);
         });
     }
 
@@ -129,6 +136,71 @@ public class GeneratorTests
         var (_, generator, _) = Run(Compile("using Crhn; [CrhnStack(3, 33, 32)] [Conv(16)] [Dense(8)] [Rhn(4)] public partial class S;"));
         Assert.Equal("Conv layer 1: the output height is (33 + 2·1 − 4) / 2 + 1 = 16.5, which is not a whole positive number",
             Assert.Single(generator).GetMessage(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void A_conv_layer_that_cannot_be_built_is_reported_once_not_again_by_the_layers_after_it()
+    {
+        var (_, generator, _) = Run(Compile("using Crhn; [CrhnStack(3, 33, 32)] [Conv(16)] [Conv(32)] [Conv(64)] [Dense(8)] [Rhn(4, Input = 5)] public partial class S;"));
+        Assert.Equal("CRHN002", Assert.Single(generator).Id);
+    }
+
+    [Fact]
+    public void Companion_a_second_conv_layer_that_fails_on_its_own_is_reported_at_its_own_attribute()
+    {
+        // 6 → 3 → (3 + 2 − 4) / 2 + 1 = 1.5: the second layer fails, in height and in width.
+        var text = "using Crhn; [CrhnStack(3, 6, 6)] [Conv(16)] [Conv(32)] [Dense(8)] [Rhn(4)] public partial class S;";
+        var (_, generator, _) = Run(Compile(text));
+        Assert.Equal(2, generator.Length);
+        Assert.All(generator, hit =>
+        {
+            Assert.Equal("CRHN002", hit.Id);
+            Assert.Equal("Conv(32)", text.Substring(hit.Location.SourceSpan.Start, hit.Location.SourceSpan.Length));
+        });
+    }
+
+    [Fact]
+    public void Every_generated_member_is_marked_as_generated_code_and_the_config_cannot_be_changed_through_a_cast()
+    {
+        var (output, _, _) = Run(Compile(Small));
+        var type = output.GetTypeByMetadataName("App.Small")!;
+        var generated = type.GetMembers().Where(m => !m.IsImplicitlyDeclared && m.Locations.Any(l => l.SourceTree?.FilePath.EndsWith(".g.cs") == true)).ToList();
+        Assert.NotEmpty(generated);
+        Assert.All(generated.Where(m => m is not IMethodSymbol { AssociatedSymbol: not null }),
+            m => Assert.Contains(m.GetAttributes(), a => a.AttributeClass?.ToDisplayString() == "System.CodeDom.Compiler.GeneratedCodeAttribute"));
+        using var stream = new MemoryStream();
+        Assert.True(output.Emit(stream).Success);
+        var config = (CrhnConfig)System.Reflection.Assembly.Load(stream.ToArray()).GetType("App.Small")!.GetProperty("Config")!.GetValue(null)!;
+        Assert.Null(config.ConvLayers as int[]);
+    }
+
+    [Fact]
+    public void The_pipeline_models_hold_no_symbols_syntax_or_compilations()
+    {
+        var roslyn = new[] { typeof(ISymbol), typeof(SyntaxNode), typeof(SyntaxTree), typeof(Compilation), typeof(Location), typeof(SemanticModel) };
+        var seen = new HashSet<Type>();
+        void Check(Type t)
+        {
+            if (!seen.Add(t) || t.IsPrimitive || t == typeof(string) || t.IsEnum) return;
+            Assert.False(roslyn.Any(r => r.IsAssignableFrom(t)), $"{t} is or holds Roslyn state");
+            if (t.IsArray) Check(t.GetElementType()!);
+            foreach (var g in t.IsGenericType ? t.GetGenericArguments() : []) Check(g);
+            foreach (var f in t.GetFields(System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic))
+                Check(f.FieldType);
+        }
+        Check(typeof(StackGenerator).Assembly.GetType("Crhn.Generators.StackModel", throwOnError: true)!);
+        Assert.Contains(seen, t => t.Name == "LocationInfo");
+    }
+
+    [Fact]
+    public void Running_again_on_a_clone_of_the_compilation_leaves_the_outputs_cached()
+    {
+        var input = Compile(Small);
+        var (_, _, driver) = Run(input);
+        driver = driver.RunGenerators(input.Clone());
+        var run = driver.GetRunResult().Results.Single();
+        Assert.All(run.TrackedSteps[StackGenerator.ModelStep].SelectMany(s => s.Outputs),
+            o => Assert.True(o.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, $"reason {o.Reason}"));
     }
 
     [Fact]

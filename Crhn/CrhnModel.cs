@@ -31,7 +31,7 @@ public enum DataRange
 /// (default false: the paper's tied codec; see the README for what each measured).</param>
 public sealed record CrhnConfig(
     int Channels = 3, int Height = 32, int Width = 32, IReadOnlyList<int>? ConvLayers = null,
-    int Kernel = 4, int Stride = 2, int Padding = 1, IReadOnlyList<int>? DenseLayers = null,
+    int Kernel = ConvGeometry.Kernel, int Stride = ConvGeometry.Stride, int Padding = ConvGeometry.Padding, IReadOnlyList<int>? DenseLayers = null,
     IReadOnlyList<int>? RhnHidden = null, DataRange Range = DataRange.MinusOneToOne, bool UntiedDecoder = false)
 {
     private readonly IReadOnlyList<int>? _conv = Copy(ConvLayers), _dense = Copy(DenseLayers), _rhn = Copy(RhnHidden);

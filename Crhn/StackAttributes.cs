@@ -39,13 +39,13 @@ public sealed class ConvAttribute(int outChannels) : Attribute
     public int OutChannels { get; } = outChannels;
 
     /// <summary>Square kernel side (default 4).</summary>
-    public int Kernel { get; set; } = 4;
+    public int Kernel { get; set; } = ConvGeometry.Kernel;
 
     /// <summary>Stride (default 2).</summary>
-    public int Stride { get; set; } = 2;
+    public int Stride { get; set; } = ConvGeometry.Stride;
 
     /// <summary>Zero padding (default 1).</summary>
-    public int Padding { get; set; } = 1;
+    public int Padding { get; set; } = ConvGeometry.Padding;
 }
 
 /// <summary>A dense layer of the codec after the convolutions; the last one's width is the binary code (the latent).</summary>

@@ -12,7 +12,7 @@ namespace Crhn;
 /// <param name="Padding">Zero padding of every layer (default 1).</param>
 public sealed record AutoencoderConfig(
     int Channels = 3, int Height = 32, int Width = 32, IReadOnlyList<int>? Layers = null,
-    int Kernel = 4, int Stride = 2, int Padding = 1)
+    int Kernel = ConvGeometry.Kernel, int Stride = ConvGeometry.Stride, int Padding = ConvGeometry.Padding)
 {
     /// <summary>The conv layers' channels, defaulting to one layer of 32.</summary>
     public IReadOnlyList<int> LayerChannels => Layers ?? [32];
