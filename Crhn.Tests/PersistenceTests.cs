@@ -63,6 +63,43 @@ public class PersistenceTests : IDisposable
     }
 
     [Fact]
+    public void A_model_written_to_a_stream_reads_back_retrieving_the_same_and_the_same_bytes_as_its_file()
+    {
+        var (model, images) = Small();
+        using var stream = new MemoryStream();
+        model.Save(stream);
+        Assert.True(stream.CanWrite);
+        stream.Position = 0;
+        var loaded = CrhnModel.Load(stream);
+        Assert.Equal(model.Retrieve(images).Images.Values.ToArray(), loaded.Retrieve(images).Images.Values.ToArray());
+        var path = Path.Combine(_dir, "model.crhn");
+        model.Save(path);
+        Assert.Equal(File.ReadAllBytes(path), stream.ToArray());
+    }
+
+    [Fact]
+    public void Companion_bytes_that_are_not_a_model_are_refused_from_a_stream_too()
+    {
+        using var stream = new MemoryStream("not a model at all"u8.ToArray());
+        Assert.Throws<ModelFormatException>(() => CrhnModel.Load(stream));
+    }
+
+    [Fact]
+    public void Retrieve_Check_and_attacks_stop_on_a_cancelled_token()
+    {
+        var (model, images) = Small();
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        Assert.ThrowsAny<OperationCanceledException>(() => model.Retrieve(images, cancellationToken: cancelled.Token));
+        Assert.ThrowsAny<OperationCanceledException>(() => model.Check(trials: 5, steps: 2, cancellationToken: cancelled.Token));
+        var surrogate = TiedAutoencoder.Create(new AutoencoderConfig(images.Channels, images.Height, images.Width, [8]), seed: 2);
+        Assert.ThrowsAny<OperationCanceledException>(() => Adversary.Run(surrogate, images, Attack.Pgd, cancellationToken: cancelled.Token));
+        // With a live token each completes.
+        Assert.Equal(images.Count, model.Retrieve(images, cancellationToken: CancellationToken.None).Images.Count);
+        Assert.Equal(images.Count, Adversary.Run(surrogate, images, Attack.Fgsm, cancellationToken: CancellationToken.None).Count);
+    }
+
+    [Fact]
     public void Truncated_tampered_foreign_and_future_files_are_refused_clearly()
     {
         var (model, _) = Small();

@@ -62,14 +62,19 @@ public static class Adversary
 
     /// <summary>Attacks the clean images through the surrogate, maximising mean((surrogate(x′) − clean)²).</summary>
     /// <exception cref="ArgumentException">The images do not fit the surrogate, or a parameter is out of range.</exception>
-    public static ImageBatch Run(TiedAutoencoder surrogate, ImageBatch clean, Attack attack, AttackOptions? options = null)
+    /// <exception cref="OperationCanceledException">The token was cancelled (checked before every step's forward pass).</exception>
+    public static ImageBatch Run(TiedAutoencoder surrogate, ImageBatch clean, Attack attack, AttackOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(surrogate);
         ArgumentNullException.ThrowIfNull(clean);
         surrogate.CheckImages(clean);
         var frozen = surrogate.Codec.Frozen();
         var x = clean.ToTensor().Primal;
-        var loss = Attacks.reconstructionLoss(Microsoft.FSharp.Core.FuncConvert.FromFunc<Tensor, Tensor>(frozen.Forward), x);
+        var loss = Attacks.reconstructionLoss(Microsoft.FSharp.Core.FuncConvert.FromFunc<Tensor, Tensor>(input =>
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return frozen.Forward(input);
+        }), x);
         var adv = Attacks.run(Kind(attack), Resolve(attack, options), loss, x);
         return ImageBatch.FromModelValues(adv.ToFloat32Array(), clean.Count, clean.Channels, clean.Height, clean.Width);
     }

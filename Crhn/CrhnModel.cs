@@ -279,6 +279,21 @@ public sealed class CrhnModel : IAssociativeMemory
     public void Save(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        var (entries, tensors) = Contents();
+        ModelFile.save(path, entries, tensors);
+    }
+
+    /// <summary>Writes the model, as <see cref="Save(string)"/> writes it to a file, to a stream (which stays open).</summary>
+    public void Save(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        var (entries, tensors) = Contents();
+        stream.Write(ModelFile.toBytes(entries, tensors));
+    }
+
+    /// <summary>The entries and tensors a model file holds.</summary>
+    private (Microsoft.FSharp.Collections.FSharpList<Tuple<string, string>>, Microsoft.FSharp.Collections.FSharpList<Tuple<string, RawTensor>>) Contents()
+    {
         static string List(IEnumerable<int> xs) => string.Join(",", xs);
         var c = Config;
         var entries = new List<Tuple<string, string>>
@@ -297,15 +312,30 @@ public sealed class CrhnModel : IAssociativeMemory
                 new("keepBest", o.KeepBest ? "true" : "false"), new("patience", $"{o.Patience}")]);
         var tensors = Weights().ToList();
         if (_codes is not null) tensors.Add(Tuple.Create("memory.codes", _codes));
-        ModelFile.save(path, Microsoft.FSharp.Collections.ListModule.OfSeq(entries), Microsoft.FSharp.Collections.ListModule.OfSeq(tensors));
+        return (Microsoft.FSharp.Collections.ListModule.OfSeq(entries), Microsoft.FSharp.Collections.ListModule.OfSeq(tensors));
     }
 
-    /// <summary>Loads a model saved by <see cref="Save"/>.</summary>
+    /// <summary>Loads a model saved by <see cref="Save(string)"/>.</summary>
     /// <exception cref="ModelFormatException">The file is not a Crhn model, is of another format version, is truncated, or was modified.</exception>
     public static CrhnModel Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var (entryList, tensorList) = ModelFile.load(path);
+        return FromContents(ModelFile.load(path));
+    }
+
+    /// <summary>Reads a model, as <see cref="Save(Stream)"/> wrote it, from the rest of a stream.</summary>
+    /// <exception cref="ModelFormatException">The bytes are not a Crhn model, are of another format version, are truncated, or were modified.</exception>
+    public static CrhnModel Load(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return FromContents(ModelFile.ofBytes(copy.ToArray()));
+    }
+
+    private static CrhnModel FromContents(Tuple<Microsoft.FSharp.Collections.FSharpList<Tuple<string, string>>, Microsoft.FSharp.Collections.FSharpList<Tuple<string, RawTensor>>> contents)
+    {
+        var (entryList, tensorList) = contents;
         var entries = entryList.ToDictionary(e => e.Item1, e => e.Item2);
         string Get(string key) => entries.TryGetValue(key, out var v) ? v : throw new ModelFormatException($"The model file has no \"{key}\" entry.");
         int Int(string key) => int.TryParse(Get(key), out var v) ? v : throw new ModelFormatException($"The model file's \"{key}\" entry is not a number: {Get(key)}.");
@@ -389,15 +419,16 @@ public sealed class CrhnModel : IAssociativeMemory
     /// 10 % of their signs flipped (Proposition 1; P1-deep-local for deep RHNs); and that at least
     /// 90 % of the stored codes with 5 % of their signs flipped settle back on their own code.</summary>
     /// <exception cref="InvalidOperationException">The model has stored nothing yet.</exception>
-    public ModelCheck Check(int trials = 200, int steps = 10, int seed = 1)
+    /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
+    public ModelCheck Check(int trials = 200, int steps = 10, int seed = 1, CancellationToken cancellationToken = default)
     {
         var codes = _codes ?? throw new InvalidOperationException("The model has no stored patterns: call Fit, or load a model saved after Fit.");
-        var r = RhnChecks.run(_rhn, codes, trials, steps, (ulong)seed);
+        var r = RhnChecks.run(_rhn, codes, trials, steps, (ulong)seed, cancellationToken);
         var memory = new CrhnMemory(_codec, Microsoft.FSharp.Core.FSharpOption<RhnNetwork>.Some(_rhn));
         var storedCodes = Microsoft.FSharp.Core.FSharpOption<RawTensor>.Some(codes);
         int Own(int[] recalled) => recalled.Where((k, i) => k == i).Count();
-        int returned = Own(memory.Retrieve(_codec.Decode(Tensor.Constant(codes)), null, storedCodes, 50).Outcome.Value.Recalled);
-        var settled = memory.Settle(RhnChecks.damaged(codes, LightDamage, Rng.derive((ulong)seed, 7)), 50).Item1;
+        int returned = Own(memory.Retrieve(_codec.Decode(Tensor.Constant(codes)), null, storedCodes, 50, cancellationToken).Outcome.Value.Recalled);
+        var settled = memory.Settle(RhnChecks.damaged(codes, LightDamage, Rng.derive((ulong)seed, 7)), 50, Microsoft.FSharp.Core.FuncConvert.FromAction<RawTensor, double[], bool[]>((_, _, _) => { }), cancellationToken).Item1;
         int corrected = Own(CrhnMemory.Locate(settled, codes).Recalled);
         int n = r.Stored;
         var rows = new List<CheckRow>();
@@ -428,7 +459,8 @@ public sealed class CrhnModel : IAssociativeMemory
     /// <paramref name="unknown"/> the pixels it marks known are kept as they are in the cue and only
     /// the unknown ones are filled in; without it the whole cue is read as it is.</summary>
     /// <exception cref="ArgumentException">The cues or the mask do not match the config, or there are no cues.</exception>
-    public RetrievalResult Retrieve(ImageBatch cues, RetrievalOptions? options = null, PixelMask? unknown = null)
+    /// <exception cref="OperationCanceledException">The token was cancelled (checked before every pass of the dynamics).</exception>
+    public RetrievalResult Retrieve(ImageBatch cues, RetrievalOptions? options = null, PixelMask? unknown = null, CancellationToken cancellationToken = default)
     {
         var o = options ?? new RetrievalOptions();
         if (o.MaxSteps <= 0) throw new ArgumentOutOfRangeException(nameof(options), o.MaxSteps, "MaxSteps must be positive.");
@@ -436,7 +468,7 @@ public sealed class CrhnModel : IAssociativeMemory
         var x = ToModel(cues);
         var known = unknown is null ? null : Microsoft.FSharp.Core.FSharpOption<RawTensor>.Some(unknown.ToTensor(cues).MulScalar(-1.0).AddScalar(1.0));
         var stored = _codes is null ? null : Microsoft.FSharp.Core.FSharpOption<RawTensor>.Some(_codes);
-        var r = memory.Retrieve(x, known, stored, o.MaxSteps);
+        var r = memory.Retrieve(x, known, stored, o.MaxSteps, cancellationToken);
         var outcome = r.Outcome?.Value;
         var cueOutcomes = Enumerable.Range(0, cues.Count).Select(i => new CueOutcome(
             outcome is null || outcome.Recalled[i] < 0 ? null : outcome.Recalled[i],

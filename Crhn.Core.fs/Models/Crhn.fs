@@ -95,10 +95,14 @@ type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
 
     /// The RHN's retrieval dynamics on the codes (RhnNetwork.Settle); without an RHN the codes
     /// stay as they are.
-    member _.Settle(codes: RawTensor, maxSteps: int, onPass: RawTensor -> float[] -> bool[] -> unit) =
+    member this.Settle(codes: RawTensor, maxSteps: int, onPass: RawTensor -> float[] -> bool[] -> unit) =
+        this.Settle(codes, maxSteps, onPass, Threading.CancellationToken.None)
+
+    /// Settle, checking `cancel` before every pass.
+    member _.Settle(codes: RawTensor, maxSteps: int, onPass: RawTensor -> float[] -> bool[] -> unit, cancel: Threading.CancellationToken) =
         match rhn with
         | None -> codes, Array.create codes.Shape.[0] nan, Array.create codes.Shape.[0] true
-        | Some r -> r.Settle(codes, maxSteps, onPass)
+        | Some r -> r.Settle(codes, maxSteps, onPass, cancel)
 
     /// Settle without watching the passes: the settled codes, their energies and whether each
     /// row reached a fixed point.
@@ -110,6 +114,10 @@ type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
     /// step fills the unknown pixels with the current decode, encodes, settles, until no code
     /// changes. `stored` (the memory's codes) adds where each cue ended among them.
     member this.Retrieve(cues: Tensor, known: RawTensor option, stored: RawTensor option, maxSteps: int) =
+        this.Retrieve(cues, known, stored, maxSteps, Threading.CancellationToken.None)
+
+    /// Retrieve, checking `cancel` before every pass and round.
+    member this.Retrieve(cues: Tensor, known: RawTensor option, stored: RawTensor option, maxSteps: int, cancel: Threading.CancellationToken) =
         codec.CheckInput cues
         if maxSteps <= 0 then raise (ArgumentOutOfRangeException("maxSteps", maxSteps, "crhn: maxSteps must be positive."))
         let x = cues.Primal
@@ -151,12 +159,12 @@ type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
         | Some _, None ->
             // Without a mask, or without an RHN (the ablation: the same codec in one pass, the
             // known pixels restored), the code settles once.
-            let _, _, fixedRows = this.Settle(start, maxSteps, record)
+            let _, _, fixedRows = this.Settle(start, maxSteps, record, cancel)
             converged <- fixedRows
         | Some _, Some _ ->
             // The cue's own code settles first; then each round settles the code of the last
             // filled image (the cue's known pixels, the decode elsewhere) until no code changes.
-            let first, energy, fixedRows = this.Settle(start, maxSteps, fun _ _ _ -> ())
+            let first, energy, fixedRows = this.Settle(start, maxSteps, (fun _ _ _ -> ()), cancel)
             let moved = CodeRows.differ first start
             converged <- fixedRows
             if Array.exists id moved then
@@ -164,7 +172,7 @@ type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
                 record current energy moved
             let mutable changing = true
             while changing && steps.Count <= maxSteps do
-                let next, energy, fixedRows = this.Settle(encode steps.[steps.Count - 1].Images, maxSteps, fun _ _ _ -> ())
+                let next, energy, fixedRows = this.Settle(encode steps.[steps.Count - 1].Images, maxSteps, (fun _ _ _ -> ()), cancel)
                 let moved = CodeRows.differ next current
                 changing <- Array.exists id moved
                 converged <- fixedRows

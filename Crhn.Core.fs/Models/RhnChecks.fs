@@ -34,12 +34,13 @@ module RhnChecks =
         codes.Binary(BinaryOp.Mul, codes.CreateLike(codes.Shape, flips))
 
     /// Runs the checks: `trials` random (h, δ) pairs, and `steps` relaxation sweeps from each
-    /// stored pattern with 10 % of its signs flipped.
-    let run (net: RhnNetwork) (codes: RawTensor) (trials: int) (steps: int) (seed: uint64) =
+    /// stored pattern with 10 % of its signs flipped; `cancel` is checked before each trial and sweep.
+    let run (net: RhnNetwork) (codes: RawTensor) (trials: int) (steps: int) (seed: uint64) (cancel: Threading.CancellationToken) =
         let n = net.Sizes.[0]
         let orth = net.Weights |> Array.map Spectral.semiOrthogonalityError
         let mutable worst = 0.0
         for t in 0 .. trials - 1 do
+            cancel.ThrowIfCancellationRequested()
             let h = codes.CreateLike([| 1; n |], Rng.uniform64 (Rng.derive seed (2 * t)) -1.0 1.0 n)
             let d = codes.CreateLike([| 1; n |], Rng.uniform64 (Rng.derive seed (2 * t + 1)) -0.01 0.01 n)
             worst <- max worst (norm ((net.Pass(h.Binary(BinaryOp.Add, d))).Binary(BinaryOp.Sub, net.Pass h)) / norm d)
@@ -54,6 +55,7 @@ module RhnChecks =
         let mutable e = energy states
         let mutable rises, updates, largest = 0, 0, 0.0
         for _ in 1 .. steps do
+            cancel.ThrowIfCancellationRequested()
             states <- net.Relax states
             let e' = energy states
             for i in 0 .. count - 1 do

@@ -108,12 +108,17 @@ type RhnNetwork(sizes: int[], seed: uint64, ?dtype: Dtype) =
     /// row (codes, energies, rows moved). Returns the settled codes, their energies and whether
     /// each row reached a fixed point.
     member this.Settle(codes: RawTensor, maxSteps: int, onPass: RawTensor -> float[] -> bool[] -> unit) =
+        this.Settle(codes, maxSteps, onPass, Threading.CancellationToken.None)
+
+    /// Settle, checking `cancel` before every pass.
+    member this.Settle(codes: RawTensor, maxSteps: int, onPass: RawTensor -> float[] -> bool[] -> unit, cancel: Threading.CancellationToken) =
         let rows = codes.Shape.[0]
         let mutable current = codes
         let mutable energy = this.CodeEnergy codes
         let settled = Array.create rows false
         let mutable pass = 0
         while pass < maxSteps && Array.exists not settled do
+            cancel.ThrowIfCancellationRequested()
             pass <- pass + 1
             let candidate, candidateEnergy = this.SignPass current
             let moved = CodeRows.differ candidate current
