@@ -28,10 +28,11 @@ public class AutoencoderTests
     public void Progress_reports_every_epoch()
     {
         var images = ImageBatch.Procedural(seed: 3, count: 4, channels: 3, height: 16, width: 16);
-        var seen = new List<EpochProgress>();
+        var seen = new List<TrainingProgress>();
         TiedAutoencoder.Create(new AutoencoderConfig(Height: 16, Width: 16), seed: 5)
             .Fit(images, new AutoencoderTrainingOptions(Epochs: 3, BatchSize: 4), new ListProgress(seen));
-        Assert.Equal([1, 2, 3], seen.Select(p => p.Epoch));
+        Assert.Equal([1, 2, 3], seen.Select(p => p.Step));
+        Assert.All(seen, p => Assert.Equal((TrainingStage.Autoencoder, 3), (p.Stage, p.Of)));
     }
 
     [Fact]
@@ -80,8 +81,8 @@ public class AutoencoderTests
         Assert.StartsWith(expected, Engine.Describe());
     }
 
-    private sealed class ListProgress(List<EpochProgress> list) : IProgress<EpochProgress>
+    private sealed class ListProgress(List<TrainingProgress> list) : IProgress<TrainingProgress>
     {
-        public void Report(EpochProgress value) => list.Add(value);
+        public void Report(TrainingProgress value) => list.Add(value);
     }
 }

@@ -27,10 +27,12 @@ public class IterativeClassifierTests
         var test = Task(60, 2);
         var model = IterativeClassifier.Create(1, 4, 4, 3, new IterativeClassifierOptions(Steps: 2, Hidden: 16, Regulariser: new RegulariserOptions(RegulariserKind.JacQ)), seed: 3);
         double before = model.Accuracy(test);
-        var reports = new List<IterativeEpochProgress>();
+        var reports = new List<TrainingProgress>();
         var epochs = model.Fit(train, new IterativeTrainingOptions(Epochs: 60, BatchSize: 20, LearningRate: 1e-2), new Progress(reports.Add));
         Assert.Equal(60, epochs.Count);
-        Assert.Equal(epochs.Select(e => e.Epoch), reports.Select(e => e.Epoch));
+        Assert.Equal(epochs.Select(e => e.Epoch), reports.Select(e => e.Step));
+        Assert.Equal(epochs.Select(e => e.Loss), reports.Select(e => e.Value));
+        Assert.All(reports, r => Assert.Equal(TrainingStage.Classifier, r.Stage));
         Assert.All(epochs, e => Assert.True(e.Penalty >= 0 && double.IsFinite(e.Loss)));
         double after = model.Accuracy(test);
         Assert.True(after >= 0.8 && after > before, $"test accuracy {before} before, {after} after training");
@@ -105,8 +107,8 @@ public class IterativeClassifierTests
         }
     }
 
-    private sealed class Progress(Action<IterativeEpochProgress> report) : IProgress<IterativeEpochProgress>
+    private sealed class Progress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
     {
-        public void Report(IterativeEpochProgress value) => report(value);
+        public void Report(TrainingProgress value) => report(value);
     }
 }

@@ -119,12 +119,32 @@ public sealed record CrhnTrainingOptions(int CodecEpochs = 200, int BatchSize = 
 /// <param name="UseRhn">false runs the ablation "CRHN without RHN": the same codec in one pass, encode → sign → decode (default true).</param>
 public sealed record RetrievalOptions(int MaxSteps = 50, bool UseRhn = true);
 
-/// <summary>Progress of training: the stage, the step within it and its figure.</summary>
-/// <param name="Stage">"codec" (Adam epochs) or "sra" (rotation rounds).</param>
+/// <summary>What a model is training when it reports progress.</summary>
+public enum TrainingStage
+{
+    /// <summary>A CRHN's codec: Adam epochs on the reconstruction error.</summary>
+    Codec,
+
+    /// <summary>A CRHN's RHN: rounds of the Subspace Rotation Algorithm.</summary>
+    Sra,
+
+    /// <summary>A predictive-coding memory's epochs.</summary>
+    PredictiveCoding,
+
+    /// <summary>A tied autoencoder's epochs.</summary>
+    Autoencoder,
+
+    /// <summary>An iterative classifier's epochs.</summary>
+    Classifier,
+}
+
+/// <summary>Progress of training, the one shape every model's <c>Fit</c> reports: the stage, the
+/// step within it and its figure.</summary>
+/// <param name="Stage">What is training.</param>
 /// <param name="Step">The epoch or round just finished.</param>
 /// <param name="Of">The most epochs or rounds the stage runs.</param>
-/// <param name="Value">The codec's mean loss, or the fraction of codes that are fixed points.</param>
-public readonly record struct TrainingProgress(string Stage, int Step, int Of, double Value);
+/// <param name="Value">The epoch's mean loss; for <see cref="TrainingStage.Sra"/>, the fraction of codes that are fixed points.</param>
+public readonly record struct TrainingProgress(TrainingStage Stage, int Step, int Of, double Value);
 
 /// <summary>What training did.</summary>
 /// <param name="CodecLosses">The codec's clean reconstruction error per epoch run (on the model's value range).</param>
@@ -239,7 +259,7 @@ public sealed class CrhnModel : IAssociativeMemory
             : null;
         var training = new CodecTraining(o.CodecEpochs, o.BatchSize, o.LearningRate, o.FinalLearningRate, o.Patience, o.KeepBest, damage, o.Robust ? CodeMargin : 0.0, o.Robust ? Spread : 0.0);
         var losses = _codec.Fit(x, training,
-            Microsoft.FSharp.Core.FuncConvert.FromAction<EpochReport>(r => progress?.Report(new TrainingProgress("codec", r.Epoch, o.CodecEpochs, r.Loss))),
+            Microsoft.FSharp.Core.FuncConvert.FromAction<EpochReport>(r => progress?.Report(new TrainingProgress(TrainingStage.Codec, r.Epoch, o.CodecEpochs, r.Loss))),
             cancellationToken);
         var codes = new CrhnMemory(_codec, Microsoft.FSharp.Core.FSharpOption<RhnNetwork>.Some(_rhn)).Codes(x);
         _codes = codes;
@@ -254,7 +274,7 @@ public sealed class CrhnModel : IAssociativeMemory
             Microsoft.FSharp.Core.FuncConvert.FromAction<SraReport>(r =>
             {
                 rounds = r.Round;
-                progress?.Report(new TrainingProgress("sra", r.Round, o.SraRounds, (double)r.FixedPoints / r.Codes));
+                progress?.Report(new TrainingProgress(TrainingStage.Sra, r.Round, o.SraRounds, (double)r.FixedPoints / r.Codes));
             }),
             cancellationToken);
         TrainedWith = o;

@@ -74,7 +74,7 @@ public sealed record IterativeClassifierOptions(int Steps = 3, int Hidden = 512,
 public sealed record IterativeTrainingOptions(int Epochs = 5, int BatchSize = 128, double LearningRate = 1e-3, bool Shuffle = true);
 
 /// <summary>One finished training epoch: sample-weighted means over the epoch.</summary>
-public sealed record IterativeEpochProgress(int Epoch, int Epochs, double Loss, double CrossEntropy, double Penalty, double TrainingAccuracy);
+public sealed record IterativeEpochRecord(int Epoch, int Epochs, double Loss, double CrossEntropy, double Penalty, double TrainingAccuracy);
 
 /// <summary>Images with a class index each.</summary>
 public sealed class LabelledImages
@@ -185,7 +185,7 @@ public sealed class IterativeClassifier
     /// <exception cref="ArgumentException">The images are not of this classifier's size, or a label is outside [0, Classes).</exception>
     /// <exception cref="OperationCanceledException">The token was cancelled (the model keeps the steps taken).</exception>
     /// <exception cref="InvalidOperationException">Training diverged: a batch's loss was not finite (the update from it is not taken).</exception>
-    public IReadOnlyList<IterativeEpochProgress> Fit(LabelledImages data, IterativeTrainingOptions? training = null, IProgress<IterativeEpochProgress>? progress = null,
+    public IReadOnlyList<IterativeEpochRecord> Fit(LabelledImages data, IterativeTrainingOptions? training = null, IProgress<TrainingProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(data);
@@ -193,9 +193,9 @@ public sealed class IterativeClassifier
         var x = Rows(data.Images);
         var epochs = _net.Fit(x, data.LabelArray, training.Epochs, training.BatchSize, training.LearningRate, training.Shuffle,
             Microsoft.FSharp.Core.FuncConvert.FromAction<IterativeEpoch>(e =>
-                progress?.Report(new IterativeEpochProgress(e.Epoch, training.Epochs, e.Loss, e.CrossEntropy, e.Penalty, e.Accuracy))),
+                progress?.Report(new TrainingProgress(TrainingStage.Classifier, e.Epoch, training.Epochs, e.Loss))),
             cancellationToken);
-        return [.. epochs.Select(e => new IterativeEpochProgress(e.Epoch, training.Epochs, e.Loss, e.CrossEntropy, e.Penalty, e.Accuracy))];
+        return [.. epochs.Select(e => new IterativeEpochRecord(e.Epoch, training.Epochs, e.Loss, e.CrossEntropy, e.Penalty, e.Accuracy))];
     }
 
     /// <summary>The predicted class of each image.</summary>

@@ -175,7 +175,7 @@ public sealed class PredictiveCodingMemory : IAssociativeMemory
     {
         Check(images);
         _network.Fit(ModernHopfieldMemory.Flat(images, _options.Range),
-            Microsoft.FSharp.Core.FuncConvert.FromAction<EpochReport>(r => progress?.Report(new TrainingProgress("pcn", r.Epoch, _options.Epochs, r.Loss))),
+            Microsoft.FSharp.Core.FuncConvert.FromAction<EpochReport>(r => progress?.Report(new TrainingProgress(TrainingStage.PredictiveCoding, r.Epoch, _options.Epochs, r.Loss))),
             cancellationToken);
     }
 

@@ -24,9 +24,6 @@ public sealed record AutoencoderConfig(
 /// <param name="LearningRate">Adam's learning rate (default 1e-3; β₁ 0.9, β₂ 0.999, ε 1e-8 as PyTorch).</param>
 public sealed record AutoencoderTrainingOptions(int Epochs = 30, int BatchSize = 16, double LearningRate = 1e-3);
 
-/// <summary>Progress of training: the epoch just finished and its mean reconstruction loss.</summary>
-public readonly record struct EpochProgress(int Epoch, int Epochs, double Loss);
-
 /// <summary>
 /// A tied-weight convolutional autoencoder: the decoder runs the encoder's own kernels
 /// transposed (one parameter per tie, trained by the sum of both gradients); tanh between layers,
@@ -60,13 +57,13 @@ public sealed class TiedAutoencoder
     /// <summary>Trains on the images and returns each epoch's mean reconstruction loss.</summary>
     /// <exception cref="ArgumentException">The images do not match the config's channels and size.</exception>
     public IReadOnlyList<double> Fit(ImageBatch images, AutoencoderTrainingOptions? options = null,
-        IProgress<EpochProgress>? progress = null, CancellationToken cancellationToken = default)
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(images);
         var o = options ?? new AutoencoderTrainingOptions();
         CheckImages(images);
         var reports = _model.Fit(images.ToTensor(), o.Epochs, o.BatchSize, o.LearningRate,
-            Microsoft.FSharp.Core.FuncConvert.FromAction<EpochReport>(r => progress?.Report(new EpochProgress(r.Epoch, o.Epochs, r.Loss))),
+            Microsoft.FSharp.Core.FuncConvert.FromAction<EpochReport>(r => progress?.Report(new TrainingProgress(TrainingStage.Autoencoder, r.Epoch, o.Epochs, r.Loss))),
             cancellationToken);
         return [.. reports.Select(r => r.Loss)];
     }

@@ -50,9 +50,9 @@ sealed class ConsoleProgress : IProgress<TrainingProgress>
 {
     public void Report(TrainingProgress p)
     {
-        if (p.Stage == "codec" && (p.Step % 50 == 0 || p.Step == 1))
+        if (p.Stage == TrainingStage.Codec && (p.Step % 50 == 0 || p.Step == 1))
             Console.WriteLine($"  codec epoch {p.Step,3}/{p.Of}  MSE {p.Value:F4}");
-        else if (p.Stage == "sra" && (p.Step % 25 == 0 || p.Step == 1))
+        else if (p.Stage == TrainingStage.Sra && (p.Step % 25 == 0 || p.Step == 1))
             Console.WriteLine($"  SRA round {p.Step,3}  {p.Value:P0} of the codes are fixed points");
     }
 }

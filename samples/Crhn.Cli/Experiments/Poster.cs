@@ -62,7 +62,7 @@ internal static class Poster
                         var model = IterativeClassifier.Create(1, 28, 28, 10,
                             new IterativeClassifierOptions(Steps: k, Hidden: s.Hidden, Activation: act, Regulariser: new RegulariserOptions(reg), State: s.State), (ulong)(100 + seed));
                         run.Time($"train {reg}", () => model.Fit(train, new IterativeTrainingOptions(s.Epochs, s.BatchSize, s.LearningRate),
-                            new Reporter<IterativeEpochProgress>(p => task.Value = p.Epoch)));
+                            new Reporter<TrainingProgress>(p => task.Value = p.Step)));
                         clean[seed] = run.Time("test", () => model.Accuracy(test));
                         noisyAcc[seed] = run.Time("test", () => model.Accuracy(new LabelledImages(noisy, test.Labels)));
                         var trace = run.Time("energy and ‖J_T‖", () => model.EnergyTrace(probe));

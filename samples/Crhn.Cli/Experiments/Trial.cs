@@ -102,7 +102,7 @@ internal sealed class Trial
         var crhnTask = progress.AddTask($"{tag}: CRHN", maxValue: epochs + s.SraRounds);
         var crhn = CrhnModel.Create(new CrhnConfig(images.Channels, s.Size, s.Size, DenseLayers: [ExperimentSettings.CodeLength], RhnHidden: [ExperimentSettings.Rhn(memory)], UntiedDecoder: s.UntiedDecoder), 1000 + seed);
         var report = run.Time("train CRHN", () => crhn.Fit(images, new CrhnTrainingOptions(CodecEpochs: epochs, SraRounds: s.SraRounds),
-            new Reporter<TrainingProgress>(p => crhnTask.Value = p.Stage == "codec" ? p.Step : epochs + p.Step)));
+            new Reporter<TrainingProgress>(p => crhnTask.Value = p.Stage == TrainingStage.Codec ? p.Step : epochs + p.Step)));
         crhnTask.Value = crhnTask.MaxValue;
         if (!report.AllStored)
             AnsiConsole.MarkupLine($"[yellow]{tag}: {Markup.Escape(report.Summary)}; the CRHN is measured as it is.[/]");
@@ -126,7 +126,7 @@ internal sealed class Trial
         {
             var surrogateTask = progress.AddTask($"{tag}: surrogate", maxValue: s.SurrogateEpochs);
             run.Time("train surrogate", () => surrogate.Fit(images, new AutoencoderTrainingOptions(s.SurrogateEpochs),
-                new Reporter<EpochProgress>(p => surrogateTask.Value = p.Epoch)));
+                new Reporter<TrainingProgress>(p => surrogateTask.Value = p.Step)));
             surrogateTask.Value = surrogateTask.MaxValue;
         }
         return new Trial(memory, seed, images, crhn, pcn, mhn, surrogate);
