@@ -11,4 +11,24 @@ public static class Engine
 
     /// <summary>The short name of the provider in use: <c>managed</c> or <c>openblas</c>.</summary>
     public static string ProviderName => Core.LinearAlgebra.Provider().Name;
+
+    /// <summary>Runs the engine on the named provider (<c>auto</c>, <c>openblas</c> or <c>managed</c>, as
+    /// <c>CRHN_BACKEND</c> takes them) until the returned scope is disposed, on this thread and the
+    /// async flow it starts.</summary>
+    /// <exception cref="ArgumentException">The name is not a provider.</exception>
+    /// <exception cref="ProviderUnavailableException"><c>openblas</c> was named and does not load.</exception>
+    public static IDisposable UseProvider(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return Core.LinearAlgebra.Use(name);
+    }
+
+    /// <summary>The most bytes of large arrays the engine keeps for reuse (default 1 GiB; 0 keeps
+    /// none, as <c>CRHN_POOL=0</c> does for the recycling as a whole).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
+    public static long PoolLimitBytes
+    {
+        get => Core.Kernels.Storage.MaxPooledBytes();
+        set => Core.Kernels.Storage.SetMaxPooledBytes(value);
+    }
 }

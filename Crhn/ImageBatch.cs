@@ -31,6 +31,9 @@ public sealed class ImageBatch
     /// <summary>The values, N×C×H×W row-major (read-only view).</summary>
     public ReadOnlySpan<float> Values => _data;
 
+    /// <summary>A copy of the values, N×C×H×W row-major.</summary>
+    public float[] ToArray() => (float[])_data.Clone();
+
     /// <summary>Copies float values laid out N×C×H×W, each in [0, 1].</summary>
     /// <exception cref="ArgumentException">The length does not match the dimensions, or a value is NaN, infinite or outside [0, 1].</exception>
     public static ImageBatch FromFloats(ReadOnlySpan<float> values, int count, int channels, int height, int width)

@@ -157,14 +157,14 @@ public sealed class IterativeClassifier
 
     /// <summary>A fresh classifier for C×H×W images and <paramref name="classes"/> classes.</summary>
     /// <exception cref="ArgumentException">A size is not positive, fewer than two classes, α outside (0, 2], or a regulariser setting out of range.</exception>
-    public static IterativeClassifier Create(int channels, int height, int width, int classes, IterativeClassifierOptions? options = null, ulong seed = 0)
+    public static IterativeClassifier Create(int channels, int height, int width, int classes, IterativeClassifierOptions? options = null, int seed = 0)
     {
         options ??= new IterativeClassifierOptions();
         if (channels <= 0 || height <= 0 || width <= 0) throw new ArgumentException($"Expected a positive image size, found {channels}×{height}×{width}.");
         int inputs = channels * height * width;
         var config = new IterativeConfig(inputs, options.State ?? inputs, options.Hidden, classes, options.Steps, options.Alpha, options.InputShift, ToCore(options.Activation),
             (options.Regulariser ?? new RegulariserOptions()).ToCore());
-        return new IterativeClassifier(new IterativeNet(config, seed), options, channels, height, width);
+        return new IterativeClassifier(new IterativeNet(config, (ulong)seed), options, channels, height, width);
     }
 
     private static Activation ToCore(StepActivation a) => a switch

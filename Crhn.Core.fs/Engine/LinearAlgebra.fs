@@ -56,6 +56,14 @@ module LinearAlgebra =
         scoped.Value <- (provider, "scoped")
         { new IDisposable with member _.Dispose() = scoped.Value <- previous }
 
+    /// Runs the engine on the provider a CRHN_BACKEND value names (auto, openblas, managed) until
+    /// the returned scope is disposed, as `Scoped`; the reason names the code that chose it.
+    let Use (setting: string) : IDisposable =
+        let provider, why = choose setting
+        let previous = scoped.Value
+        scoped.Value <- (provider, why.Replace("CRHN_BACKEND=", "chosen in code: "))
+        { new IDisposable with member _.Dispose() = scoped.Value <- previous }
+
     /// Which provider runs and why, in one line for people and logs.
     let Describe () =
         let p, why = current ()

@@ -25,9 +25,19 @@ module Storage =
     [<Literal>]
     let Threshold = 16384
 
-    /// At most this many bytes wait in the pools; beyond it a freed array is left to the GC.
+    /// At most this many bytes wait in the pools by default (1 GiB); beyond it a freed array is left to the GC.
     [<Literal>]
-    let MaxPooledBytes = 1L <<< 30
+    let DefaultMaxPooledBytes = 1L <<< 30
+
+    let mutable private maxPooledBytes = DefaultMaxPooledBytes
+
+    /// At most this many bytes wait in the pools (default 1 GiB; 0 pools nothing).
+    let MaxPooledBytes () = Interlocked.Read &maxPooledBytes
+
+    /// Sets the pool limit from code, for hosts that want the engine to keep less memory.
+    let SetMaxPooledBytes (value: int64) =
+        if value < 0L then raise (ArgumentOutOfRangeException("value", value, "The pool limit must be non-negative."))
+        Interlocked.Exchange(&maxPooledBytes, value) |> ignore
 
     /// At most this many arrays of one length wait in a pool.
     [<Literal>]
@@ -106,7 +116,7 @@ module Storage =
                         let s = Stack<'T[]>()
                         buckets.[array.Length] <- s
                         s
-                if not (pooled.Contains array) && stack.Count < MaxPerLength && Interlocked.Read(&pooledBytes) + bytes <= MaxPooledBytes then
+                if not (pooled.Contains array) && stack.Count < MaxPerLength && Interlocked.Read(&pooledBytes) + bytes <= Interlocked.Read(&maxPooledBytes) then
                     Interlocked.Add(&pooledBytes, bytes) |> ignore
                     pooled.Add array |> ignore
                     stack.Push array)

@@ -60,7 +60,7 @@ internal static class Poster
                         string tag = $"{act} {reg} K={k} seed {seed + 1}";
                         var task = ctx.AddTask(tag, maxValue: s.Epochs);
                         var model = IterativeClassifier.Create(1, 28, 28, 10,
-                            new IterativeClassifierOptions(Steps: k, Hidden: s.Hidden, Activation: act, Regulariser: new RegulariserOptions(reg), State: s.State), (ulong)(100 + seed));
+                            new IterativeClassifierOptions(Steps: k, Hidden: s.Hidden, Activation: act, Regulariser: new RegulariserOptions(reg), State: s.State), 100 + seed);
                         run.Time($"train {reg}", () => model.Fit(train, new IterativeTrainingOptions(s.Epochs, s.BatchSize, s.LearningRate),
                             new Reporter<TrainingProgress>(p => task.Value = p.Step)));
                         clean[seed] = run.Time("test", () => model.Accuracy(test));
