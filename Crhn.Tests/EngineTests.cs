@@ -42,6 +42,20 @@ public class EngineTests
     }
 
     [Fact]
+    public void What_a_scope_returns_through_the_API_stays_valid_after_it_ends()
+    {
+        var images = ImageBatch.Procedural(seed: 3, count: 8, channels: 3, height: 16, width: 16);
+        var model = TiedAutoencoder.Create(new AutoencoderConfig(Height: 16, Width: 16), seed: 1);
+        var outside = model.Reconstruct(images).ToArray();
+        ImageBatch inside;
+        using (Engine.Scope())
+            inside = model.Reconstruct(images);
+        // The scope's arrays are back in the pool; work that reuses them must not change the result.
+        for (int i = 0; i < 3; i++) model.Reconstruct(Degrade.GaussianNoise(images, 0.5, i));
+        Assert.Equal(outside, inside.ToArray());
+    }
+
+    [Fact]
     public void An_image_batch_copies_its_values_out()
     {
         var images = ImageBatch.Procedural(seed: 1, count: 2, channels: 1, height: 4, width: 4);

@@ -23,12 +23,17 @@ public static class Engine
         return Core.LinearAlgebra.Use(name);
     }
 
+    /// <summary>Opens a memory scope: the large arrays made inside it go back for reuse when it is
+    /// disposed, instead of waiting for the GC. Wrap one step (a retrieval, a training batch) and
+    /// read what you keep inside it: nothing made inside may be used after it ends.</summary>
+    public static IDisposable Scope() => Core.Memory.Scope();
+
     /// <summary>The most bytes of large arrays the engine keeps for reuse (default 1 GiB; 0 keeps
     /// none, as <c>CRHN_POOL=0</c> does for the recycling as a whole).</summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
     public static long PoolLimitBytes
     {
-        get => Core.Kernels.Storage.MaxPooledBytes();
-        set => Core.Kernels.Storage.SetMaxPooledBytes(value);
+        get => Core.Memory.PoolLimitBytes();
+        set => Core.Memory.SetPoolLimitBytes(value);
     }
 }

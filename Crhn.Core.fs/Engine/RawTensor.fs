@@ -149,7 +149,7 @@ type RawTensor() =
     abstract AddInPlace: x: RawTensor -> unit
     /// this ← x, element for element (optimisers and in-place parameter updates only).
     abstract CopyInPlace: x: RawTensor -> unit
-    /// Takes this tensor's storage out of the storage scope it was made in (Kernels.Storage.scope),
+    /// Takes this tensor's storage out of the storage scope it was made in (Memory.Scope),
     /// so that it stays valid after the scope ends; returns this tensor.
     abstract Keep: unit -> RawTensor
 

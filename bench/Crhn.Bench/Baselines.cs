@@ -28,7 +28,7 @@ public static class Baselines
                 {
                     // The retrieval's arrays go back to the engine's pool at once (PyTorch frees its result
                     // when the next call's replaces it); the check retrieves once more.
-                    using var scope = Crhn.Core.Kernels.Storage.scope();
+                    using var scope = Crhn.Core.Memory.Scope();
                     mhn.Retrieve(q, beta, 1, 0);
                 },
                 t => new JsonObject { ["gflops"] = 4.0 * n * n * d / t / 1e9 },
@@ -92,11 +92,11 @@ public static class Baselines
                 for (int t = 0; t < 50; t++)
                 {
                     // Each step's temporaries go back to the engine's pool at its end (PyTorch frees them by reference count).
-                    using var scope = Crhn.Core.Kernels.Storage.scope();
+                    using var scope = Crhn.Core.Memory.Scope();
                     net.Step(packed, x, x1, null);
                 }
                 // The update's temporaries (the 3072×1024 product among them) are recycled the same way.
-                using var update = Crhn.Core.Kernels.Storage.scope();
+                using var update = Crhn.Core.Memory.Scope();
                 var a = x1.Unary(UnaryOp.Tanh);
                 var err = x.Binary(BinaryOp.Sub, a.MatMulPacked(false, packed.Forward).Binary(BinaryOp.Add, net.B));
                 energies.Add(0.5 * err.Unary(UnaryOp.Square).SumAll() / n);
@@ -133,7 +133,7 @@ public static class Baselines
                 var packed = net.Pack();
                 for (int t = 0; t < 100; t++)
                 {
-                    using var scope = Crhn.Core.Kernels.Storage.scope();
+                    using var scope = Crhn.Core.Memory.Scope();
                     net.Step(packed, x0, x1, mask);
                 }
                 output = x0;
@@ -163,7 +163,7 @@ public static class Baselines
                 // The forward's intermediates and its output go back to the engine's pool at once (PyTorch
                 // frees them by reference count, the output when the next call's replaces it); the check
                 // runs the forward once more.
-                using var scope = Crhn.Core.Kernels.Storage.scope();
+                using var scope = Crhn.Core.Memory.Scope();
                 model.Forward(Tensor.Constant(x));
             },
             t => new JsonObject { ["images_per_s"] = n / t }, () =>

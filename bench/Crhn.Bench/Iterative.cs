@@ -61,7 +61,7 @@ public static class Iterative
             foreach (var (xb, yb) in batches)
             {
                 // The step's tensors go back to the engine's pool when it ends (PyTorch frees them by reference count).
-                using var scope = Crhn.Core.Kernels.Storage.scope();
+                using var scope = Crhn.Core.Memory.Scope();
                 adam.ZeroGrad();
                 var loss = net.Loss(xb, yb);
                 loss.Total.Backward(null);

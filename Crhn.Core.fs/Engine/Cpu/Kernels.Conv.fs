@@ -78,7 +78,7 @@ module internal StridePhases =
 /// the images split over the cores; its input adjoint (conv_transpose2d) by GEMM + col2im, and its
 /// weight gradient by GEMM against the same columns, accumulated per chunk of images and summed in
 /// chunk order.
-module Conv =
+module internal Conv =
 
     /// The geometry of one call. Each input plane is read through a zero-padded copy of it,
     /// (H + 2·padH) rows of RowLen, whose rows are split into their sw stride phases: phase φ of a

@@ -7,7 +7,7 @@ open Crhn.Core
 
 /// Element-wise primal kernels over flat row-major arrays, vectorised through
 /// System.Numerics.Tensors.TensorPrimitives, generic over float32 and float64.
-module Broadcast =
+module internal Broadcast =
 
     /// Rewrites a broadcast (out, a, b) into the fewest axes with the same row-major meaning:
     /// axes of size 1 are dropped, and neighbouring axes merge where both operands are either
@@ -38,7 +38,7 @@ module Broadcast =
 /// on a core without AVX-512; here exp is float32 (Cody–Waite reduction, Cephes' expf polynomial,
 /// max error ≈ 2 ulp), tanh uses Cephes' odd polynomial below |x| = 0.625 (where 1 − 2/(e²ˣ + 1)
 /// would cancel) and saturates to ±1 beyond |x| = 9, where float32 tanh is 1. NaN stays NaN.
-module FastActivation =
+module internal FastActivation =
 
     open System.Runtime.Intrinsics
     open System.Threading.Tasks
@@ -128,7 +128,7 @@ module FastActivation =
     /// d ← 1 / (1 + e⁻ˣ).
     let sigmoidInto (x: float32[]) (d: float32[]) = chunkedFrom parallelMinActivation x.Length (map sigmoid x d)
 
-module Elementwise =
+module internal Elementwise =
 
     let private binarySpan<'T when 'T :> IFloatingPointIeee754<'T>> (op: BinaryOp) (a: ReadOnlySpan<'T>) (b: ReadOnlySpan<'T>) (d: Span<'T>) =
         match op with

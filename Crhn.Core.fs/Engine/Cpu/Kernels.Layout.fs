@@ -4,7 +4,7 @@ open System
 open Crhn.Core
 
 /// Copies that change layout: permutation, slicing and its adjoint, concatenation.
-module Layout =
+module internal Layout =
 
     /// Output axis i is input axis perm[i]. Runs of the last output axis are copied with the
     /// input's stride along perm[last]; 2-D transposes go through cache-sized tiles.

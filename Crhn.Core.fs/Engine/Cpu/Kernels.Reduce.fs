@@ -6,7 +6,7 @@ open System.Numerics.Tensors
 open Crhn.Core
 
 /// Reductions and row-wise normalisations over flat row-major arrays.
-module Reduce =
+module internal Reduce =
 
     /// Sums x (of `shape`) down to `target`, a shape that broadcasts to `shape` (the reverse of
     /// broadcasting): rows of the last axis are summed or added as vectors, an odometer walks the

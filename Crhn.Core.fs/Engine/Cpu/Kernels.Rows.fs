@@ -2,7 +2,7 @@ namespace Crhn.Core.Kernels
 
 /// The one odometer behind the strided kernels: walks the rows (runs along the last axis) of a
 /// row-major shape in order, keeping one flat offset per operand.
-module Rows =
+module internal Rows =
 
     /// Calls visit(row, offsets) for each row of `shape`, where offsets.[k] = start.[k] +
     /// Σ index[a]·strides.[k].[a] over the outer axes a = 0 … r−2 (stride 0 on a broadcast axis).

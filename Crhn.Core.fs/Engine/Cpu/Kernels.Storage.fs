@@ -19,7 +19,7 @@ open System.Threading
 /// the pool since the last one, a miss starts a full collection itself and waits for the leases'
 /// finalizers (the live set of a training loop is small: a few milliseconds against the page
 /// faults of 64 MB). Setting CRHN_POOL=0 turns the recycling off.
-module Storage =
+module internal Storage =
 
     /// Arrays shorter than this (64 KB of float32) come from the GC as usual.
     [<Literal>]

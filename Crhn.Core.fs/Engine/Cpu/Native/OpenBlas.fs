@@ -10,7 +10,7 @@ open Crhn.Core.Providers
 /// (package libopenblas0-pthread): CBLAS sgemm/dgemm and LAPACK's Fortran sgesdd_/dgesdd_.
 /// Callers validate arguments first (ProviderChecks); nothing here is reached with sizes that
 /// could address outside the arrays.
-module OpenBlasNative =
+module internal OpenBlasNative =
 
     [<Literal>]
     let Library = "crhn-openblas"
