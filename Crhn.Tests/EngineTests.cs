@@ -56,6 +56,17 @@ public class EngineTests
     }
 
     [Fact]
+    public void Loading_stops_on_a_cancelled_token_and_runs_on_a_live_one()
+    {
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        Assert.ThrowsAny<OperationCanceledException>(() => ImageBatch.Load("procedural", 4, 3, 8, 8, cancelled.Token));
+        if (Directory.Exists("/usr/share/backgrounds/mate/nature"))
+            Assert.ThrowsAny<OperationCanceledException>(() => ImageBatch.Load("photos", 4, 3, 8, 8, cancelled.Token));
+        Assert.Equal(4, ImageBatch.Load("procedural", 4, 3, 8, 8, CancellationToken.None).Count);
+    }
+
+    [Fact]
     public void An_image_batch_copies_its_values_out()
     {
         var images = ImageBatch.Procedural(seed: 1, count: 2, channels: 1, height: 4, width: 4);

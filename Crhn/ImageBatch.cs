@@ -92,11 +92,12 @@ public sealed class ImageBatch
     /// <exception cref="ArgumentException">The spec is unknown, or a file or folder it names is missing.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The source holds fewer images than asked for (ParamName "count").</exception>
     /// <exception cref="DataFormatException">A file is corrupt or not of its format.</exception>
-    public static ImageBatch Load(string spec, int count, int channels, int height, int width)
+    /// <exception cref="OperationCanceledException">The token was cancelled (checked before each file a folder source reads).</exception>
+    public static ImageBatch Load(string spec, int count, int channels, int height, int width, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(spec);
         CheckDimensions(count, channels, height, width);
-        var values = Core.Data.Sources.load(Core.Data.Sources.parse(spec), count, channels, height, width);
+        var values = Core.Data.Sources.loadUntil(cancellationToken, Core.Data.Sources.parse(spec), count, channels, height, width);
         return new ImageBatch(values, count, channels, height, width);
     }
 

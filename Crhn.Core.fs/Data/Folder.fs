@@ -101,13 +101,18 @@ module Folder =
 
     /// The first `count` images of `folder` as one N×C×H×W float32 array in [0, 1], each converted
     /// to `channels` (1 or 3) and resized to height×width.
-    let images (folder: string) (count: int) (channels: int) (height: int) (width: int) =
+    let rec images (folder: string) (count: int) (channels: int) (height: int) (width: int) =
+        imagesUntil Threading.CancellationToken.None folder count channels height width
+
+    /// `images`, checking `cancel` before each file it reads.
+    and imagesUntil (cancel: Threading.CancellationToken) (folder: string) (count: int) (channels: int) (height: int) (width: int) =
         if channels <> 1 && channels <> 3 then raise (ArgumentException(sprintf "folder: expected 1 or 3 channels, found %d." channels, "channels"))
         let all = files folder
         if count < 0 || count > all.Length then
             raise (ArgumentOutOfRangeException("count", count, sprintf "%s holds %d images; %d were asked for." folder all.Length count))
         all.[.. count - 1]
         |> Array.collect (fun path ->
+            cancel.ThrowIfCancellationRequested()
             let c, h, w, values = readImage path
             Resize.toSize height width (channels, h, w, Resize.toChannels channels 1 c (h * w) values))
 
@@ -136,11 +141,15 @@ module Folder =
         let MinDistance = 0.002
 
         /// The first `count` patches of the photos of `folder` as N×3×Side×Side float32 values in [0, 1].
-        let images (folder: string) (count: int) =
+        let rec images (folder: string) (count: int) = imagesUntil Threading.CancellationToken.None folder count
+
+        /// `images`, checking `cancel` before each photograph it reads.
+        and imagesUntil (cancel: Threading.CancellationToken) (folder: string) (count: int) =
             let photos = files folder
             if photos.Length = 0 then raise (ArgumentException(sprintf "patches: %s holds no images." folder, "folder"))
             let grids =
                 photos |> Array.mapi (fun p path ->
+                    cancel.ThrowIfCancellationRequested()
                     let c, h, w, values = readImage path
                     let rgb = Resize.toChannels 3 1 c (h * w) values
                     let textured cell =

@@ -147,7 +147,13 @@ module Sources =
 
     /// Exactly `count` images of the source as one N×C×H×W float32 array in [0, 1], converted to
     /// `channels` (1 or 3) and resized (bilinear, PyTorch's align_corners=False) to height×width.
-    let load (spec: DataSpec) (count: int) (channels: int) (height: int) (width: int) =
+    let rec load (spec: DataSpec) (count: int) (channels: int) (height: int) (width: int) =
+        loadUntil Threading.CancellationToken.None spec count channels height width
+
+    /// `load`, checking `cancel` before each image file or photograph a folder source reads (the
+    /// single-file sources read one file).
+    and loadUntil (cancel: Threading.CancellationToken) (spec: DataSpec) (count: int) (channels: int) (height: int) (width: int) =
+        cancel.ThrowIfCancellationRequested()
         if channels <> 1 && channels <> 3 then raise (ArgumentException(sprintf "data: expected 1 or 3 channels, found %d." channels, "channels"))
         if height <= 0 || width <= 0 then raise (ArgumentException(sprintf "data: expected a positive image size, found %d×%d." height width, "height"))
         if count < 0 then raise (ArgumentOutOfRangeException("count", count, "data: expected a non-negative count."))
@@ -155,8 +161,8 @@ module Sources =
             Resize.bilinear count channels h w height width (Resize.toChannels channels count c (h * w) values)
         match spec with
         | DataSpec.Procedural -> Procedural.images 1UL count channels height width
-        | DataSpec.Folder folder -> Folder.images folder count channels height width
-        | DataSpec.Photos folder -> fit (Folder.Patches.images folder count, 3, Folder.Patches.Side, Folder.Patches.Side)
+        | DataSpec.Folder folder -> Folder.imagesUntil cancel folder count channels height width
+        | DataSpec.Photos folder -> fit (Folder.Patches.imagesUntil cancel folder count, 3, Folder.Patches.Side, Folder.Patches.Side)
         | DataSpec.Stl10 folder -> fit (stl10 folder count, 3, Stl10.Side, Stl10.Side)
         | DataSpec.Cifar10 folder -> fit (Cifar.images folder count, 3, Cifar.Side, Cifar.Side)
         | DataSpec.FashionMnist folder ->
