@@ -39,10 +39,6 @@ type ConvGeometry =
       PadH: int
       PadW: int }
 
-/// The backend boundary (after DiffSharp's RawTensor): a contiguous, row-major, immutable-by-
-/// convention tensor and the primal kernels on it. Nothing here records gradients; the autodiff
-/// layer (Tensor) calls these and never loops over storage itself. A backend (CPU today, a
-/// TorchSharp one later) is one subclass. In-place members exist for optimisers only.
 /// A matrix op(M) (K×N) packed once for many products x·op(M) against it
 /// (RawTensor.PackRight, RawTensor.MatMulPacked), laid out as the GEMM kernels read their
 /// right-hand operand. A snapshot: later changes to M do not reach it.
@@ -55,6 +51,10 @@ type PackedMatrix() =
     /// The element type.
     abstract Dtype: Dtype
 
+/// The backend boundary (after DiffSharp's RawTensor): a contiguous, row-major, immutable-by-
+/// convention tensor and the primal kernels on it. Nothing here records gradients; the autodiff
+/// layer (Tensor) calls these and never loops over storage itself. A backend (CPU today, a
+/// TorchSharp one later) is one subclass. In-place members exist for optimisers only.
 [<AbstractClass>]
 type RawTensor() =
     /// The shape, row-major.

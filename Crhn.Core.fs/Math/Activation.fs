@@ -9,8 +9,11 @@ open System
 /// ReLU: Φ = ½ ReLU(u)², H = 1[u > 0], L = 1.
 [<RequireQualifiedAccess>]
 type Activation =
+    /// tanh(βu).
     | Tanh of beta: float
+    /// sigmoid(βu).
     | Sigmoid of beta: float
+    /// max(u, 0).
     | Relu
 
     /// σ(u), element-wise.

@@ -7,7 +7,9 @@ open System
 /// identity off P's span and applying it costs O(n·p) per column instead of O(n²).
 [<RequireQualifiedAccess; NoComparison; ReferenceEquality>]
 type Rotation =
+    /// R held whole, n×n.
     | Dense of RawTensor
+    /// R = I + P (K − I) Pᵀ: P (n×p) orthonormal columns, K (p×p) orthogonal.
     | LowRank of basis: RawTensor * core: RawTensor
 
     /// The dimension n.
