@@ -49,6 +49,31 @@ type CrhnTests() =
         Tensor.Constant(Cpu.ofFloat32 [| count; 3; 16; 16 |] (Degradations.gaussianNoise images sigma 5UL -1.0f 1.0f))
 
     [<Fact>]
+    member _.``the memory trains itself exactly as its codec then its RHN trained apart`` () =
+        let x = Tensor.Constant(Cpu.ofFloat32 [| count; 3; 16; 16 |] images)
+        let config = { InputChannels = 3; Height = 16; Width = 16; Channels = [| 8; 16 |]; Kernel = 4; Stride = 2; Padding = 1
+                       Dense = [| 128 |]; Latent = Latent.Binary; Output = OutputMap.Tanh; Biases = false; Untied = false }
+        let training = { CodecTraining.Plain(5, 10, 3e-3) with FinalLearningRate = 0.05; KeepBest = true }
+        let apartCodec, apartRhn = TiedCodec(config, 1UL), RhnNetwork([| 128; 64 |], 2UL)
+        apartCodec.Fit(x, training, ignore, CancellationToken.None) |> ignore
+        let apartCodes = CrhnMemory(apartCodec, Some apartRhn).Codes x
+        apartRhn.Train(apartCodes, 10, 20, SraMode.Both, ignore, CancellationToken.None) |> ignore
+        let codec, rhn = TiedCodec(config, 1UL), RhnNetwork([| 128; 64 |], 2UL)
+        let rounds = ResizeArray<int>()
+        let trained = CrhnMemory(codec, Some rhn).Fit(x, training, 10, 20, SraMode.Both, ignore, (fun r -> rounds.Add r.Round), CancellationToken.None)
+        Assert.Equal<float32[]>(apartCodes.ToFloat32Array(), trained.Codes.ToFloat32Array())
+        Assert.Equal<float32[]>(apartRhn.Weights.[0].ToFloat32Array(), rhn.Weights.[0].ToFloat32Array())
+        Assert.Equal(5, trained.CodecEpochs.Length)
+        Assert.Equal(rounds.Count, trained.SraRounds)
+        Assert.Equal(fst (rhn.FixedPoints trained.Codes), trained.FixedPoints)
+
+    [<Fact>]
+    member _.``fitting the codec-only ablation, which has no RHN, is a clear error`` () =
+        let mem, x, _ = memory.Force()
+        Assert.Throws<InvalidOperationException>(fun () ->
+            CrhnMemory(mem.Codec, None).Fit(x, CodecTraining.Plain(1, 10, 1e-3), 0, 1, SraMode.Both, ignore, ignore, CancellationToken.None) |> ignore) |> ignore
+
+    [<Fact>]
     member _.``every clean stored image is recalled as its own pattern, and its output is the one-pass decode`` () =
         let mem, x, stored = memory.Force()
         Assert.True(stored, "SRA did not make every code a fixed point")

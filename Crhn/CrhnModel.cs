@@ -258,27 +258,20 @@ public sealed class CrhnModel : IAssociativeMemory
                     batch.CreateLike(batch.Shape, [.. Degradations.training(batch.Shape, batch.ToFloat32Array(), RobustNoise, lo, 1f, seed).Select(v => (double)v)])))
             : null;
         var training = new CodecTraining(o.CodecEpochs, o.BatchSize, o.LearningRate, o.FinalLearningRate, o.Patience, o.KeepBest, damage, o.Robust ? CodeMargin : 0.0, o.Robust ? Spread : 0.0);
-        var losses = _codec.Fit(x, training,
-            Microsoft.FSharp.Core.FuncConvert.FromAction<EpochReport>(r => progress?.Report(new TrainingProgress(TrainingStage.Codec, r.Epoch, o.CodecEpochs, r.Loss))),
-            cancellationToken);
-        var codes = new CrhnMemory(_codec, Microsoft.FSharp.Core.FSharpOption<RhnNetwork>.Some(_rhn)).Codes(x);
-        _codes = codes;
-        int rounds = 0;
         var mode = o.Rotations switch
         {
             SraRotations.LeftOnly => SraMode.LeftOnly,
             SraRotations.RightOnly => SraMode.RightOnly,
             _ => SraMode.Both,
         };
-        _rhn.Train(codes, Math.Min(o.SraMinRounds, o.SraRounds), o.SraRounds, mode,
-            Microsoft.FSharp.Core.FuncConvert.FromAction<SraReport>(r =>
-            {
-                rounds = r.Round;
-                progress?.Report(new TrainingProgress(TrainingStage.Sra, r.Round, o.SraRounds, (double)r.FixedPoints / r.Codes));
-            }),
+        // The memory trains itself (codec, then SRA on its codes); the facade only adapts.
+        var trained = new CrhnMemory(_codec, Microsoft.FSharp.Core.FSharpOption<RhnNetwork>.Some(_rhn)).Fit(x, training, o.SraMinRounds, o.SraRounds, mode,
+            Microsoft.FSharp.Core.FuncConvert.FromAction<EpochReport>(r => progress?.Report(new TrainingProgress(TrainingStage.Codec, r.Epoch, o.CodecEpochs, r.Loss))),
+            Microsoft.FSharp.Core.FuncConvert.FromAction<SraReport>(r => progress?.Report(new TrainingProgress(TrainingStage.Sra, r.Round, o.SraRounds, (double)r.FixedPoints / r.Codes))),
             cancellationToken);
+        _codes = trained.Codes;
         TrainedWith = o;
-        return new TrainingReport([.. losses.Select(l => l.Loss)], rounds, _rhn.FixedPoints(codes).Item1, codes.Shape[0]);
+        return new TrainingReport([.. trained.CodecEpochs.Select(l => l.Loss)], trained.SraRounds, trained.FixedPoints, trained.Codes.Shape[0]);
     }
 
     /// <summary>The largest σ of the robust training's Gaussian noise, as a fraction of the value

@@ -33,6 +33,11 @@ type Retrieval =
       /// Where each cue's dynamics ended among the stored codes, when they were given.
       Outcome: RecallOutcome option }
 
+/// What a CRHN's training did: each codec epoch's report, the SRA rounds run, the stored codes
+/// (one ±1 row per image) and how many of them are fixed points of the RHN.
+[<NoComparison; NoEquality>]
+type CrhnTraining = { CodecEpochs: EpochReport[]; SraRounds: int; Codes: RawTensor; FixedPoints: int }
+
 /// The Convolutional Restricted Hopfield Network: a tied codec whose binary codes are stored as
 /// fixed points of an RHN. Retrieval encodes the cue once, runs the RHN in code space,
 /// c ← sign(RHN(c)), until the code is a fixed point, and decodes once; a step that would raise
@@ -75,6 +80,20 @@ type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
     member _.Codec = codec
     /// The RHN, or None for the codec-only ablation.
     member _.Rhn = rhn
+
+    /// Memorises the images (N×C×H×W): trains the codec as `training` says, encodes the images,
+    /// and stores their codes in the RHN by SRA (at least `sraMinRounds`, at most `sraRounds`
+    /// rounds of `mode`). Reports each codec epoch and each SRA round; checks `cancel` in both.
+    member this.Fit(images: Tensor, training: CodecTraining, sraMinRounds: int, sraRounds: int, mode: SraMode,
+                    onEpoch: EpochReport -> unit, onRound: SraReport -> unit, cancel: Threading.CancellationToken) =
+        match rhn with
+        | None -> raise (InvalidOperationException("crhn: the codec-only ablation has no RHN to store codes in; fit the full memory."))
+        | Some r ->
+            let epochs = codec.Fit(images, training, onEpoch, cancel)
+            let codes = this.Codes images
+            let mutable rounds = 0
+            r.Train(codes, min sraMinRounds sraRounds, sraRounds, mode, (fun report -> rounds <- report.Round; onRound report), cancel) |> ignore
+            { CodecEpochs = epochs; SraRounds = rounds; Codes = codes; FixedPoints = fst (r.FixedPoints codes) }
 
     /// The stored binary code of each image.
     member _.Codes(images: Tensor) =
