@@ -22,7 +22,7 @@ public class CrhnModelTests
         var retrieval = model.Retrieve(images);
         Assert.Equal(1.0, retrieval.RecallAccuracy());
         Assert.All(retrieval.Cues, c => Assert.Equal(0, c.Hamming));
-        Assert.Equal(model.Decode(model.Encode(images)).Values.ToArray(), retrieval.Images.Values.ToArray());
+        Assert.Equal(model.Decode(model.Encode(images)).ToArray(), retrieval.Images.ToArray());
     }
 
     [Fact]
@@ -56,9 +56,9 @@ public class CrhnModelTests
     public void Retrieve_is_safe_from_several_threads_at_once()
     {
         var (model, images, _) = Trained.Value;
-        var expected = model.Retrieve(images).Images.Values.ToArray();
+        var expected = model.Retrieve(images).Images.ToArray();
         var results = new float[4][];
-        Parallel.For(0, 4, i => results[i] = model.Retrieve(images).Images.Values.ToArray());
+        Parallel.For(0, 4, i => results[i] = model.Retrieve(images).Images.ToArray());
         Assert.All(results, r => Assert.Equal(expected, r));
     }
 

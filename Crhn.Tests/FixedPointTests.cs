@@ -22,7 +22,7 @@ public class FixedPointTests(ITestOutputHelper output)
         var r = model.Retrieve(images);
         var first = codes.Select(c => Array.FindIndex(codes, d => d.SequenceEqual(c))).ToArray();
         Assert.Equal(first, r.Cues.Select(c => c.Recalled ?? -1).ToArray());
-        Assert.Equal(model.Decode(codes).Values.ToArray(), r.Images.Values.ToArray());
+        Assert.Equal(model.Decode(codes).ToArray(), r.Images.ToArray());
     }
 
     [Theory]

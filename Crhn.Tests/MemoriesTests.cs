@@ -26,8 +26,8 @@ public class MemoriesTests
         {
             var r = m.Recall(cues);
             Assert.Equal((images.Count, images.Channels, images.Height, images.Width), (r.Count, r.Channels, r.Height, r.Width));
-            Assert.All(r.Values.ToArray(), v => Assert.True(float.IsFinite(v)));
-            Assert.NotEqual(cues.Values.ToArray(), r.Values.ToArray());
+            Assert.All(r.ToArray(), v => Assert.True(float.IsFinite(v)));
+            Assert.NotEqual(cues.ToArray(), r.ToArray());
         }
         // MHN answers nearer the stored images than the noisy cues are; the CRHN ends on their codes.
         Assert.True(Degrade.Mse(memories[0].Recall(cues), images) < Degrade.Mse(cues, images));
@@ -43,8 +43,8 @@ public class MemoriesTests
         var mhn = ModernHopfieldMemory.Store(images, new HopfieldOptions(Beta: 20.0));
         var recalled = mhn.Recall(images);
         int size = 3 * 16 * 16;
-        var x = images.Values.ToArray().Select(v => 2.0 * v - 1).ToArray();
-        var r = recalled.Values.ToArray();
+        var x = images.ToArray().Select(v => 2.0 * v - 1).ToArray();
+        var r = recalled.ToArray();
         for (int i = 0; i < images.Count; i++)
         {
             int best = Enumerable.Range(0, images.Count).MaxBy(j => Enumerable.Range(0, size).Sum(k => x[i * size + k] * x[j * size + k]));
@@ -60,7 +60,7 @@ public class MemoriesTests
     {
         var (model, images) = Trained.Value;
         var latent = model.LatentHopfield(new HopfieldOptions(Beta: 10.0));
-        Assert.Equal(model.Decode(model.Encode(images)).Values.ToArray(), latent.Recall(images).Values.ToArray());
+        Assert.Equal(model.Decode(model.Encode(images)).ToArray(), latent.Recall(images).ToArray());
     }
 
     [Fact]
@@ -70,8 +70,8 @@ public class MemoriesTests
         var pcn = PredictiveCodingMemory.Create(3, 16, 16, new PredictiveCodingOptions(Hidden: [32], Epochs: 3));
         pcn.Fit(images);
         var cues = Degrade.MaskColumns(images, 6);
-        var recalled = pcn.Recall(cues, PixelMask.Columns(3, 16, 16, 6)).Values.ToArray();
-        var cue = cues.Values.ToArray();
+        var recalled = pcn.Recall(cues, PixelMask.Columns(3, 16, 16, 6)).ToArray();
+        var cue = cues.ToArray();
         for (int i = 0; i < cue.Length; i++)
             if (i % 16 < 10) Assert.InRange(recalled[i] - cue[i], -1e-6f, 1e-6f);
         Assert.Contains(Enumerable.Range(0, cue.Length), i => i % 16 >= 10 && recalled[i] != cue[i]);
@@ -85,8 +85,8 @@ public class MemoriesTests
         surrogate.Fit(images, new AutoencoderTrainingOptions(Epochs: 2));
         foreach (var attack in Enum.GetValues<Attack>())
         {
-            var adv = Adversary.Run(surrogate, images, attack, new AttackOptions(Eps: 0.05, Seed: 1)).Values.ToArray();
-            var clean = images.Values.ToArray();
+            var adv = Adversary.Run(surrogate, images, attack, new AttackOptions(Eps: 0.05, Seed: 1)).ToArray();
+            var clean = images.ToArray();
             Assert.All(Enumerable.Range(0, clean.Length), i =>
             {
                 Assert.InRange(adv[i], 0f, 1f);

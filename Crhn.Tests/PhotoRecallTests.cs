@@ -43,8 +43,8 @@ public class PhotoRecallTests(ITestOutputHelper output)
             if (unknown is not null) Assert.True(Degrade.Mse(crhn.Images, images) <= 0.02, line);
             if (cue != images) Assert.True(crhn.RecallAccuracy() > codec.RecallAccuracy(), line);
         }
-        var completed = model.Retrieve(masked, unknown: mask).Images.Values.ToArray();
-        var given = masked.Values.ToArray();
+        var completed = model.Retrieve(masked, unknown: mask).Images.ToArray();
+        var given = masked.ToArray();
         for (int i = 0; i < given.Length; i++)
             if (i % 32 < 16) Assert.Equal(given[i], completed[i]);
     }
