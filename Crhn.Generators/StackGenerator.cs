@@ -60,10 +60,6 @@ public sealed class StackGenerator : IIncrementalGenerator
         return new DiagnosticInfo(StackDiagnostics.NoStack.Id, new EquatableArray<string>([type.Name]), LocationInfo.From(ctx.Attributes[0].ApplicationSyntaxReference));
     }
 
-    /// <summary>The members the generated source adds to a stack with these layers.</summary>
-    private static IEnumerable<string> GeneratedNames(IEnumerable<Layer> layers) =>
-        new[] { "Channels", "Height", "Width", "InputSize", "ConvOutputSize", "LatentSize", "RhnTopSize", "Config", "Create" }
-            .Concat(layers.Select(l => (l.Kind == LayerKind.Rhn ? "Rhn" : l.Kind.ToString()) + l.Index));
 
     private static StackModel Analyse(GeneratorAttributeSyntaxContext ctx, CancellationToken ct)
     {
@@ -186,7 +182,7 @@ public sealed class StackGenerator : IIncrementalGenerator
         if (counts[LayerKind.Rhn] == 0) Report(StackDiagnostics.NoRhn, stackLocation, type.Name);
 
         var taken = new HashSet<string>(type.GetMembers().Where(m => !m.IsImplicitlyDeclared).Select(m => m.Name));
-        foreach (var name in GeneratedNames(result).Where(taken.Contains))
+        foreach (var name in StackSource.MemberNames(result).Where(taken.Contains))
             Report(StackDiagnostics.NameTaken, stackLocation, type.Name, name);
 
         var ns = type.ContainingNamespace.IsGlobalNamespace ? null : type.ContainingNamespace.ToDisplayString();

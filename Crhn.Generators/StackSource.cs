@@ -1,3 +1,4 @@
+using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Text;
@@ -7,6 +8,15 @@ namespace Crhn.Generators;
 /// <summary>Writes the C# the generator adds to a valid stack.</summary>
 internal static class StackSource
 {
+    /// <summary>The names of the members <see cref="Write"/> adds to a stack with these layers
+    /// (kept beside it: the two change together).</summary>
+    public static IEnumerable<string> MemberNames(IEnumerable<Layer> layers) =>
+        new[] { "Channels", "Height", "Width", "InputSize", "ConvOutputSize", "LatentSize", "RhnTopSize", "Config", "Create" }
+            .Concat(layers.Select(LayerName));
+
+    /// <summary>The name of a layer's shape property: Conv1, Dense2, Rhn1.</summary>
+    private static string LayerName(Layer l) => (l.Kind == LayerKind.Rhn ? "Rhn" : l.Kind.ToString()) + l.Index;
+
     private static string Ints(System.Collections.Generic.IEnumerable<int> xs) => "new int[] { " + string.Join(", ", xs) + " }";
 
     public static string Write(StackModel m)
@@ -45,13 +55,13 @@ internal static class StackSource
         Member("The width of the RHN's deepest hidden layer.", $"public const int RhnTopSize = {rhn[rhn.Count - 1].OutC};");
         foreach (var l in convs)
             Member($"Conv layer {l.Index}: {l.InC}×{l.InH}×{l.InW} → {l.OutC}×{l.OutH}×{l.OutW} (kernel {l.Kernel}, stride {l.Stride}, padding {l.Padding}).",
-                $"public static global::Crhn.ConvLayerShape Conv{l.Index} {{ get; }} = new global::Crhn.ConvLayerShape({l.Index}, {l.InC}, {l.InH}, {l.InW}, {l.OutC}, {l.OutH}, {l.OutW}, {l.Kernel}, {l.Stride}, {l.Padding});");
+                $"public static global::Crhn.ConvLayerShape {LayerName(l)} {{ get; }} = new global::Crhn.ConvLayerShape({l.Index}, {l.InC}, {l.InH}, {l.InW}, {l.OutC}, {l.OutH}, {l.OutW}, {l.Kernel}, {l.Stride}, {l.Padding});");
         foreach (var l in dense)
             Member($"Dense layer {l.Index}: {l.InC} → {l.OutC}.",
-                $"public static global::Crhn.DenseLayerShape Dense{l.Index} {{ get; }} = new global::Crhn.DenseLayerShape({l.Index}, {l.InC}, {l.OutC});");
+                $"public static global::Crhn.DenseLayerShape {LayerName(l)} {{ get; }} = new global::Crhn.DenseLayerShape({l.Index}, {l.InC}, {l.OutC});");
         foreach (var l in rhn)
             Member($"RHN hidden layer {l.Index}: {l.InC} → {l.OutC}.",
-                $"public static global::Crhn.RhnLayerShape Rhn{l.Index} {{ get; }} = new global::Crhn.RhnLayerShape({l.Index}, {l.InC}, {l.OutC});");
+                $"public static global::Crhn.RhnLayerShape {LayerName(l)} {{ get; }} = new global::Crhn.RhnLayerShape({l.Index}, {l.InC}, {l.OutC});");
         var range = m.Range == 0 ? "ZeroToOne" : "MinusOneToOne";
         Member("The config these attributes declare, as <see cref=\"global::Crhn.CrhnModel.Create\"/> takes it.",
             "public static global::Crhn.CrhnConfig Config { get; } = new global::Crhn.CrhnConfig(" +

@@ -101,11 +101,8 @@ module Folder =
 
     /// The first `count` images of `folder` as one N×C×H×W float32 array in [0, 1], each converted
     /// to `channels` (1 or 3) and resized to height×width.
-    let rec images (folder: string) (count: int) (channels: int) (height: int) (width: int) =
-        imagesUntil Threading.CancellationToken.None folder count channels height width
-
-    /// `images`, checking `cancel` before each file it reads.
-    and imagesUntil (cancel: Threading.CancellationToken) (folder: string) (count: int) (channels: int) (height: int) (width: int) =
+    /// `cancel` is checked before each file it reads.
+    let imagesUntil (cancel: Threading.CancellationToken) (folder: string) (count: int) (channels: int) (height: int) (width: int) =
         if channels <> 1 && channels <> 3 then raise (ArgumentException(sprintf "folder: expected 1 or 3 channels, found %d." channels, "channels"))
         let all = files folder
         if count < 0 || count > all.Length then
@@ -115,6 +112,10 @@ module Folder =
             cancel.ThrowIfCancellationRequested()
             let c, h, w, values = readImage path
             Resize.toSize height width (channels, h, w, Resize.toChannels channels 1 c (h * w) values))
+
+    /// `imagesUntil` without a cancellation token.
+    let images (folder: string) (count: int) (channels: int) (height: int) (width: int) =
+        imagesUntil Threading.CancellationToken.None folder count channels height width
 
     /// Photographs cut into patches: every image of a folder is cut into non-overlapping
     /// side×side squares on a grid from its top-left corner; squares with little texture (standard
@@ -141,10 +142,8 @@ module Folder =
         let MinDistance = 0.002
 
         /// The first `count` patches of the photos of `folder` as N×3×Side×Side float32 values in [0, 1].
-        let rec images (folder: string) (count: int) = imagesUntil Threading.CancellationToken.None folder count
-
-        /// `images`, checking `cancel` before each photograph it reads.
-        and imagesUntil (cancel: Threading.CancellationToken) (folder: string) (count: int) =
+        /// `cancel` is checked before each photograph it reads.
+        let imagesUntil (cancel: Threading.CancellationToken) (folder: string) (count: int) =
             let photos = files folder
             if photos.Length = 0 then raise (ArgumentException(sprintf "patches: %s holds no images." folder, "folder"))
             let grids =
@@ -210,3 +209,6 @@ module Folder =
                     for y in 0 .. Side - 1 do
                         Array.blit rgb (ch * plane + origin + y * w) result (((i * 3 + ch) * Side + y) * Side) Side)
             result
+
+        /// `imagesUntil` without a cancellation token.
+        let images (folder: string) (count: int) = imagesUntil Threading.CancellationToken.None folder count

@@ -147,12 +147,9 @@ module Sources =
 
     /// Exactly `count` images of the source as one N×C×H×W float32 array in [0, 1], converted to
     /// `channels` (1 or 3) and resized (bilinear, PyTorch's align_corners=False) to height×width.
-    let rec load (spec: DataSpec) (count: int) (channels: int) (height: int) (width: int) =
-        loadUntil Threading.CancellationToken.None spec count channels height width
-
-    /// `load`, checking `cancel` before each image file or photograph a folder source reads (the
-    /// single-file sources read one file).
-    and loadUntil (cancel: Threading.CancellationToken) (spec: DataSpec) (count: int) (channels: int) (height: int) (width: int) =
+    /// `cancel` is checked first and before each file a folder or photo source reads (the other
+    /// sources read one file).
+    let loadUntil (cancel: Threading.CancellationToken) (spec: DataSpec) (count: int) (channels: int) (height: int) (width: int) =
         cancel.ThrowIfCancellationRequested()
         if channels <> 1 && channels <> 3 then raise (ArgumentException(sprintf "data: expected 1 or 3 channels, found %d." channels, "channels"))
         if height <= 0 || width <= 0 then raise (ArgumentException(sprintf "data: expected a positive image size, found %d×%d." height width, "height"))
@@ -171,6 +168,10 @@ module Sources =
         | DataSpec.Mnist path ->
             let values, h, w = mnistImages path count
             fit (values, 1, h, w)
+
+    /// `loadUntil` without a cancellation token.
+    let load (spec: DataSpec) (count: int) (channels: int) (height: int) (width: int) =
+        loadUntil Threading.CancellationToken.None spec count channels height width
 
     /// The file in `folder` named `name` with or without a .gz suffix, when either exists.
     let private gzOrNot (folder: string) (name: string) =

@@ -56,12 +56,6 @@ type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
             raise (ArgumentException(sprintf "crhn: the RHN's input size %d does not match the codec's latent size %d." r.Sizes.[0] codec.LatentSize, "rhn"))
         | _ -> ()
 
-    /// Rows of `candidate` (N×…) where `take` holds, rows of `current` elsewhere, copied exactly.
-    static let pickRows (take: bool[]) (candidate: RawTensor) (current: RawTensor) =
-        let a, b = candidate.ToFloat32Array(), current.ToFloat32Array()
-        let n = a.Length / take.Length
-        current.CreateLike(current.Shape, Array.init a.Length (fun j -> float (if take.[j / n] then a.[j] else b.[j])))
-
     /// ±1 codes from pre-activations: x ≥ 0 → +1, x < 0 → −1 (as the reference's sign; never 0).
     static member Binarize(x: RawTensor) = RhnNetwork.Binarize x
 
@@ -112,20 +106,12 @@ type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
         | None -> codes, Array.create codes.Shape.[0] nan
         | Some r -> r.SignPass codes
 
-    /// The RHN's retrieval dynamics on the codes (RhnNetwork.Settle); without an RHN the codes
-    /// stay as they are.
-    member this.Settle(codes: RawTensor, maxSteps: int, onPass: RawTensor -> float[] -> bool[] -> unit) =
-        this.Settle(codes, maxSteps, onPass, Threading.CancellationToken.None)
-
-    /// Settle, checking `cancel` before every pass.
+    /// The RHN's retrieval dynamics on the codes (RhnNetwork.Settle, checking `cancel` before
+    /// every pass); without an RHN the codes stay as they are.
     member _.Settle(codes: RawTensor, maxSteps: int, onPass: RawTensor -> float[] -> bool[] -> unit, cancel: Threading.CancellationToken) =
         match rhn with
         | None -> codes, Array.create codes.Shape.[0] nan, Array.create codes.Shape.[0] true
         | Some r -> r.Settle(codes, maxSteps, onPass, cancel)
-
-    /// Settle without watching the passes: the settled codes, their energies and whether each
-    /// row reached a fixed point.
-    member this.Settle(codes: RawTensor, maxSteps: int) = this.Settle(codes, maxSteps, fun _ _ _ -> ())
 
     /// Retrieves from the cues. `known` (1×D or N×D, 1 where a pixel is known, 0 where not) keeps
     /// the known pixels of the cues; None reads the whole cue. Without a mask: encode once, settle
@@ -214,6 +200,6 @@ type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
           Converged = Array.forall id converged
           CueConverged = converged
           Returned = returned
-          Codes = if anySpurious then pickRows spurious start last.Codes else last.Codes
-          Images = if anySpurious then pickRows spurious steps.[0].Images last.Images else last.Images
+          Codes = if anySpurious then CodeRows.pick spurious start last.Codes else last.Codes
+          Images = if anySpurious then CodeRows.pick spurious steps.[0].Images last.Images else last.Images
           Outcome = outcome }

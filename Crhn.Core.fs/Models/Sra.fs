@@ -25,10 +25,12 @@ module internal CodeRows =
         let n = a.Shape.[1]
         Array.init a.Shape.[0] (fun i -> not (Span<float32>(x, i * n, n).SequenceEqual(ReadOnlySpan<float32>(y, i * n, n))))
 
-    /// Rows of `candidate` where `take` holds, rows of `current` elsewhere (for ±1 codes, exact).
-    let choose (take: bool[]) (candidate: RawTensor) (current: RawTensor) =
-        let mask = candidate.CreateLike([| take.Length; 1 |], take |> Array.map (fun t -> if t then 1.0 else 0.0))
-        current.Binary(BinaryOp.Add, (candidate.Binary(BinaryOp.Sub, current)).Binary(BinaryOp.Mul, mask))
+    /// Rows of `candidate` (N×…) where `take` holds, rows of `current` elsewhere, copied exactly
+    /// (codes and images alike).
+    let pick (take: bool[]) (candidate: RawTensor) (current: RawTensor) =
+        let a, b = candidate.ToFloat32Array(), current.ToFloat32Array()
+        let n = a.Length / take.Length
+        current.CreateLike(current.Shape, Array.init a.Length (fun j -> float (if take.[j / n] then a.[j] else b.[j])))
 
 /// A Restricted Hopfield Network: weights W_l (n_{l+1}×n_l), σ = tanh, no biases, orthogonally
 /// initialised (semi-orthogonal rows when n_{l+1} ≤ n_l), trained without gradients by SRA.
@@ -126,7 +128,7 @@ type RhnNetwork(sizes: int[], seed: uint64, ?dtype: Dtype) =
             for i in 0 .. rows - 1 do
                 if not take.[i] then settled.[i] <- true
             if Array.exists id take then
-                current <- CodeRows.choose take candidate current
+                current <- CodeRows.pick take candidate current
                 energy <- Array.init rows (fun i -> if take.[i] then candidateEnergy.[i] else energy.[i])
                 onPass current energy take
         let stillMoving = CodeRows.differ (fst (this.SignPass current)) current

@@ -96,9 +96,10 @@ internal static class Runs
                     foreach (var c in conditions)
                     {
                         var cues = c.Damage(trial.Images, seed);
-                        Record(values, memory, c.Label, trial.Measure(cues, c.Unknown, run, [trial.Crhn.WithoutRhn(), trial.Crhn]));
+                        // Each memory retrieves once; the same outputs give the MSE, image recall and the comparison.
+                        var onePass = run.Time("recall codec only", () => trial.Crhn.Retrieve(cues, new RetrievalOptions(UseRhn: false), c.Unknown).Images);
                         var crhn = run.Time("recall CRHN", () => trial.Crhn.Retrieve(cues, null, c.Unknown));
-                        var onePass = trial.Crhn.Retrieve(cues, new RetrievalOptions(UseRhn: false), c.Unknown).Images;
+                        Record(values, memory, c.Label, trial.Score(cues, [("codec only", onePass), ("CRHN", crhn.Images)]));
                         var excess = Enumerable.Range(0, memory).Select(i => ImageMse(crhn.Images, trial.Images, i) - ImageMse(onePass, trial.Images, i)).ToArray();
                         if (!studied.TryGetValue((memory, c.Label), out var list)) studied[(memory, c.Label)] = list = [];
                         list.Add((crhn.RecallAccuracy(), excess.Count(e => e <= 0), excess.Max()));

@@ -133,15 +133,18 @@ internal sealed class Trial
     }
 
     /// <summary>Every memory's MSE and recall on the cues, plus the cue's own, timed per model.</summary>
-    public (Dictionary<string, double> Mse, Dictionary<string, double> Recall) Measure(ImageBatch cues, PixelMask? unknown, RunInfo run, IEnumerable<IAssociativeMemory>? memories = null)
+    public (Dictionary<string, double> Mse, Dictionary<string, double> Recall) Measure(ImageBatch cues, PixelMask? unknown, RunInfo run, IEnumerable<IAssociativeMemory>? memories = null) =>
+        Score(cues, (memories ?? Memories).Select(m => (m.Name, run.Time($"recall {m.Name}", () => m.Recall(cues, unknown)))));
+
+    /// <summary>The MSE and image recall of outputs already retrieved from the cues, with the cue's own.</summary>
+    public (Dictionary<string, double> Mse, Dictionary<string, double> Recall) Score(ImageBatch cues, IEnumerable<(string Name, ImageBatch Output)> outputs)
     {
         var mse = new Dictionary<string, double> { ["cue"] = Degrade.Mse(cues, Images) };
         var recall = new Dictionary<string, double> { ["cue"] = Degrade.NearestRecall(cues, Images) };
-        foreach (var m in memories ?? Memories)
+        foreach (var (name, output) in outputs)
         {
-            var output = run.Time($"recall {m.Name}", () => m.Recall(cues, unknown));
-            mse[m.Name] = Degrade.Mse(output, Images);
-            recall[m.Name] = Degrade.NearestRecall(output, Images);
+            mse[name] = Degrade.Mse(output, Images);
+            recall[name] = Degrade.NearestRecall(output, Images);
         }
         return (mse, recall);
     }
