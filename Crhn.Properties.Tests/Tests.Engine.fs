@@ -214,12 +214,13 @@ type EngineTests(output: ITestOutputHelper) =
 
     /// Prop: a storage scope hands back only what was made inside it. Tensors made before a scope
     /// (an input, a result kept from an unscoped step) stay bit for bit what they were while four
-    /// scoped steps recycle each other's arrays, and every scoped step computes what an unscoped one
-    /// does. The companion uses a result made inside a scope after the scope ended: the next step
-    /// has written over it.
-    static member private ScopedSteps (useAfterScope: bool) =
+    /// scoped steps recycle each other's arrays, every scoped step computes what an unscoped one
+    /// does, and a result taken out of its scope with Keep() reads after the scope what it read
+    /// inside. The companion drops the Keep(): the result is then refused after its scope (a
+    /// refusal counts as "not what it read inside"; the next test pins the exception).
+    static member private ScopedSteps (keep: bool) =
         // Lengths of their own, so that no other test takes these arrays.
-        let columns = Kernels.Storage.Threshold + (if useAfterScope then 3 else 2)
+        let columns = Kernels.Storage.Threshold + (if keep then 2 else 3)
         Prop.forAll (Gen.choose (1, 5) |> Arb.fromGen) (fun rows ->
             let length = rows * columns
             let x = Cpu.ofFloat32 [| rows; columns |] (Rng.uniform32 (uint64 rows) -2.0 2.0 length)
@@ -229,32 +230,47 @@ type EngineTests(output: ITestOutputHelper) =
             let keptValues = kept.ToFloat32Array()
             let expectedOther = (EngineTests.Step other).ToFloat32Array()
             let first, firstValues =
-                use _ = Kernels.Storage.scope ()
+                use _ = Memory.Scope()
                 let y = EngineTests.Step x
-                y, y.ToFloat32Array()
+                (if keep then y.Keep() else y), y.ToFloat32Array()
             let stepsAgree =
                 Seq.init 3 (fun _ ->
-                    use _ = Kernels.Storage.scope ()
+                    use _ = Memory.Scope()
                     (EngineTests.Step other).ToFloat32Array() = expectedOther)
                 |> Seq.forall id
             let outsideKept = x.ToFloat32Array() = xValues && kept.ToFloat32Array() = keptValues && firstValues = keptValues
-            let insideKept = not useAfterScope || first.ToFloat32Array() = firstValues
+            let insideKept =
+                try first.ToFloat32Array() = firstValues
+                with :? ObjectDisposedException -> false
             (stepsAgree && outsideKept && insideKept) |> Prop.label (sprintf "rows %d" rows))
 
     [<Fact>]
-    member _.``a storage scope recycles only what was made inside it`` () =
-        Check.run "storage scope" 20 (EngineTests.ScopedSteps false)
+    member _.``a storage scope recycles only what was made inside it and what Keep takes out stays`` () =
+        Check.run "storage scope" 20 (EngineTests.ScopedSteps true)
 
     [<Fact>]
-    member _.``companion: a tensor used after its scope ended has been written over`` () =
-        Check.fails "tensor used after its scope" 20 (EngineTests.ScopedSteps true)
+    member _.``companion: without Keep a result made inside a scope cannot be read after it`` () =
+        Check.fails "tensor used after its scope" 20 (EngineTests.ScopedSteps false)
+
+    [<Fact>]
+    member _.``a tensor used after its scope ended raises ObjectDisposedException, and so do its views`` () =
+        let length = Kernels.Storage.Threshold + 5
+        let x = Cpu.ofFloat32 [| 1; length |] (Rng.uniform32 9UL -1.0 1.0 length)
+        let inside, view =
+            use _ = Memory.Scope()
+            let y = EngineTests.Step x
+            y, y.View [| length |]
+        let error = Assert.Throws<ObjectDisposedException>(fun () -> inside.ToFloat32Array() |> ignore)
+        Assert.Contains("Keep()", error.Message)
+        Assert.Throws<ObjectDisposedException>(fun () -> view.AddScalar 1.0 |> ignore) |> ignore
+        Assert.Throws<ObjectDisposedException>(fun () -> x.Binary(BinaryOp.Add, inside) |> ignore) |> ignore
 
     [<Fact>]
     member _.``the next scope reuses the arrays the last one handed back`` () =
         let length = Kernels.Storage.Threshold + 31
         let x = Cpu.ofFloat32 [| 1; length |] (Rng.uniform32 5UL -1.0 1.0 length)
         let storageIn () =
-            use _ = Kernels.Storage.scope ()
+            use _ = Memory.Scope()
             EngineTests.Storage(EngineTests.Step x)
         let first = storageIn ()
         let second = storageIn ()

@@ -561,7 +561,7 @@ public sealed class CrhnModel : IAssociativeMemory
                 values[i * n + j] = v;
             }
         }
-        return FromModel(_codec.Decode(Tensor.Constant(Cpu.ofFloat32([codes.Count, n], values))).Primal);
+        return FromModel(_codec.Decode(Tensor.Constant(Backends.Current().OfFloat32([codes.Count, n], values))).Primal);
     }
 
     private Tensor ToModel(ImageBatch images)

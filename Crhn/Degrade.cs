@@ -61,8 +61,8 @@ public static class Degrade
         if (outputs.Count != stored.Count || outputs.Channels != stored.Channels || outputs.Height != stored.Height || outputs.Width != stored.Width)
             throw new ArgumentException($"Expected batches of one shape, found {outputs.Count}×{outputs.Channels}×{outputs.Height}×{outputs.Width} and {stored.Count}×{stored.Channels}×{stored.Height}×{stored.Width}.", nameof(stored));
         int n = stored.Count, d = stored.Channels * stored.Height * stored.Width;
-        var x = Core.Cpu.ofFloat32([n, d], outputs.Values.ToArray());
-        var s = Core.Cpu.ofFloat32([n, d], stored.Values.ToArray());
+        var x = Core.Backends.Current().OfFloat32([n, d], outputs.Values.ToArray());
+        var s = Core.Backends.Current().OfFloat32([n, d], stored.Values.ToArray());
         var dots = x.MatMul(false, true, s).ToFloat64Array();
         var norms = s.Binary(Core.BinaryOp.Mul, s).ToFloat64Array();
         var sq = Enumerable.Range(0, n).Select(j => norms.Skip(j * d).Take(d).Sum()).ToArray();

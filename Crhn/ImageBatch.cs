@@ -149,7 +149,7 @@ public sealed class ImageBatch
         if (batch.Count == 0) throw new ArgumentException($"The batch holds no {what}.", paramName);
     }
 
-    internal Tensor ToTensor() => Tensor.Constant(Cpu.ofFloat32([Count, Channels, Height, Width], _data));
+    internal Tensor ToTensor() => Tensor.Constant(Backends.Current().OfFloat32([Count, Channels, Height, Width], _data));
 
     internal static ImageBatch FromTensor(Tensor t)
     {

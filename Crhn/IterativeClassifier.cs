@@ -178,7 +178,7 @@ public sealed class IterativeClassifier
     private RawTensor Rows(ImageBatch images)
     {
         ImageBatch.Require(images, Channels, Height, Width, "images", nameof(images));
-        return Cpu.ofFloat32([images.Count, Channels * Height * Width], images.Values.ToArray());
+        return Backends.Current().OfFloat32([images.Count, Channels * Height * Width], images.Values.ToArray());
     }
 
     /// <summary>Trains on the labelled images, reporting each epoch; returns every epoch's record.</summary>

@@ -48,7 +48,7 @@ public sealed class PixelMask
     {
         if (cues.Channels != Channels || cues.Height != Height || cues.Width != Width)
             throw new ArgumentException($"The mask is for {Channels}×{Height}×{Width} images; the cues are {cues.Channels}×{cues.Height}×{cues.Width}.", nameof(cues));
-        return Cpu.ofFloat32([1, _unknown.Length], _unknown);
+        return Backends.Current().OfFloat32([1, _unknown.Length], _unknown);
     }
 }
 
@@ -118,7 +118,7 @@ public sealed class ModernHopfieldMemory : IAssociativeMemory
 
     internal static RawTensor Flat(ImageBatch images, DataRange range)
     {
-        var t = Cpu.ofFloat32([images.Count, images.Channels * images.Height * images.Width], images.Values.ToArray());
+        var t = Backends.Current().OfFloat32([images.Count, images.Channels * images.Height * images.Width], images.Values.ToArray());
         return range == DataRange.MinusOneToOne ? t.MulScalar(2.0).AddScalar(-1.0) : t;
     }
 

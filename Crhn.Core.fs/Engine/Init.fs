@@ -7,10 +7,8 @@ open MathNet.Numerics.LinearAlgebra
 [<RequireQualifiedAccess>]
 module Init =
 
-    let private make (dtype: Dtype) (shape: int[]) (values: float[]) =
-        match dtype with
-        | Dtype.Float32 -> Cpu.ofFloat32 shape (Array.map float32 values)
-        | Dtype.Float64 -> Cpu.ofFloat64 shape values
+    /// On the current backend (Backends.Current).
+    let private make (dtype: Dtype) (shape: int[]) (values: float[]) = Backends.Current().Create(dtype, shape, values)
 
     /// The n×n identity, of the same dtype and backend as `like`.
     let identity (like: RawTensor) (n: int) =

@@ -35,7 +35,7 @@ type Sgd(parameters: Tensor[], lr: float, ?momentum: float) =
                     else
                         match velocity.[i] with
                         | None ->
-                            let v = g.MulScalar 1.0
+                            let v = (g.MulScalar 1.0).Keep()
                             velocity.[i] <- Some v
                             v
                         | Some v ->

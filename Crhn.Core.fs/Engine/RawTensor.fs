@@ -51,6 +51,29 @@ type PackedMatrix() =
     /// The element type.
     abstract Dtype: Dtype
 
+/// The kinds of device a backend's tensors live on.
+[<RequireQualifiedAccess>]
+type DeviceType =
+    | Cpu
+    | Cuda
+
+/// Where a backend's tensors live: a device type and, for accelerators, its index.
+[<Struct>]
+type Device =
+    { Type: DeviceType
+      Index: int }
+
+    /// The host's memory and cores.
+    static member Cpu = { Type = DeviceType.Cpu; Index = 0 }
+
+    /// The CUDA device with the given index.
+    static member Cuda(index: int) = { Type = DeviceType.Cuda; Index = index }
+
+    override d.ToString() =
+        match d.Type with
+        | DeviceType.Cpu -> "cpu"
+        | DeviceType.Cuda -> sprintf "cuda:%d" d.Index
+
 /// The backend boundary (after DiffSharp's RawTensor): a contiguous, row-major, immutable-by-
 /// convention tensor and the primal kernels on it. Nothing here records gradients; the autodiff
 /// layer (Tensor) calls these and never loops over storage itself. A backend (CPU today, a
@@ -61,8 +84,10 @@ type RawTensor() =
     abstract Shape: int[]
     /// float32 or float64.
     abstract Dtype: Dtype
-    /// The name of the backend holding the data.
+    /// The name of the backend holding the data (Backend.Name).
     abstract Backend: string
+    /// The device holding the data.
+    abstract Device: Device
     /// A new tensor of the same dtype and backend, filled from float64 values.
     abstract CreateLike: shape: int[] * values: float[] -> RawTensor
     /// A zero tensor of the same dtype and backend.
@@ -155,3 +180,41 @@ type RawTensor() =
 
     /// The number of elements.
     member t.Numel = Shape.numel t.Shape
+
+    /// The same values on another backend (this tensor itself when it is already there): a
+    /// copy through the host, in the same dtype.
+    member t.MoveTo(target: Backend) : RawTensor =
+        if t.Backend = target.Name then t
+        else
+            match t.Dtype with
+            | Dtype.Float32 -> target.OfFloat32(t.Shape, t.ToFloat32Array())
+            | Dtype.Float64 -> target.OfFloat64(t.Shape, t.ToFloat64Array())
+
+/// A backend's factory (after DiffSharp's BackendTensorStatics): the one way tensors are made
+/// from host data, so that models, loaders and the facade create on whichever backend is current
+/// (Backends.Current) and never name one. Operations on tensors then stay on their backend
+/// (CreateLike, ZerosLike); a backend refuses operands of another.
+and [<AbstractClass; AllowNullLiteral>] Backend() =
+    /// The name tensors carry in RawTensor.Backend ("cpu", "torch:cuda:0", ...).
+    abstract Name: string
+    /// The device its tensors live on.
+    abstract Device: Device
+    /// A float32 tensor over a copy of the values (row-major).
+    abstract OfFloat32: shape: int[] * values: float32[] -> RawTensor
+    /// A float64 tensor over a copy of the values (row-major).
+    abstract OfFloat64: shape: int[] * values: float[] -> RawTensor
+    /// A zero tensor.
+    abstract Zeros: dtype: Dtype * shape: int[] -> RawTensor
+    /// A tensor filled with one value.
+    abstract Full: dtype: Dtype * shape: int[] * value: float -> RawTensor
+    /// Opens this backend's memory scope (Memory.Scope): what is made inside goes back for reuse
+    /// when it is disposed, and a tensor made inside and used after it raises ObjectDisposedException.
+    abstract Scope: unit -> IDisposable
+    /// One line naming the backend, its device and its libraries.
+    abstract Describe: unit -> string
+    /// A tensor of the given dtype over float64 values (rounded once for float32).
+    member b.Create(dtype: Dtype, shape: int[], values: float[]) =
+        match dtype with
+        | Dtype.Float32 -> b.OfFloat32(shape, Array.map float32 values)
+        | Dtype.Float64 -> b.OfFloat64(shape, values)
+    override b.ToString() = b.Name

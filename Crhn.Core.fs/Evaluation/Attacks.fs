@@ -145,7 +145,7 @@ module Attacks =
         // Each step's graph and gradients go back to the engine's pool when the step ends; only
         // the step's result is kept.
         let scoped (step: unit -> RawTensor) =
-            use _ = Kernels.Storage.scope ()
+            use _ = Memory.Scope()
             (step ()).Keep()
         match kind with
         | AttackKind.Fgsm ->

@@ -113,10 +113,10 @@ type PredictiveCodingNetwork(pixels: int, settings: PcnSettings, seed: uint64) =
     let weights =
         Array.init (layers - 1) (fun l ->
             let bound = 1.0 / Math.Sqrt(float nodes.[l])
-            Tensor.Parameter(Cpu.ofFloat32 [| nodes.[l + 1]; nodes.[l] |] (Rng.uniform32 (Rng.derive seed l) -bound bound (nodes.[l + 1] * nodes.[l]))))
+            Tensor.Parameter(Backends.Current().OfFloat32([| nodes.[l + 1]; nodes.[l] |], Rng.uniform32 (Rng.derive seed l) -bound bound (nodes.[l + 1] * nodes.[l]))))
     let memory =
         let z = Rng.normal64 (Rng.derive seed 1000) nodes.[0]
-        Tensor.Parameter(Cpu.ofFloat32 [| 1; nodes.[0] |] (z |> Array.map (fun v -> float32 (settings.MemoryInitStd * v))))
+        Tensor.Parameter(Backends.Current().OfFloat32([| 1; nodes.[0] |], z |> Array.map (fun v -> float32 (settings.MemoryInitStd * v))))
     let adam = Adam(Array.append weights [| memory |], settings.LearningRate)
 
     /// Each weight packed for its two products, W_l for the way down (tanh(x_l)·W_lᵀ) and for the

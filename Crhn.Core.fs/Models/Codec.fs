@@ -101,7 +101,7 @@ type TiedCodec private (config: CodecConfig, seed: uint64, frozen: Tensor[] opti
             let bound = 1.0 / Math.Sqrt(float (inputs.[k] * config.Kernel * config.Kernel))
             parameter k (fun () -> Init.uniform Dtype.Float32 (Rng.derive seed k) -bound bound [| config.Channels.[k]; inputs.[k]; config.Kernel; config.Kernel |]))
     let bias (first: int) (k: int) (channels: int) =
-        if config.Biases then Some(parameter (first + k) (fun () -> Cpu.zeros Dtype.Float32 [| 1; channels; 1; 1 |])) else None
+        if config.Biases then Some(parameter (first + k) (fun () -> Backends.Current().Zeros(Dtype.Float32, [| 1; channels; 1; 1 |]))) else None
     let encoderBias = config.Channels |> Array.mapi (bias (layerCount + config.Dense.Length))
     let decoderBias = inputs |> Array.mapi (bias (2 * layerCount + config.Dense.Length))
     /// The spatial size entering each conv layer; the last entry is the conv output's.
@@ -239,7 +239,9 @@ type TiedCodec private (config: CodecConfig, seed: uint64, frozen: Tensor[] opti
                 len, images.Slice([| start; 0; 0; 0 |], [| len; config.InputChannels; config.Height; config.Width |]).Detach() |]
         let frozen = this.Frozen()
         let cleanLoss () =
-            batches |> Array.sumBy (fun (len, batch) -> (Tensor.Mse(frozen.Decode(frozen.Encode batch), batch)).ToScalar() * float len) |> fun total -> total / float n
+            batches |> Array.sumBy (fun (len, batch) ->
+                use _ = Memory.Scope()
+                (Tensor.Mse(frozen.Decode(frozen.Encode batch), batch)).ToScalar() * float len) |> fun total -> total / float n
         let mutable best = Double.PositiveInfinity
         let mutable bestWeights: RawTensor[] = [||]
         let mutable sinceBest = 0
@@ -252,6 +254,8 @@ type TiedCodec private (config: CodecConfig, seed: uint64, frozen: Tensor[] opti
             let mutable total = 0.0
             for b, (len, batch) in Array.indexed batches do
                 cancel.ThrowIfCancellationRequested()
+                // One step's tensors go back for reuse when it ends; only the loss leaves it, as a number.
+                use _ = Memory.Scope()
                 adam.ZeroGrad()
                 let objective, loss =
                     match training.Damage with

@@ -155,9 +155,9 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
         let s = Rng.derive seed stream
         Tensor.Parameter(
             match dtype with
-            | Dtype.Float32 -> Cpu.ofFloat32 [| rows; cols |] (Rng.uniform32 s -bound bound (rows * cols))
-            | Dtype.Float64 -> Cpu.ofFloat64 [| rows; cols |] (Rng.uniform64 s -bound bound (rows * cols)))
-    let zeros (cols: int) = Tensor.Parameter(Cpu.zeros dtype [| 1; cols |])
+            | Dtype.Float32 -> Backends.Current().OfFloat32([| rows; cols |], Rng.uniform32 s -bound bound (rows * cols))
+            | Dtype.Float64 -> Backends.Current().OfFloat64([| rows; cols |], Rng.uniform64 s -bound bound (rows * cols)))
+    let zeros (cols: int) = Tensor.Parameter(Backends.Current().Zeros(dtype, [| 1; cols |]))
     let inputMap = if config.State = config.Inputs then None else Some(uniform 0 config.State config.Inputs, zeros config.State)
     let m = uniform 1 config.Hidden config.State
     let c = uniform 2 config.Classes config.State
@@ -295,7 +295,7 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
             for start in 0 .. batchSize .. n - 1 do
                 cancel.ThrowIfCancellationRequested()
                 // The step's tensors and gradients go back to the pool at the end of the step.
-                use _ = Kernels.Storage.scope ()
+                use _ = Memory.Scope()
                 let rows = order.[start .. min n (start + batchSize) - 1]
                 let batch = Array.zeroCreate<float> (rows.Length * d)
                 rows |> Array.iteri (fun j i -> Array.blit values (i * d) batch (j * d) d)

@@ -102,8 +102,8 @@ module ModelFile =
                 need (count * size) (sprintf "tensor %s" name)
                 let dims = shape |> Array.map int
                 let t =
-                    if dtype = 0uy then Cpu.ofFloat32 dims (Array.init (int count) (fun i -> BitConverter.ToSingle(body, pos + 4 * i)))
-                    else Cpu.ofFloat64 dims (Array.init (int count) (fun i -> BitConverter.ToDouble(body, pos + 8 * i)))
+                    if dtype = 0uy then Backends.Current().OfFloat32(dims, Array.init (int count) (fun i -> BitConverter.ToSingle(body, pos + 4 * i)))
+                    else Backends.Current().OfFloat64(dims, Array.init (int count) (fun i -> BitConverter.ToDouble(body, pos + 8 * i)))
                 pos <- pos + int (count * size)
                 name, t ]
         if pos <> body.Length then fail (sprintf "The model file is malformed: %d unexpected bytes follow the last tensor." (body.Length - pos))

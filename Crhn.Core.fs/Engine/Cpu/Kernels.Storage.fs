@@ -53,11 +53,21 @@ module internal Storage =
 
     let mutable private missedBytes = 0L
 
+    /// Whether an array taken inside a scope is still the tensor's: it ends when the scope hands
+    /// the array back, and tensors over the array then refuse to be read (ObjectDisposedException).
+    [<Sealed; AllowNullLiteral>]
+    type Ticket() =
+        [<VolatileField>]
+        let mutable live = true
+        /// False once the array has gone back to the pool.
+        member _.Live = live
+        member internal _.End() = live <- false
+
     /// The scope (see `scope`) that will hand an array back when it ends.
     [<Sealed; AllowNullLiteral>]
     type private Scope() =
-        /// Each array taken in the scope and still in use, with what hands it back.
-        member val Arrays = Dictionary<obj, unit -> unit>(ReferenceEqualityComparer.Instance)
+        /// Each array taken in the scope and still in use, with its ticket and what hands it back.
+        member val Arrays = Dictionary<obj, struct (Ticket * (unit -> unit))>(ReferenceEqualityComparer.Instance)
         member val Open = true with get, set
 
     /// Every pool's lock: pools, scopes and ownership change together.
@@ -91,7 +101,7 @@ module internal Storage =
             | scope ->
                 lock gate (fun () ->
                     if scope.Open then
-                        scope.Arrays.[array] <- fun () -> Pool<'T>.Give array
+                        scope.Arrays.[array] <- struct (Ticket(), fun () -> Pool<'T>.Give array)
                         owners.[array] <- scope)
 
         static member Take(length: int) : 'T[] option =
@@ -208,7 +218,21 @@ module internal Storage =
                                 all
                             else [||])
                     current.Value <- previous
-                    for give in handBack do give () }
+                    for struct (ticket, give) in handBack do
+                        ticket.End()
+                        give () }
+
+    /// The ticket of an array taken inside a scope that is still open (null for any other array:
+    /// those are never handed back while a tensor refers to them).
+    let ticket (array: 'T[]) : Ticket =
+        if enabled && array.Length >= Threshold then
+            lock gate (fun () ->
+                match owners.TryGetValue array with
+                | true, scope ->
+                    let struct (t, _) = scope.Arrays.[array]
+                    t
+                | _ -> null)
+        else null
 
     /// Takes an array made inside a scope out of it: it stays valid after the scope ends (and goes
     /// back to the pool through the GC, as arrays made outside scopes do).
