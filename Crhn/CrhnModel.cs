@@ -328,6 +328,19 @@ public sealed class CrhnModel : IAssociativeMemory
         return (Microsoft.FSharp.Collections.ListModule.OfSeq(entries), Microsoft.FSharp.Collections.ListModule.OfSeq(tensors));
     }
 
+    /// <summary>The same model (weights, stored codes, training options) with its tensors on the named
+    /// backend (<see cref="Engine.UseBackend"/>), bit for bit: a copy through the host.</summary>
+    /// <exception cref="ArgumentException">No backend has that name.</exception>
+    public CrhnModel MoveTo(string backend)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        using var bytes = new MemoryStream();
+        Save(bytes);
+        bytes.Position = 0;
+        using var _ = Engine.UseBackend(backend);
+        return Load(bytes);
+    }
+
     /// <summary>Loads a model saved by <see cref="Save(string)"/>.</summary>
     /// <exception cref="ModelFormatException">The file is not a Crhn model, is of another format version, is truncated, or was modified.</exception>
     public static CrhnModel Load(string path)

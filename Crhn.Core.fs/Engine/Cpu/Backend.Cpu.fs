@@ -252,4 +252,4 @@ type CpuBackend() =
     override _.Zeros(dtype, shape) = Cpu.zeros dtype (Array.copy shape)
     override _.Full(dtype, shape, value) = Cpu.full dtype shape value
     override _.Scope() = Storage.scope ()
-    override _.Describe() = "cpu: " + LinearAlgebra.Describe()
+    override _.Describe() = LinearAlgebra.Describe()
