@@ -9,7 +9,9 @@ public class MemoriesTests
     {
         var images = ImageBatch.Procedural(seed: 5, count: 20, channels: 3, height: 16, width: 16);
         var model = CrhnModel.Create(new CrhnConfig(Height: 16, Width: 16, ConvLayers: [8, 16], DenseLayers: [128], RhnHidden: [96]), seed: 2);
-        model.Fit(images, new CrhnTrainingOptions(CodecEpochs: 10, BatchSize: 10));
+        // 20 epochs: at 10 the codec is undertrained and σ = 0.1 recall over seeds 1–6 is 80–95 %;
+        // at 20 it is 95–100 % (seed 2: 100 %).
+        model.Fit(images, new CrhnTrainingOptions(CodecEpochs: 20, BatchSize: 10));
         return (model, images);
     });
 

@@ -226,6 +226,9 @@ public sealed class CrhnModel : IAssociativeMemory
     public CrhnTrainingOptions? TrainedWith { get; private set; }
 
     /// <summary>Creates an untrained model; the same seed gives the same weights.</summary>
+    /// <remarks>One seed serves the whole model: the codec draws from the seed's own stream, the
+    /// RHN from the seed's stream named <c>rhn</c> (as every component of the library names the
+    /// streams it draws from), so the two never share draws.</remarks>
     /// <exception cref="ArgumentException">A size is not positive, or the stack shrinks the image to nothing.</exception>
     public static CrhnModel Create(CrhnConfig config, int seed)
     {
@@ -235,7 +238,7 @@ public sealed class CrhnModel : IAssociativeMemory
         var codec = new TiedCodec(new CodecConfig(config.Channels, config.Height, config.Width, [.. config.ConvChannels],
             config.Kernel, config.Stride, config.Padding, [.. config.DenseWidths], Latent.Binary,
             config.Range == DataRange.ZeroToOne ? OutputMap.Sigmoid : OutputMap.Tanh, false, config.UntiedDecoder), (ulong)seed);
-        var rhn = new RhnNetwork([config.CodeLength, .. config.RhnWidths], (ulong)seed + 1, null);
+        var rhn = new RhnNetwork([config.CodeLength, .. config.RhnWidths], Rng.named((ulong)seed, "rhn"), null);
         return new CrhnModel(config, codec, rhn);
     }
 
