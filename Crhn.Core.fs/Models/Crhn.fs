@@ -84,7 +84,8 @@ type CrhnMemory(codec: TiedCodec, rhn: RhnNetwork option) =
         | None -> raise (InvalidOperationException("crhn: the codec-only ablation has no RHN to store codes in; fit the full memory."))
         | Some r ->
             let epochs = codec.Fit(images, training, onEpoch, cancel)
-            let codes = this.Codes images
+            // codec.Fit has checked the images once; their codes need no second pass over them.
+            let codes = CrhnMemory.Binarize (codec.PreLatent(images.Detach())).Primal
             let mutable rounds = 0
             r.Train(codes, min sraMinRounds sraRounds, sraRounds, mode, (fun report -> rounds <- report.Round; onRound report), cancel) |> ignore
             { CodecEpochs = epochs; SraRounds = rounds; Codes = codes; FixedPoints = fst (r.FixedPoints codes) }

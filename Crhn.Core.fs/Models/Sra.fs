@@ -135,15 +135,12 @@ type RhnNetwork(sizes: int[], seed: uint64, ?dtype: Dtype) =
         current, energy, Array.init rows (fun i -> settled.[i] || not stillMoving.[i])
 
     /// How many rows of x the network maps exactly onto themselves, and the MSE of sign(R₀) − x.
+    /// Computed on the backend: only one number per row comes to the host.
     member this.FixedPoints(x: RawTensor) =
-        let recall = (this.Recall x).ToFloat64Array()
-        let codes = x.ToFloat64Array()
-        let n = x.Shape.[1]
-        let fixedRows =
-            Seq.init x.Shape.[0] (fun i -> Seq.forall (fun j -> recall.[i * n + j] = codes.[i * n + j]) (seq { 0 .. n - 1 }))
-            |> Seq.filter id |> Seq.length
-        let mse = Array.fold2 (fun acc a b -> acc + (a - b) * (a - b)) 0.0 recall codes / float codes.Length
-        fixedRows, mse
+        let difference = (this.Recall x).Binary(BinaryOp.Sub, x)
+        let rowErrors = difference.Unary(UnaryOp.Abs).SumToShape([| x.Shape.[0]; 1 |]).ToFloat64Array()
+        let fixedRows = rowErrors |> Array.filter (fun e -> e = 0.0) |> Array.length
+        fixedRows, difference.Unary(UnaryOp.Square).SumAll() / float x.Numel
 
     /// The states after one forward and one backward pass: V₀ = tanh(R₀) (Proposition 3's map F).
     member this.Pass(x: RawTensor) =
