@@ -28,12 +28,17 @@ module LinearAlgebra =
             match openBlas () with
             | Ok p -> p, "CRHN_BACKEND=openblas"
             | Error why -> raise (ProviderUnavailableException("CRHN_BACKEND=openblas, but " + why))
-        | "auto" ->
+        | "auto" | "cpu" ->
             match openBlas () with
             | Ok p -> p, "auto: OpenBLAS loaded"
             | Error why -> Managed (), "auto: fell back to managed because " + why
+        | other when other.StartsWith "torch" ->
+            // The torch backend runs its own linear algebra; CPU tensors made beside it use auto's choice.
+            match openBlas () with
+            | Ok p -> p, sprintf "CRHN_BACKEND=%s; CPU tensors: OpenBLAS loaded" other
+            | Error _ -> Managed (), sprintf "CRHN_BACKEND=%s; CPU tensors: managed" other
         | other ->
-            raise (ArgumentException(sprintf "CRHN_BACKEND=%s is not a backend: expected auto, openblas or managed." other, "CRHN_BACKEND"))
+            raise (ArgumentException(sprintf "CRHN_BACKEND=%s is not a backend: expected auto, openblas, managed, cpu or torch[:cuda[:N]]." other, "CRHN_BACKEND"))
 
     /// Chooses a provider for a CRHN_BACKEND value; returns the provider and why it was chosen.
     let choose (setting: string) = chooseWith OpenBlas setting

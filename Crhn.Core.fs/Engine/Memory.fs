@@ -2,11 +2,12 @@ namespace Crhn.Core
 
 open System
 open System.Collections.Concurrent
+open Crhn
 open System.Threading
 
-/// The backend registry: which backend makes new tensors (Backends.Current), chosen in code for
-/// the process (SetDefault) or for a block of work on this thread and the async flow it starts
-/// (Use). The CPU backend is always there; other assemblies register theirs by name (Register),
+/// The backend registry: which backend makes new tensors (Backends.Current), chosen by
+/// CRHN_BACKEND, in code for the process (SetDefault) or for a block of work on this thread and
+/// the async flow it starts (Use). The CPU backend is always there; other assemblies register theirs by name (Register),
 /// and `Named` finds one by a name such as "cpu" or "torch:cuda".
 [<RequireQualifiedAccess>]
 module Backends =
@@ -14,8 +15,11 @@ module Backends =
     /// The CPU backend.
     let Cpu: Backend = CpuBackend()
 
+    /// The backends of this project's other assemblies, by name: the type that registers each.
+    let private shipped = dict [ "torch", "Crhn.Torch.TorchBackend, Crhn.Torch" ]
+
     let private factories = ConcurrentDictionary<string, string -> Backend>(StringComparer.OrdinalIgnoreCase)
-    let mutable private fallback = Cpu
+    let mutable private fallback: Backend = null
     let private scoped = AsyncLocal<Backend>()
 
     /// Makes a backend known by name: `factory` receives what follows the name's first ':' ("" when
@@ -31,16 +35,41 @@ module Backends =
         let key, option = match name.IndexOf ':' with -1 -> name, "" | i -> name.Substring(0, i), name.Substring(i + 1)
         if key.Equals("cpu", StringComparison.OrdinalIgnoreCase) && option = "" then Cpu
         else
+            // The backends this project ships in assemblies of their own register themselves the
+            // first time they are named, when the application references them.
+            if not (factories.ContainsKey key) then
+                match shipped.TryGetValue key with
+                | true, typeName ->
+                    match Type.GetType(typeName, false) with
+                    | null -> ()
+                    | t -> t.GetMethod("Register", Type.EmptyTypes).Invoke(null, [||]) |> ignore
+                | _ -> ()
             match factories.TryGetValue key with
             | true, factory -> factory option
+            | _ when shipped.ContainsKey key ->
+                raise (ProviderUnavailableException(sprintf "The '%s' backend lives in the assembly %s, which this application does not reference: add that package." key (shipped.[key].Split(',').[1].Trim())))
             | _ ->
                 let known = Seq.append [ "cpu" ] factories.Keys |> String.concat ", "
                 raise (ArgumentException(sprintf "'%s' is not a backend: known backends are %s (another assembly may register more)." name known, "name"))
 
+    /// The backend CRHN_BACKEND names: the CPU for auto, openblas, managed and cpu (those choose
+    /// the CPU backend's provider), else the backend of that name ("torch", "torch:cuda").
+    let private fromEnvironment =
+        lazy
+            (match Environment.GetEnvironmentVariable "CRHN_BACKEND" with
+             | null -> Cpu
+             | setting ->
+                 match setting.Trim().ToLowerInvariant() with
+                 | "" | "auto" | "openblas" | "managed" | "cpu" -> Cpu
+                 | name -> Named name)
+
     /// The backend that makes new tensors on this thread (or async flow).
     let Current () : Backend =
         match scoped.Value with
-        | null -> Volatile.Read &fallback
+        | null ->
+            match Volatile.Read &fallback with
+            | null -> fromEnvironment.Force()
+            | b -> b
         | b -> b
 
     /// Makes `backend` the process's default (what Current gives outside any Use).
