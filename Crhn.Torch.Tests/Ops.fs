@@ -8,11 +8,18 @@ open Crhn.Torch
 open FsCheck
 open FsCheck.FSharp
 
-/// The torch backend on the CPU, registered once.
+/// The torch backend's name: on the CPU, or on the device CRHN_TORCH_DEVICE names (bench/cuda.sh).
+let torchName =
+    match Environment.GetEnvironmentVariable "CRHN_TORCH_DEVICE" with
+    | null | "" | "cpu" -> "torch"
+    | "cuda" -> "torch:cuda:0"
+    | device -> "torch:" + device
+
+/// The torch backend, registered once.
 let torchBackend =
     lazy
         (TorchBackend.Register()
-         Backends.Named "torch")
+         Backends.Named torchName)
 
 /// One op on concrete inputs: host values with their shapes, the op on tensors of any backend,
 /// and the number of roundings a float32 output element may accumulate (k of a sum of k products).

@@ -38,7 +38,7 @@ type ModelTests(output: ITestOutputHelper) =
     [<Fact>]
     member _.``CRHN training, retrieval and a saved model agree with the CPU backend`` () =
         let reportCpu, codesCpu, retrievedCpu, _ = on "cpu" (ModelTests.Crhn 2)
-        let report, codes, retrieved, reloaded = on "torch" (ModelTests.Crhn 2)
+        let report, codes, retrieved, reloaded = on Ops.torchName (ModelTests.Crhn 2)
         let lossGap = Seq.map2 relative report.CodecLosses reportCpu.CodecLosses |> Seq.max
         let bits = Array.concat codes
         let sameBits = float (Array.fold2 (fun n (a: sbyte) b -> if a = b then n + 1 else n) 0 bits (Array.concat codesCpu)) / float bits.Length
@@ -57,7 +57,7 @@ type ModelTests(output: ITestOutputHelper) =
     [<Fact>]
     member _.``companion: another seed on the torch backend is outside the codec-loss tolerance`` () =
         let reportCpu, _, _, _ = on "cpu" (ModelTests.Crhn 2)
-        let report, _, _, _ = on "torch" (ModelTests.Crhn 3)
+        let report, _, _, _ = on Ops.torchName (ModelTests.Crhn 3)
         let lossGap = Seq.map2 relative report.CodecLosses reportCpu.CodecLosses |> Seq.max
         Assert.True(lossGap > 1e-5, sprintf "seeds 2 and 3 gave codec losses within %.3g" lossGap)
 
@@ -73,7 +73,7 @@ type ModelTests(output: ITestOutputHelper) =
     [<Fact>]
     member _.``PCN, Modern Hopfield, the surrogate and the attacks agree with the CPU backend`` () =
         let pcnCpu, mhnCpu, lossesCpu, attackedCpu = on "cpu" ModelTests.Baselines
-        let pcn, mhn, losses, attacked = on "torch" ModelTests.Baselines
+        let pcn, mhn, losses, attacked = on Ops.torchName ModelTests.Baselines
         let lossGap = Seq.map2 relative losses lossesCpu |> Seq.max
         let attackGaps = List.map2 meanAbs attacked attackedCpu
         output.WriteLine(sprintf "PCN mean |Δ| %.3g, MHN %.3g, surrogate loss gap %.3g, attacks mean |Δ| %s"
@@ -95,7 +95,7 @@ type ModelTests(output: ITestOutputHelper) =
     [<Fact>]
     member _.``the iterative classifier trains and predicts as on the CPU backend`` () =
         let lossesCpu, predictedCpu = on "cpu" ModelTests.Classifier
-        let losses, predicted = on "torch" ModelTests.Classifier
+        let losses, predicted = on Ops.torchName ModelTests.Classifier
         let gap = Array.map2 relative losses lossesCpu |> Array.max
         output.WriteLine(sprintf "classifier loss gap %.3g" gap)
         // Measured here: 5.5e-8.

@@ -22,7 +22,7 @@ type OpTests() =
     static member Agree (dtype: Dtype) (tolerance: float option) =
         Prop.forAll (Arb.fromGen Ops.cases) (fun case ->
             let got = case.Run(Ops.place (Ops.torchBackend.Force()) dtype case.Inputs)
-            let onTorch = got |> List.forall (fun t -> t.Backend = "torch")
+            let onTorch = got |> List.forall (fun t -> t.Backend = Ops.torchName)
             let bound = defaultArg tolerance (2.0 * float (case.Terms + 4) * u32)
             let error = Ops.worstError case got
             (onTorch && error <= bound) |> Prop.label (sprintf "%O: error %.3g of the scale, bound %.3g" case error bound))
@@ -75,7 +75,7 @@ type OpTests() =
         Prop.forAll (Arb.fromGen (Gen.zip (Gen.choose (1, 10)) (Gen.choose (0, Int32.MaxValue)))) (fun (n, seed) ->
             let raw = Ops.values seed -1.0 1.0 (n * n)
             let a = if symmetric then Array.init (n * n) (fun ij -> 0.5 * (raw.[ij] + raw.[(ij % n) * n + ij / n])) else raw
-            let v, l = (Backends.Named("torch").OfFloat64([| n; n |], a)).SymmetricEigen()
+            let v, l = (Backends.Named(Ops.torchName).OfFloat64([| n; n |], a)).SymmetricEigen()
             let _, l0 = (Backends.Cpu.OfFloat64([| n; n |], a)).SymmetricEigen()
             let lv, l0v, vv = l.ToFloat64Array(), l0.ToFloat64Array(), v.ToFloat64Array()
             let largest = max 1e-30 (l0v |> Array.map abs |> Array.max)
@@ -128,3 +128,16 @@ type OpTests() =
     [<Fact>]
     member _.``companion: float32 gradients do not meet 1e-12`` () =
         Check.fails "torch gradients float32 at 1e-12" 50 (OpTests.GradientsAgree Dtype.Float32 1e-12)
+
+    [<Fact>]
+    member _.``a torch tensor used after its memory scope raises ObjectDisposedException unless kept`` () =
+        let torch = Ops.torchBackend.Force()
+        let x = torch.OfFloat32([| 2; 3 |], Array.init 6 float32)
+        let lost, kept =
+            use _ = Backends.Use torch
+            use _ = Memory.Scope()
+            let y = x.MulScalar 2.0
+            y.AddScalar 1.0, y.Keep()
+        Assert.Throws<ObjectDisposedException>(fun () -> lost.ToFloat32Array() |> ignore) |> ignore
+        Assert.Equal<float32[]>(Array.init 6 (fun i -> 2.0f * float32 i), kept.ToFloat32Array())
+        Assert.Equal<float32[]>(Array.init 6 float32, x.ToFloat32Array())

@@ -20,8 +20,8 @@ public static class Baselines
         {
             var key = $"W1.mhn_retrieval[N={n},d={d}]";
             if (!Harness.Selected(key)) { yield return null; continue; }
-            var x = Cpu.ofFloat32([n, d], all[..(n * d)]);
-            var q = Cpu.ofFloat32([n, d], [.. Enumerable.Range(0, n * d).Select(i => Math.Clamp(all[i] + noise[i], 0f, 1f))]);
+            var x = Backends.Current().OfFloat32([n, d], all[..(n * d)]);
+            var q = Backends.Current().OfFloat32([n, d], [.. Enumerable.Range(0, n * d).Select(i => Math.Clamp(all[i] + noise[i], 0f, 1f))]);
             var mhn = new ModernHopfield(x);
             double beta = (float)(1 / Math.Sqrt(d));
             yield return Harness.Measure(key, 2, 10, 1.0, () =>
@@ -82,8 +82,8 @@ public static class Baselines
             var trainKey = $"W2.pcn_train_epoch[N={n},d={d},h={h},T=50]";
             var retrKey = $"W2.pcn_retrieval[N={n},d={d},h={h},T=100]";
             if (!Harness.Selected(trainKey) && !Harness.Selected(retrKey)) { yield return null; continue; }
-            var x = Cpu.ofFloat32([n, d], all[..(n * d)]);
-            var net = new Pcn(Cpu.ofFloat32([d, h], w0), Cpu.zeros(Dtype.Float32, [1, d]));
+            var x = Backends.Current().OfFloat32([n, d], all[..(n * d)]);
+            var net = new Pcn(Backends.Current().OfFloat32([d, h], w0), Backends.Current().Zeros(Dtype.Float32, [1, d]));
             var energies = new List<double>();
             void Epoch()
             {
@@ -123,7 +123,7 @@ public static class Baselines
                     ["check"] = new JsonObject { ["energy_epoch1"] = energies[0], ["energy_epoch6"] = energies[^1], ["epochs_done"] = energies.Count },
                 };
             }
-            var mask = Cpu.ofFloat32([1, d], [.. Enumerable.Range(0, d).Select(k => (k % 1024) / 32 >= 16 ? 1f : 0f)]);
+            var mask = Backends.Current().OfFloat32([1, d], [.. Enumerable.Range(0, d).Select(k => (k % 1024) / 32 >= 16 ? 1f : 0f)]);
             var known = mask.MulScalar(-1).AddScalar(1);
             RawTensor? output = null;
             yield return Harness.Measure(retrKey, 1, 5, 0, () =>
@@ -154,7 +154,7 @@ public static class Baselines
         const int n = 100;
         string[] keys = ["W4.ae_forward_clean[N=100]", "W4.fgsm[N=100,eps=8/255]", "W4.pgd10[N=100,eps=8/255,alpha=2/255,steps=10]"];
         if (!keys.Any(Harness.Selected)) yield break;
-        var x = Cpu.ofFloat32([n, 3, 64, 64], U(301, 0, 1, 500 * 3 * 64 * 64)[..(n * 3 * 64 * 64)]);
+        var x = Backends.Current().OfFloat32([n, 3, 64, 64], U(301, 0, 1, 500 * 3 * 64 * 64)[..(n * 3 * 64 * 64)]);
         var model = Models.W3Autoencoder().Frozen();
         var loss = Crhn.Core.Models.Attacks.reconstructionLoss(Microsoft.FSharp.Core.FuncConvert.FromFunc<Tensor, Tensor>(model.Forward), x);
         double Mse(RawTensor candidate) => loss.Invoke(Tensor.Constant(candidate)).ToScalar();

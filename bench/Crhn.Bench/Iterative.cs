@@ -44,12 +44,12 @@ public static class Iterative
         var config = new IterativeConfig(D, D, H, Classes, k, 0.5, 0.0, Activation.NewTanh(1.0),
             penalty ? Regulariser.NewJacHinge(Lambda, Margin, PowerSteps) : Regulariser.Base);
         var net = new IterativeNet(config, 0);
-        net.M.Primal.CopyInPlace(Cpu.ofFloat32([H, D], Rng.uniform32(603, -1.0 / 28, 1.0 / 28, H * D)));
-        net.C.Primal.CopyInPlace(Cpu.ofFloat32([Classes, D], Rng.uniform32(604, -1.0 / 28, 1.0 / 28, Classes * D)));
+        net.M.Primal.CopyInPlace(Backends.Current().OfFloat32([H, D], Rng.uniform32(603, -1.0 / 28, 1.0 / 28, H * D)));
+        net.C.Primal.CopyInPlace(Backends.Current().OfFloat32([Classes, D], Rng.uniform32(604, -1.0 / 28, 1.0 / 28, Classes * D)));
         var batches = Enumerable.Range(0, (N + Batch - 1) / Batch).Select(b =>
         {
             int start = b * Batch, len = Math.Min(Batch, N - start);
-            return (X: Tensor.Constant(Cpu.ofFloat32([len, D], x[(start * D)..((start + len) * D)])), Y: labels[start..(start + len)]);
+            return (X: Tensor.Constant(Backends.Current().OfFloat32([len, D], x[(start * D)..((start + len) * D)])), Y: labels[start..(start + len)]);
         }).ToArray();
         var adam = new Adam(net.Parameters, FSharpOption<double>.Some(1e-3), null, null, null);
         var epochs = new List<(double Time, double Ce, double Acc, double Pen, double Sigma)>();

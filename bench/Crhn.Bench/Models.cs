@@ -22,7 +22,7 @@ public static class Models
         {
             var (seed, shape) = weights[k];
             double bound = 1 / Math.Sqrt(shape[1] * 16);
-            model.Kernels[k].Primal.CopyInPlace(Cpu.ofFloat32(shape, U(seed, -bound, bound, shape.Aggregate(1, (a, b) => a * b))));
+            model.Kernels[k].Primal.CopyInPlace(Backends.Current().OfFloat32(shape, U(seed, -bound, bound, shape.Aggregate(1, (a, b) => a * b))));
         }
         return model;
     }
@@ -34,7 +34,7 @@ public static class Models
         {
             var key = $"W3.ae_train_epoch[N={n},batch=50]";
             if (!Harness.Selected(key)) { yield return null; continue; }
-            var x = Tensor.Constant(Cpu.ofFloat32([n, 3, 64, 64], U(301, 0, 1, 500 * 3 * 64 * 64)[..(n * 3 * 64 * 64)]));
+            var x = Tensor.Constant(Backends.Current().OfFloat32([n, 3, 64, 64], U(301, 0, 1, 500 * 3 * 64 * 64)[..(n * 3 * 64 * 64)]));
             var model = W3Autoencoder();
             var times = new List<double>();
             var losses = new List<double>();
@@ -60,11 +60,11 @@ public static class Models
 
     /// <summary>W5's RHN forward/backward, and one real SRA round (RSRA + LSRA; with one layer, LSRA's
     /// rank-500 rotation of the 4096-dimensional visible space) on W5's codes.</summary>
-    public static IEnumerable<JsonObject?> Rhn(ILinearAlgebraProvider p)
+    public static IEnumerable<JsonObject?> Rhn()
     {
         const int N = 500, d = 4096, h = 1024;
-        var codes = Cpu.ofFloat32([N, d], [.. U(501, 0, 1, N * d).Select(u => u < 0.5f ? 1f : -1f)]);
-        var w = Cpu.ofFloat32([h, d], U(502, -1.0 / 64, 1.0 / 64, h * d));
+        var codes = Backends.Current().OfFloat32([N, d], [.. U(501, 0, 1, N * d).Select(u => u < 0.5f ? 1f : -1f)]);
+        var w = Backends.Current().OfFloat32([h, d], U(502, -1.0 / 64, 1.0 / 64, h * d));
         RawTensor? r = null;
         yield return Harness.Measure($"W5.rhn_forward_backward[N={N},d={d},h={h}]", 1, 5, 1.0,
             () => r = codes.MatMul(false, true, w).Unary(UnaryOp.Tanh).MatMul(false, false, w).Unary(UnaryOp.Tanh),

@@ -1,7 +1,7 @@
 // Crhn's benchmarks for the workloads of ../shared/bench/WORKLOADS.md (same keys, same inputs,
 // same timing rules), run once per provider; each provider's results go to a JSON file with the
 // keys of PyTorch's results-torch.json. Usage:
-//   dotnet run --project bench/Crhn.Bench -c Release -- [--out DIR] [--only KEYPREFIX] [--provider openblas|managed]
+//   dotnet run --project bench/Crhn.Bench -c Release -- [--out DIR] [--only KEYPREFIX] [--provider openblas|managed] [--backend torch]
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -12,15 +12,35 @@ using Crhn.Core.Providers;
 string outDir = "bench-results";
 string? only = null;
 string? provider = null;
+string? backend = null;
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--out" && i + 1 < args.Length) outDir = args[++i];
     else if (args[i] == "--only" && i + 1 < args.Length) only = args[++i];
     else if (args[i] == "--provider" && i + 1 < args.Length && args[i + 1] is "openblas" or "managed") provider = args[++i];
-    else { Console.Error.WriteLine($"unknown argument {args[i]}; usage: [--out DIR] [--only KEYPREFIX] [--provider openblas|managed]"); return 2; }
+    else if (args[i] == "--backend" && i + 1 < args.Length) backend = args[++i];
+    else { Console.Error.WriteLine($"unknown argument {args[i]}; usage: [--out DIR] [--only KEYPREFIX] [--provider openblas|managed] [--backend torch|torch:cuda]"); return 2; }
 }
 Directory.CreateDirectory(outDir);
 Harness.Only = only;
+
+if (backend is not null)
+{
+    // Every workload as engine tensor ops on another backend (the torch one): results-torch.json.
+    var chosen = Crhn.Core.Backends.Named(backend);
+    Crhn.Core.Backends.SetDefault(chosen);
+    Console.Error.WriteLine($"== {chosen.Describe()}");
+    var onBackend = new JsonArray();
+    var workloads = Workloads.TensorKernels().Concat(Models.Rhn()).Concat(Models.AutoencoderEpochs()).Concat(Models.Retrieval())
+        .Concat(Baselines.Hopfield()).Concat(Baselines.PredictiveCoding()).Concat(Baselines.Attacks()).Concat(Iterative.Epochs());
+    foreach (var r in workloads.OfType<JsonObject>())
+        onBackend.Add(r);
+    var file = Path.Combine(outDir, $"results-{chosen.Name.Replace(':', '-')}.json");
+    File.WriteAllText(file, new JsonObject { ["env"] = new JsonObject { ["engine"] = chosen.Describe(), ["dotnet"] = Environment.Version.ToString() }, ["results"] = onBackend }
+        .ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    Console.Error.WriteLine($"wrote {file}");
+    return 0;
+}
 
 var providers = new List<ILinearAlgebraProvider> { Crhn.Core.LinearAlgebra.Managed() };
 switch (Crhn.Core.LinearAlgebra.OpenBlas())
@@ -34,7 +54,7 @@ foreach (var p in providers.Where(p => provider is null || p.Name == provider))
     using var scope = Crhn.Core.LinearAlgebra.Scoped(p);
     Console.Error.WriteLine($"== {p.Description}");
     var results = new JsonArray();
-    var all = Workloads.Kernels(p, direct: p.Name == "openblas").Concat(Workloads.Svd(p)).Concat(Models.Rhn(p)).Concat(Models.AutoencoderEpochs()).Concat(Models.Retrieval())
+    var all = Workloads.Kernels(p, direct: p.Name == "openblas").Concat(Workloads.Svd(p)).Concat(Models.Rhn()).Concat(Models.AutoencoderEpochs()).Concat(Models.Retrieval())
         .Concat(Baselines.Hopfield()).Concat(Baselines.PredictiveCoding()).Concat(Baselines.Attacks()).Concat(Iterative.Epochs());
     foreach (var r in all.OfType<JsonObject>())
         results.Add(r);

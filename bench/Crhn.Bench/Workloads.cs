@@ -25,31 +25,61 @@ public static class Workloads
         }
     }
 
+    static Func<double, JsonObject> Gflops(double flops) => t => new JsonObject { ["gflops"] = flops / t / 1e9 };
+
+    /// <summary>W7's kernels on the CPU backend: GEMM through the provider (and OpenBLAS called
+    /// directly), the convolutions, the copy.</summary>
     public static IEnumerable<JsonObject?> Kernels(ILinearAlgebraProvider p, bool direct)
     {
         const int N = 1024;
         var a = U(701, 0, 1, N * N);
         var b = U(702, 0, 1, N * N);
         var c = new float[N * N];
-        Func<double, JsonObject> gflops(double flops) => t => new JsonObject { ["gflops"] = flops / t / 1e9 };
         yield return Harness.Measure("W7.sgemm[m=1024,n=1024,k=1024]", 3, 20, 1.0,
             () => p.Sgemm(false, false, N, N, N, 1f, a, 0, N, b, 0, N, 0f, c, 0, N),
-            gflops(2.0 * N * N * N), () => new JsonObject { ["sum_C"] = Sum(c) });
+            Gflops(2.0 * N * N * N), () => new JsonObject { ["sum_C"] = Sum(c) });
         if (direct)
             yield return Harness.Measure("W7.sgemm_openblas_direct[m=1024,n=1024,k=1024]", 3, 20, 1.0,
                 () => OpenBlasNative.sgemm(false, false, N, N, N, 1f, a, 0, N, b, 0, N, 0f, c, 0, N),
-                gflops(2.0 * N * N * N), () => new JsonObject { ["sum_C"] = Sum(c) });
+                Gflops(2.0 * N * N * N), () => new JsonObject { ["sum_C"] = Sum(c) });
+        foreach (var r in Convolutions()) yield return r;
+        foreach (var r in Copy()) yield return r;
+    }
 
+    /// <summary>W7's GEMM and W5's SVDs as engine tensor ops on the current backend (another
+    /// backend than the CPU's has no provider to call).</summary>
+    public static IEnumerable<JsonObject?> TensorKernels()
+    {
+        const int N = 1024;
+        var a = Backends.Current().OfFloat32([N, N], U(701, 0, 1, N * N));
+        var b = Backends.Current().OfFloat32([N, N], U(702, 0, 1, N * N));
+        RawTensor? c = null;
+        yield return Harness.Measure("W7.sgemm[m=1024,n=1024,k=1024]", 3, 20, 1.0,
+            () => c = a.MatMul(false, false, b), Gflops(2.0 * N * N * N), () => new JsonObject { ["sum_C"] = c!.SumAll() });
+        foreach (var r in Convolutions()) yield return r;
+        foreach (var (m, n, seed) in new[] { (1024, 1024, 511UL), (4096, 1024, 512UL) })
+        {
+            var x = Backends.Current().OfFloat32([m, n], U(seed, -1, 1, m * n));
+            RawTensor? s = null;
+            yield return Harness.Measure($"W5.svd[shape={m}x{n},full_matrices=False]", 1, 5, 1.0,
+                () => (_, s, _) = x.Svd(),
+                check: () => { var v = s!.ToFloat32Array(); return new JsonObject { ["sigma_max"] = v[0], ["sigma_sum"] = v.Sum(t => (double)t) }; });
+        }
+    }
+
+    /// <summary>W7's convolutions on the current backend.</summary>
+    static IEnumerable<JsonObject?> Convolutions()
+    {
         var g = new ConvGeometry(2, 2, 1, 1);
-        var x = Cpu.ofFloat32([50, 3, 64, 64], U(703, 0, 1, 50 * 3 * 64 * 64));
-        var w = Cpu.ofFloat32([32, 3, 4, 4], U(704, -1 / Math.Sqrt(48), 1 / Math.Sqrt(48), 32 * 48));
-        var bias = Cpu.zeros(Dtype.Float32, [1, 32, 1, 1]);
-        var dy = Cpu.ofFloat32([50, 32, 32, 32], U(705, -1, 1, 50 * 32 * 32 * 32));
+        var x = Backends.Current().OfFloat32([50, 3, 64, 64], U(703, 0, 1, 50 * 3 * 64 * 64));
+        var w = Backends.Current().OfFloat32([32, 3, 4, 4], U(704, -1 / Math.Sqrt(48), 1 / Math.Sqrt(48), 32 * 48));
+        var bias = Backends.Current().Zeros(Dtype.Float32, [1, 32, 1, 1]);
+        var dy = Backends.Current().OfFloat32([50, 32, 32, 32], U(705, -1, 1, 50 * 32 * 32 * 32));
         double convFlops = 2.0 * 50 * 32 * 32 * 32 * 3 * 16;
         RawTensor? y = null, dx = null, dw = null, db = null;
         yield return Harness.Measure("W7.conv2d_fwd[input=50x3x64x64,out_ch=32,k=4,s=2,p=1]", 2, 10, 1.0,
             () => { y = x.Conv2d(w, g); y.AddInPlace(bias); },
-            gflops(convFlops), () => new JsonObject { ["sum_y"] = y!.SumAll() });
+            Gflops(convFlops), () => new JsonObject { ["sum_y"] = y!.SumAll() });
         yield return Harness.Measure("W7.conv2d_fwd_bwd[input=50x3x64x64,out_ch=32,k=4,s=2,p=1]", 2, 10, 1.0,
             () =>
             {
@@ -58,11 +88,11 @@ public static class Workloads
                 (dx, dw) = dy.Conv2dBackward(x, w, g);
                 db = dy.SumToShape([1, 32, 1, 1]);
             },
-            gflops(3 * convFlops), () => new JsonObject { ["sum_dx"] = dx!.SumAll(), ["sum_dw"] = dw!.SumAll(), ["sum_db"] = db!.SumAll() });
+            Gflops(3 * convFlops), () => new JsonObject { ["sum_dx"] = dx!.SumAll(), ["sum_dw"] = dw!.SumAll(), ["sum_db"] = db!.SumAll() });
 
-        var gin = Cpu.ofFloat32([50, 32, 32, 32], U(706, -1, 1, 50 * 32 * 32 * 32));
-        var cbias = Cpu.zeros(Dtype.Float32, [1, 3, 1, 1]);
-        var dout = Cpu.ofFloat32([50, 3, 64, 64], U(707, -1, 1, 50 * 3 * 64 * 64));
+        var gin = Backends.Current().OfFloat32([50, 32, 32, 32], U(706, -1, 1, 50 * 32 * 32 * 32));
+        var cbias = Backends.Current().Zeros(Dtype.Float32, [1, 3, 1, 1]);
+        var dout = Backends.Current().OfFloat32([50, 3, 64, 64], U(707, -1, 1, 50 * 3 * 64 * 64));
         RawTensor? dg = null, dwt = null, dc = null;
         yield return Harness.Measure("W7.conv_transpose2d_fwd_bwd[input=50x32x32x32,out_ch=3,k=4,s=2,p=1]", 2, 10, 1.0,
             () =>
@@ -73,8 +103,13 @@ public static class Workloads
                 dwt = dout.Conv2dBackwardWeight(gin, w.Shape, g);
                 dc = dout.SumToShape([1, 3, 1, 1]);
             },
-            gflops(3 * convFlops), () => new JsonObject { ["sum_dg"] = dg!.SumAll(), ["sum_dw"] = dwt!.SumAll(), ["sum_db"] = dc!.SumAll() });
+            Gflops(3 * convFlops), () => new JsonObject { ["sum_dg"] = dg!.SumAll(), ["sum_dw"] = dwt!.SumAll(), ["sum_db"] = dc!.SumAll() });
 
+    }
+
+    /// <summary>W7's 256 MiB copy of host memory.</summary>
+    static IEnumerable<JsonObject?> Copy()
+    {
         const int copyN = 64 * 1024 * 1024;
         var src = new float[copyN];
         Array.Fill(src, 1f);

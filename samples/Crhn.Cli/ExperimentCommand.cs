@@ -217,7 +217,7 @@ internal static class ExperimentCommand
         {
             return run();
         }
-        catch (Exception e) when (e is UsageException or ArgumentException or Crhn.DataFormatException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is UsageException or ArgumentException or Crhn.DataFormatException or Crhn.ProviderUnavailableException or IOException or UnauthorizedAccessException)
         {
             AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(FirstLine(e.Message))}");
             return 2;

@@ -8,4 +8,25 @@ var root = new RootCommand("crhn: robust auto-associative memory — verify the 
     ExperimentCommand.Create(),
     DownloadCommand.Create(),
 };
-return root.Parse(args).Invoke();
+var backend = new Option<string?>("--backend")
+{
+    Description = "The backend every model runs on: cpu (the default), torch (LibTorch on the CPU), torch:cuda or torch:cuda:N; CRHN_BACKEND takes the same names.",
+    Recursive = true,
+};
+root.Options.Add(backend);
+var parsed = root.Parse(args);
+IDisposable? chosen = null;
+if (parsed.GetValue(backend) is { } name)
+{
+    try
+    {
+        chosen = Crhn.Engine.UseBackend(name);
+    }
+    catch (Exception e) when (e is ArgumentException or Crhn.ProviderUnavailableException)
+    {
+        Console.Error.WriteLine($"error: {e.Message.Split(" (Parameter '")[0].Trim()}");
+        return 2;
+    }
+}
+using (chosen)
+    return parsed.Invoke();

@@ -2,8 +2,10 @@
 // Gaussian noise), retrieve them, and compare with the codec alone ("CRHN without RHN"): how many
 // cues end on their own stored image (recall), and how close the returned images are (MSE).
 // Run: dotnet run --project samples/Quickstart -c Release   (writes quickstart.png)
+// On LibTorch: dotnet run --project samples/Quickstart -c Release -p:Torch=true -- --backend torch
 using Crhn;
 
+using var backend = args is ["--backend", var name] ? Engine.UseBackend(name) : null;
 Console.WriteLine($"Engine: {Engine.Describe()}");
 
 var images = ImageBatch.Procedural(seed: 7, count: 100, channels: 3, height: 32, width: 32);
