@@ -20,12 +20,17 @@ public class ExperimentCommandTests
         return File.Exists(path) ? path : throw new FileNotFoundException("The CLI is not built.", path);
     }
 
-    private static (int Code, string Output) Run(params string[] args)
+    private static (int Code, string Output) Run(params string[] args) => RunWith(null, args);
+
+    /// <summary>Runs the CLI with CRHN_BACKEND set to `backend` (null: unset).</summary>
+    private static (int Code, string Output) RunWith(string? backend, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Cli());
         foreach (var a in args) start.ArgumentList.Add(a);
         start.Environment["COLUMNS"] = "200";
+        start.Environment.Remove("CRHN_BACKEND");
+        if (backend is not null) start.Environment["CRHN_BACKEND"] = backend;
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -42,6 +47,31 @@ public class ExperimentCommandTests
         foreach (var e in expected) Assert.Contains(e, r.Output);
         Assert.DoesNotContain("   at ", r.Output);
         Assert.DoesNotContain("Exception", r.Output);
+    }
+
+    [Fact]
+    public void Table2_runs_on_the_torch_backend_chosen_by_option_or_environment()
+    {
+        var dir = Directory.CreateTempSubdirectory("crhn-table2-torch-");
+        try
+        {
+            var byOption = Run(["experiment", "table2", "--memory", "3", "--seeds", "1", "--backend", "torch", "--out", Path.Combine(dir.FullName, "option"), .. Tiny]);
+            Assert.True(byOption.Code == 0, byOption.Output);
+            Assert.Contains("Engine: torch: LibTorch 2.10", File.ReadAllText(Path.Combine(dir.FullName, "option", "report.md")));
+            var byEnvironment = RunWith("torch", ["experiment", "table2", "--memory", "3", "--seeds", "1", "--out", Path.Combine(dir.FullName, "environment"), .. Tiny]);
+            Assert.True(byEnvironment.Code == 0, byEnvironment.Output);
+            Assert.Contains("Engine: torch: LibTorch 2.10", File.ReadAllText(Path.Combine(dir.FullName, "environment", "report.md")));
+        }
+        finally { dir.Delete(true); }
+    }
+
+    [Fact]
+    public void A_backend_that_cannot_be_had_is_one_line_and_exit_code_2()
+    {
+        AssertUserError(Run(["experiment", "table2", "--backend", "gpu", .. Tiny]), "'gpu' is not a backend");
+        AssertUserError(Run(["experiment", "table2", "--backend", "torch:tpu", .. Tiny]), "expected cpu, cuda or cuda:N");
+        if (!File.Exists("/dev/nvidia0"))
+            AssertUserError(Run(["experiment", "table2", "--backend", "torch:cuda", .. Tiny]), "LibTorch sees no CUDA device");
     }
 
     [Fact]

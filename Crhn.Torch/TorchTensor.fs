@@ -129,15 +129,17 @@ type TorchTensor(tensor: torch.Tensor, backend: string, device: Device) =
         Shape.checkEqual "activationGrad" "output" shape output.Shape
         let y = other output "activationGrad"
         let g = live ()
-        use one = (1.0).ToScalar()
+        use minusOne = (-1.0).ToScalar()
+        // Two LibTorch passes each (g·y, then a fused multiply-add) where the textbook forms take four.
         match kind with
         | UnaryOp.Tanh ->
-            use slope = y.square().neg().add one
-            wrap (g.mul slope)
+            // g·(1 − y²) = g − (g·y)·y
+            use gy = g.mul y
+            wrap (g.addcmul(gy, y, minusOne))
         | UnaryOp.Sigmoid ->
-            use rest = y.neg().add one
-            use slope = y.mul rest
-            wrap (g.mul slope)
+            // g·y·(1 − y) = g·y − (g·y)·y
+            use gy = g.mul y
+            wrap (gy.addcmul(gy, y, minusOne))
         | other -> raise (ArgumentException(sprintf "activationGrad: %A has no one-pass reverse rule from its output." other, "op"))
     override _.Clamp(lo, hi) =
         use l = lo.ToScalar()

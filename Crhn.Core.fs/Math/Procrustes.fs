@@ -98,7 +98,8 @@ module Procrustes =
     let prepare (y: RawTensor) =
         if y.Shape.Length <> 2 then raise (Shape.mismatch "procrustes" "a matrix" y.Shape "y")
         { Rows = y
-          Factor = lazy (let b = y.Cast Dtype.Float64 in let e, lambda = eigenPsd (b.MatMul(false, true, b)) in b, e, lambda) }
+          // Computed on first use, which may be inside a memory scope: the factors outlive it (Keep).
+          Factor = lazy (let b = y.Cast Dtype.Float64 in let e, lambda = eigenPsd (b.MatMul(false, true, b)) in b.Keep(), e.Keep(), lambda) }
 
     /// The rank-N solution for samples as rows: x (N×n) and the target y (N×n) give A = xᵀ,
     /// B = yᵀ, and the result minimises ‖R xᵀ − yᵀ‖_F. Float64 throughout, and only N×N Gram

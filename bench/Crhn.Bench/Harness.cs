@@ -12,6 +12,10 @@ public static class Harness
     /// <summary>Only keys starting with this prefix are measured (null: all).</summary>
     public static string? Only { get; set; }
 
+    /// <summary>Runs each timed call in a memory scope of the current backend, as a user of a backend
+    /// whose tensors hold native memory (torch) must; the check then reads one more, unscoped call.</summary>
+    public static bool Scoped { get; set; }
+
     /// <summary>Whether Only lets this key be measured.</summary>
     public static bool Selected(string key) => Only is null || key.StartsWith(Only, StringComparison.Ordinal);
 
@@ -20,15 +24,21 @@ public static class Harness
         Func<double, JsonObject>? derived = null, Func<JsonObject>? check = null, int? exactReps = null)
     {
         if (!Selected(key)) return null;
-        for (int i = 0; i < warmup; i++) call();
+        void Run()
+        {
+            using var scope = Scoped ? Crhn.Core.Memory.Scope() : null;
+            call();
+        }
+        for (int i = 0; i < warmup; i++) Run();
         var times = new List<double>();
         var total = Stopwatch.StartNew();
         while (times.Count < 200 && (exactReps is int e ? times.Count < e : times.Count < minReps || total.Elapsed.TotalSeconds < target))
         {
             long start = Stopwatch.GetTimestamp();
-            call();
+            Run();
             times.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
         }
+        if (Scoped && check is not null) call();
         var sorted = times.Order().ToArray();
         double median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : 0.5 * (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]);
         var result = new JsonObject

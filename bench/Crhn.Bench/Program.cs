@@ -29,6 +29,7 @@ if (backend is not null)
     // Every workload as engine tensor ops on another backend (the torch one): results-torch.json.
     var chosen = Crhn.Core.Backends.Named(backend);
     Crhn.Core.Backends.SetDefault(chosen);
+    Harness.Scoped = true;
     Console.Error.WriteLine($"== {chosen.Describe()}");
     var onBackend = new JsonArray();
     var workloads = Workloads.TensorKernels().Concat(Models.Rhn()).Concat(Models.AutoencoderEpochs()).Concat(Models.Retrieval())
