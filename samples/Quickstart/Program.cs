@@ -5,7 +5,7 @@
 // On LibTorch: dotnet run --project samples/Quickstart -c Release -p:Torch=true -- --backend torch
 using Crhn;
 
-using var backend = args is ["--backend", var name] ? Engine.UseBackend(name) : null;
+using var backend = args is ["--backend", var backendName] ? Engine.UseBackend(backendName) : null;
 Console.WriteLine($"Engine: {Engine.Describe()}");
 
 var images = ImageBatch.Procedural(seed: 7, count: 100, channels: 3, height: 32, width: 32);
