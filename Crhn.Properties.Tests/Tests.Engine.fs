@@ -150,7 +150,7 @@ type EngineTests(output: ITestOutputHelper) =
     [<Fact>]
     member _.``CRHN_BACKEND names an unknown backend: a clear error`` () =
         let e = Assert.Throws<ArgumentException>(fun () -> LinearAlgebra.choose "cuda" |> ignore)
-        Assert.Contains("auto, openblas or managed", e.Message)
+        Assert.Contains("expected auto, openblas, managed, cpu or torch[:cuda[:N]]", e.Message)
 
     [<Fact>]
     member _.``CRHN_BACKEND=managed selects the managed provider`` () =
