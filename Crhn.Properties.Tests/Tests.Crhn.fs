@@ -20,8 +20,7 @@ type CrhnTests() =
             let codec =
                 TiedCodec({ InputChannels = 3; Height = 16; Width = 16; Channels = [| 8; 16 |]; Kernel = 4; Stride = 2; Padding = 1
                             Dense = [| 128 |]; Latent = Latent.Binary; Output = OutputMap.Tanh; Biases = false; Untied = false }, 1UL)
-            let damage (batch: RawTensor) seed =
-                batch.CreateLike(batch.Shape, Degradations.training batch.Shape (batch.ToFloat32Array()) 0.5 -1.0f 1.0f seed |> Array.map float)
+            let damage (batch: RawTensor) seed = Degradations.training batch 0.5 -1.0 1.0 seed
             let training = { CodecTraining.Plain(60, 10, 3e-3) with FinalLearningRate = 0.05; KeepBest = true; Damage = Some damage; CodeMargin = 0.1; Spread = 1.0 }
             codec.Fit(x, training, ignore, CancellationToken.None) |> ignore
             let rhn = RhnNetwork([| 128; 64 |], 2UL)

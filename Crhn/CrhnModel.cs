@@ -254,11 +254,11 @@ public sealed class CrhnModel : IAssociativeMemory
         if (!(o.LearningRate > 0) || double.IsInfinity(o.LearningRate) || !(o.FinalLearningRate > 0 && o.FinalLearningRate <= 1))
             throw new ArgumentOutOfRangeException(nameof(options), o, "The learning rate must be positive and finite, the final learning rate a fraction in (0, 1].");
         var x = ToModel(images);
-        float lo = Config.Range == DataRange.MinusOneToOne ? -1f : 0f;
+        double lo = Config.Range == DataRange.MinusOneToOne ? -1 : 0;
         var damage = o.Robust
             ? Microsoft.FSharp.Core.FSharpOption<Microsoft.FSharp.Core.FSharpFunc<RawTensor, Microsoft.FSharp.Core.FSharpFunc<ulong, RawTensor>>>.Some(
                 Microsoft.FSharp.Core.FuncConvert.FromFunc<RawTensor, ulong, RawTensor>((batch, seed) =>
-                    batch.CreateLike(batch.Shape, [.. Degradations.training(batch.Shape, batch.ToFloat32Array(), RobustNoise, lo, 1f, seed).Select(v => (double)v)])))
+                    Degradations.training(batch, RobustNoise, lo, 1.0, seed)))
             : null;
         var training = new CodecTraining(o.CodecEpochs, o.BatchSize, o.LearningRate, o.FinalLearningRate, o.Patience, o.KeepBest, damage, o.Robust ? CodeMargin : 0.0, o.Robust ? Spread : 0.0);
         var mode = o.Rotations switch

@@ -34,26 +34,33 @@ module Degradations =
 
     /// Damage for training a codec to map damaged images to their clean codes: each image of a
     /// batch, from stream `seed`, gets one of three at random (equally often): Gaussian noise of
-    /// σ ~ U(0, maxSigma) (on [lo, hi]); the left or the right columns, a random 25–60 % of the
-    /// width, set to `lo` (black); or both.
-    let training (shape: int[]) (values: float32[]) (maxSigma: float) (lo: float32) (hi: float32) (seed: uint64) =
+    /// σ ~ U(0, maxSigma) (on [lo, hi]), clamped to [lo, hi]; the left or the right columns, a
+    /// random 25–60 % of the width, set to `lo` (black); or both. Only the random parts (noise,
+    /// columns) are drawn on the host, from the shape and the seed; they are combined with the
+    /// images on the batch's backend, so the images never come to the host.
+    let training (batch: RawTensor) (maxSigma: float) (lo: float) (hi: float) (seed: uint64) =
+        let shape = batch.Shape
         Shape.checkRank "training damage" "images" 4 shape
         let per = shape.[1] * shape.[2] * shape.[3]
         let w = shape.[3]
-        let z = Rng.normal64 (Rng.derive seed 1) values.Length
+        let count = Shape.numel shape
+        let z = Rng.normal64 (Rng.derive seed 1) count
         let u k = Rng.unit (Rng.derive seed 2) (uint64 k + 1UL)
-        let out = Array.copy values
+        // x ↦ clamp(x + noise, lo, hi)·keep + fill: noise rounded to float32 as the images are,
+        // keep 0 and fill lo on masked pixels.
+        let noise = Array.zeroCreate<float> count
+        let keep = Array.create count 1.0
+        let fill = Array.zeroCreate<float> count
         for n in 0 .. shape.[0] - 1 do
             let kind = int (u (4 * n) * 3.0)
-            let sigma = maxSigma * float (hi - lo) * u (4 * n + 1)
+            let sigma = maxSigma * (hi - lo) * u (4 * n + 1)
             let columns = int (Math.Round(float w * (0.25 + 0.35 * u (4 * n + 2))))
             let left = u (4 * n + 3) < 0.5
             for i in n * per .. (n + 1) * per - 1 do
                 let col = i % w
-                let masked = kind >= 1 && (if left then col < columns else col >= w - columns)
-                let noisy = kind <> 1
-                out.[i] <-
-                    if masked then lo
-                    elif noisy then min hi (max lo (values.[i] + float32 (sigma * z.[i])))
-                    else values.[i]
-        out
+                if kind >= 1 && (if left then col < columns else col >= w - columns) then
+                    keep.[i] <- 0.0
+                    fill.[i] <- lo
+                elif kind <> 1 then noise.[i] <- float (float32 (sigma * z.[i]))
+        let noisy = batch.Binary(BinaryOp.Add, batch.CreateLike(shape, noise)).Clamp(lo, hi)
+        noisy.Binary(BinaryOp.Mul, batch.CreateLike(shape, keep)).Binary(BinaryOp.Add, batch.CreateLike(shape, fill))

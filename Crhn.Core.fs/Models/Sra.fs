@@ -16,21 +16,23 @@ type SraMode =
 /// reconstruction MSE of the visible logits' signs against the codes.
 type SraReport = { Round: int; FixedPoints: int; Codes: int; SignMse: float }
 
-/// Row-wise helpers of the retrieval dynamics on N×n batches of codes.
+/// Row-wise helpers of the retrieval dynamics on N×… batches of codes and images, computed on the
+/// tensors' backend: one number per row goes to the host, one per row comes back.
 module internal CodeRows =
 
-    /// Rows of `a` and `b` (N×n) that differ in any entry, as a bool per row.
+    /// Rows of `a` and `b` (N×n codes, finite) that differ in any entry, as a bool per row.
     let differ (a: RawTensor) (b: RawTensor) =
-        let x, y = a.ToFloat32Array(), b.ToFloat32Array()
-        let n = a.Shape.[1]
-        Array.init a.Shape.[0] (fun i -> not (Span<float32>(x, i * n, n).SequenceEqual(ReadOnlySpan<float32>(y, i * n, n))))
+        let rows = a.Shape.[0]
+        a.Binary(BinaryOp.Sub, b).Unary(UnaryOp.Abs).View([| rows; a.Numel / rows |]).SumToShape([| rows; 1 |]).ToFloat64Array()
+        |> Array.map (fun d -> d <> 0.0)
 
-    /// Rows of `candidate` (N×…) where `take` holds, rows of `current` elsewhere, copied exactly
-    /// (codes and images alike).
+    /// Rows of `candidate` (N×…) where `take` holds, rows of `current` elsewhere, exactly (codes
+    /// and images alike, finite): candidate·m + current·(1 − m) with m one 0 or 1 per row.
     let pick (take: bool[]) (candidate: RawTensor) (current: RawTensor) =
-        let a, b = candidate.ToFloat32Array(), current.ToFloat32Array()
-        let n = a.Length / take.Length
-        current.CreateLike(current.Shape, Array.init a.Length (fun j -> float (if take.[j / n] then a.[j] else b.[j])))
+        let shape = Array.init current.Shape.Length (fun axis -> if axis = 0 then take.Length else 1)
+        let m = current.CreateLike(shape, take |> Array.map (fun t -> if t then 1.0 else 0.0))
+        let rest = current.CreateLike(shape, take |> Array.map (fun t -> if t then 0.0 else 1.0))
+        candidate.Binary(BinaryOp.Mul, m).Binary(BinaryOp.Add, current.Binary(BinaryOp.Mul, rest))
 
 /// A Restricted Hopfield Network: weights W_l (n_{l+1}×n_l), σ = tanh, no biases, orthogonally
 /// initialised (semi-orthogonal rows when n_{l+1} ≤ n_l), trained without gradients by SRA.
