@@ -64,12 +64,13 @@ let private binaryCases =
                  Run = (fun xs -> [ xs.[0].Binary(kind, xs.[1]) ]); Terms = 2 }
     }
 
+/// A seed and three sizes, each from 1 to its bound.
+let private seedAndSizes (a: int) (b: int) (c: int) =
+    Gen.zip (Gen.choose (0, Int32.MaxValue)) (Gen.zip3 (Gen.choose (1, a)) (Gen.choose (1, b)) (Gen.choose (1, c)))
+
 let private reductionCases =
     gen {
-        let! a = Gen.choose (1, 5)
-        let! b = Gen.choose (1, 6)
-        let! c = Gen.choose (1, 30)
-        let! seed = Gen.choose (0, Int32.MaxValue)
+        let! seed, (a, b, c) = seedAndSizes 5 6 30
         let! target = Gen.elements [ [| 1; b; 1 |]; [| b; c |]; [| c |]; [| a; 1; c |]; [| 1; 1; 1 |] ]
         let! which = Gen.choose (0, 3)
         let x = input seed -2.0 2.0 [| a; b; c |]
@@ -83,10 +84,7 @@ let private reductionCases =
 
 let private layoutCases =
     gen {
-        let! a = Gen.choose (1, 4)
-        let! b = Gen.choose (1, 5)
-        let! c = Gen.choose (1, 6)
-        let! seed = Gen.choose (0, Int32.MaxValue)
+        let! seed, (a, b, c) = seedAndSizes 4 5 6
         let! perm = Gen.elements [ [| 0; 2; 1 |]; [| 2; 1; 0 |]; [| 1; 0; 2 |]; [| 2; 0; 1 |] ]
         let! s0 = Gen.choose (0, a - 1)
         let! s2 = Gen.choose (0, c - 1)
