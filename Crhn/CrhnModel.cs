@@ -249,10 +249,7 @@ public sealed class CrhnModel : IAssociativeMemory
     {
         var o = options ?? new CrhnTrainingOptions();
         ArgumentNullException.ThrowIfNull(images);
-        if (o.CodecEpochs <= 0 || o.BatchSize <= 0 || o.SraRounds < 0 || o.SraMinRounds < 0 || o.Patience < 0)
-            throw new ArgumentOutOfRangeException(nameof(options), o, "Codec epochs and batch size must be positive, SRA rounds and patience non-negative.");
-        if (!(o.LearningRate > 0) || double.IsInfinity(o.LearningRate) || !(o.FinalLearningRate > 0 && o.FinalLearningRate <= 1))
-            throw new ArgumentOutOfRangeException(nameof(options), o, "The learning rate must be positive and finite, the final learning rate a fraction in (0, 1].");
+        if (Invalid(o) is { } why) throw new ArgumentOutOfRangeException(nameof(options), o, why);
         var x = ToModel(images);
         double lo = Config.Range == DataRange.MinusOneToOne ? -1 : 0;
         var damage = o.Robust
@@ -276,6 +273,18 @@ public sealed class CrhnModel : IAssociativeMemory
         TrainedWith = o;
         return new TrainingReport([.. trained.CodecEpochs.Select(l => l.Loss)], trained.SraRounds, trained.FixedPoints, trained.Codes.Shape[0]);
     }
+
+    /// <summary>Why training options cannot train (null when they can).</summary>
+    private static string? Invalid(CrhnTrainingOptions o) =>
+        o.CodecEpochs <= 0 || o.BatchSize <= 0 || o.SraRounds < 0 || o.SraMinRounds < 0 || o.Patience < 0
+            ? "Codec epochs and batch size must be positive, SRA rounds and patience non-negative."
+        : !(o.LearningRate > 0 && o.LearningRate <= 1)
+            ? $"The learning rate must be in (0, 1]; found {o.LearningRate}."
+        : !(o.FinalLearningRate > 0 && o.FinalLearningRate <= 1)
+            ? $"The final learning rate must be a fraction in (0, 1]; found {o.FinalLearningRate}."
+        : !Enum.IsDefined(o.Rotations)
+            ? $"Rotations must be one of {string.Join(", ", Enum.GetNames<SraRotations>())}; found {(int)o.Rotations}."
+        : null;
 
     /// <summary>The largest σ of the robust training's Gaussian noise, as a fraction of the value
     /// range (0.5: σ up to 0.5 on [0, 1]; 0.3 left σ = 0.3 cues at the edge of what it saw).</summary>
@@ -378,14 +387,27 @@ public sealed class CrhnModel : IAssociativeMemory
             ? v : throw new ModelFormatException($"The model file's \"{key}\" entry is not a number: {Get(key)}.");
         int[] Ints(string key) => [.. Get(key).Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => int.TryParse(s, out var v) ? v : throw new ModelFormatException($"The model file's \"{key}\" entry is not a list of numbers: {Get(key)}."))];
         if (Get("kind") != "crhn") throw new ModelFormatException($"The model file holds a \"{Get("kind")}\" model, not a CRHN.");
-        var config = new CrhnConfig(Int("channels"), Int("height"), Int("width"), Ints("conv"), Int("kernel"), Int("stride"), Int("padding"),
-            Ints("dense"), Ints("rhn"), Enum.TryParse<DataRange>(Get("range"), out var range) ? range : throw new ModelFormatException($"Unknown data range {Get("range")}."),
-            (entries.TryGetValue("decoder", out var decoder) ? decoder : "tied") switch
-            {
-                "tied" => false,
-                "untied" => true,
-                var other => throw new ModelFormatException($"The model file's decoder is \"{other}\"; expected tied or untied."),
-            });
+        // Enum entries are written by name: a number or an undefined name is not a value of the enum.
+        T Named<T>(string key) where T : struct, Enum =>
+            Enum.TryParse<T>(Get(key), out var v) && Enum.IsDefined(v) && !Get(key).TrimStart('-').Any(char.IsAsciiDigit)
+                ? v : throw new ModelFormatException($"The model file's \"{key}\" entry is not one of {string.Join(", ", Enum.GetNames<T>())}: {Get(key)}.");
+        CrhnConfig config;
+        try
+        {
+            config = new CrhnConfig(Int("channels"), Int("height"), Int("width"), Ints("conv"), Int("kernel"), Int("stride"), Int("padding"),
+                Ints("dense"), Ints("rhn"), Named<DataRange>("range"),
+                (entries.TryGetValue("decoder", out var decoder) ? decoder : "tied") switch
+                {
+                    "tied" => false,
+                    "untied" => true,
+                    var other => throw new ModelFormatException($"The model file's decoder is \"{other}\"; expected tied or untied."),
+                });
+            _ = config.CodeLength;
+        }
+        catch (Exception e) when (e is ArgumentException or OverflowException)
+        {
+            throw new ModelFormatException($"The model file's config is not valid: {e.Message}");
+        }
         var tensors = tensorList.ToDictionary(t => t.Item1, t => t.Item2);
         // Check every shape the config implies against the file before building anything, so a
         // header cannot make the loader allocate more than the file holds.
@@ -393,8 +415,17 @@ public sealed class CrhnModel : IAssociativeMemory
             || config.ConvChannels.Concat(config.DenseWidths).Concat(config.RhnWidths).Any(v => v <= 0)
             || config.Channels <= 0 || config.Height <= 0 || config.Width <= 0 || config.Kernel <= 0 || config.Stride <= 0 || config.Padding < 0)
             throw new ModelFormatException("The model file's config has an empty layer list or a size that is not positive.");
-        var (kernelShapes, denseShapes) = TiedCodec.ParameterShapes(new CodecConfig(config.Channels, config.Height, config.Width,
+        Tuple<int[][], int[][]> parameterShapes;
+        try
+        {
+            parameterShapes = TiedCodec.ParameterShapes(new CodecConfig(config.Channels, config.Height, config.Width,
             [.. config.ConvChannels], config.Kernel, config.Stride, config.Padding, [.. config.DenseWidths], Latent.Binary, OutputMap.Tanh, false, config.UntiedDecoder));
+        }
+        catch (OverflowException e)
+        {
+            throw new ModelFormatException($"The model file's config is not valid: {e.Message}");
+        }
+        var (kernelShapes, denseShapes) = parameterShapes;
         int[] rhnSizes = [config.CodeLength, .. config.RhnWidths];
         var expected = kernelShapes.Select((s, i) => ($"codec.kernel.{i}", s))
             .Concat(denseShapes.Select((s, j) => ($"codec.dense.{j}", s)))
@@ -416,19 +447,21 @@ public sealed class CrhnModel : IAssociativeMemory
         }
         if (tensors.TryGetValue("memory.codes", out var stored))
         {
-            if (stored.Shape.Length != 2 || stored.Shape[1] != config.CodeLength || !stored.ToFloat64Array().All(v => v is 1.0 or -1.0))
-                throw new ModelFormatException($"The model file's stored codes are not ±1 rows of length {config.CodeLength}.");
+            if (stored.Dtype != Dtype.Float32 || stored.Shape.Length != 2 || stored.Shape[1] != config.CodeLength || !stored.ToFloat64Array().All(v => v is 1.0 or -1.0))
+                throw new ModelFormatException($"The model file's stored codes are not float32 ±1 rows of length {config.CodeLength}.");
             model._codes = stored;
         }
         if (entries.ContainsKey("codecEpochs"))
             model.TrainedWith = new CrhnTrainingOptions(Int("codecEpochs"), Int("batchSize"),
                 double.TryParse(Get("learningRate"), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var lr)
                     ? lr : throw new ModelFormatException($"The model file's learning rate is not a number: {Get("learningRate")}."),
-                Int("sraRounds"), Enum.TryParse<SraRotations>(Get("rotations"), out var rot) ? rot : SraRotations.Both,
+                Int("sraRounds"), Named<SraRotations>("rotations"),
                 // Files from before these options were trained the reference's way.
                 entries.ContainsKey("sraMinRounds") ? Int("sraMinRounds") : 0, entries.ContainsKey("robust") && Bool("robust"),
                 entries.ContainsKey("finalLearningRate") ? Double("finalLearningRate") : 1.0, entries.ContainsKey("keepBest") && Bool("keepBest"),
                 entries.ContainsKey("patience") ? Int("patience") : 0);
+        if (model.TrainedWith is { } trained && Invalid(trained) is { } why)
+            throw new ModelFormatException($"The model file's training options are not valid: {why}");
         return model;
     }
 
@@ -452,6 +485,11 @@ public sealed class CrhnModel : IAssociativeMemory
     public ModelCheck Check(int trials = 200, int steps = 10, int seed = 1, CancellationToken cancellationToken = default)
     {
         var codes = _codes ?? throw new InvalidOperationException("The model has no stored patterns: call Fit, or load a model saved after Fit.");
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(trials);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(steps);
+        var nonFinite = Weights().Where(w => !w.Item2.IsFinite()).Select(w => w.Item1).ToList();
+        if (nonFinite.Count > 0)
+            return new ModelCheck([new CheckRow("every weight finite", $"NaN or infinite values in {string.Join(", ", nonFinite)}", "all finite", false)]);
         var r = RhnChecks.run(_rhn, codes, trials, steps, (ulong)seed, cancellationToken);
         var memory = new CrhnMemory(_codec, Microsoft.FSharp.Core.FSharpOption<RhnNetwork>.Some(_rhn));
         var storedCodes = Microsoft.FSharp.Core.FSharpOption<RawTensor>.Some(codes);

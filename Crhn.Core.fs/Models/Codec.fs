@@ -283,7 +283,11 @@ type TiedCodec private (config: CodecConfig, seed: uint64, frozen: Tensor[] opti
                             objective + offDiagonal * training.Spread, loss
                 objective.Backward()
                 adam.Step()
-                total <- total + loss.ToScalar() * float len
+                let value = loss.ToScalar()
+                if not (Double.IsFinite value) then
+                    raise (InvalidOperationException(
+                        sprintf "codec: the loss became %g in epoch %d, batch %d: training diverged; try a smaller learning rate than %g." value epoch (b + 1) training.LearningRate))
+                total <- total + value * float len
             let measured = if training.KeepBest then cleanLoss () else total / float n
             if measured < best then
                 best <- measured

@@ -81,6 +81,11 @@ module ModelFile =
         // Each entry takes at least 8 bytes: a count beyond what is left is malformed.
         need (int64 entryCount * 8L) "the entries"
         let entries = [ for _ in 1u .. entryCount -> let k = text "an entry key" in k, text "an entry value" ]
+        let twice (what: string) (names: string list) =
+            match names |> List.countBy id |> List.tryFind (fun (_, n) -> n > 1) with
+            | Some(name, _) -> fail (sprintf "The model file is malformed: %s \"%s\" appears more than once." what name)
+            | None -> ()
+        twice "the entry" (List.map fst entries)
         let tensorCount = u32 "the tensor count"
         need (int64 tensorCount * 9L) "the tensors"
         let tensors =
@@ -102,18 +107,35 @@ module ModelFile =
                 need (count * size) (sprintf "tensor %s" name)
                 let dims = shape |> Array.map int
                 let t =
-                    if dtype = 0uy then Backends.Current().OfFloat32(dims, Array.init (int count) (fun i -> BitConverter.ToSingle(body, pos + 4 * i)))
-                    else Backends.Current().OfFloat64(dims, Array.init (int count) (fun i -> BitConverter.ToDouble(body, pos + 8 * i)))
+                    if dtype = 0uy then
+                        let values = Array.init (int count) (fun i -> BitConverter.ToSingle(body, pos + 4 * i))
+                        if not (Array.forall Single.IsFinite values) then fail (sprintf "The model file's tensor %s holds NaN or infinite values." name)
+                        Backends.Current().OfFloat32(dims, values)
+                    else
+                        let values = Array.init (int count) (fun i -> BitConverter.ToDouble(body, pos + 8 * i))
+                        if not (Array.forall Double.IsFinite values) then fail (sprintf "The model file's tensor %s holds NaN or infinite values." name)
+                        Backends.Current().OfFloat64(dims, values)
                 pos <- pos + int (count * size)
                 name, t ]
         if pos <> body.Length then fail (sprintf "The model file is malformed: %d unexpected bytes follow the last tensor." (body.Length - pos))
+        twice "the tensor" (List.map fst tensors)
         entries, tensors
 
-    /// Writes atomically: a temporary file beside the target, flushed to disk, renamed over it.
+    /// How long a temporary file of an interrupted save is left alone (a save in progress in
+    /// another process may still own it); older ones are removed by the next save of the target.
+    let StaleAfter = TimeSpan.FromMinutes 10.0
+
+    /// Writes atomically: a temporary file beside the target, flushed to disk, renamed over it;
+    /// the temporary file is removed if the write fails, and temporary files of the same target
+    /// that earlier saves left behind (killed processes) are removed once older than StaleAfter.
     let save (path: string) (entries: (string * string) list) (tensors: (string * RawTensor) list) =
         let full = Path.GetFullPath path
         let dir = Path.GetDirectoryName full
         if not (Directory.Exists dir) then raise (DirectoryNotFoundException(sprintf "The folder %s does not exist." dir))
+        for stale in Directory.EnumerateFiles(dir, sprintf ".%s.*.tmp" (Path.GetFileName full)) do
+            try
+                if DateTime.UtcNow - File.GetLastWriteTimeUtc stale > StaleAfter then File.Delete stale
+            with :? IOException | :? UnauthorizedAccessException -> ()
         let tmp = Path.Combine(dir, sprintf ".%s.%s.tmp" (Path.GetFileName full) (Guid.NewGuid().ToString("N")))
         try
             do
