@@ -65,6 +65,61 @@ public class ExperimentCommandTests
         finally { dir.Delete(true); }
     }
 
+    /// <summary>Runs the CLI and keeps its two streams apart.</summary>
+    private static (int Code, string Out, string Err) RunSplit(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Cli());
+        foreach (var a in args) start.ArgumentList.Add(a);
+        start.Environment["COLUMNS"] = "200";
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        return (process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    public static TheoryData<string, string> BadCommandLines() => new()
+    {
+        { "--bogus", "Unrecognized command or argument '--bogus'" },
+        { "experiment", "Required command was not provided" },
+        { "verify --runs abc", "Cannot parse argument 'abc'" },
+        { "verify --runs 99999999999", "Cannot parse argument '99999999999'" },
+        { "verify --runs -1", "--runs must be positive" },
+        { "verify --only Z9", "no proposition id starts with" },
+        { "verify --model /nonexistent/model.crhn", "no model file at" },
+        { "verify --model /etc/hostname", "not a Crhn model file" },
+        { "experiment fig4 --columns -5", "--columns -5: each count must be from 1 to 95" },
+        { "experiment table2 --columns 1000", "--columns 1000: each count must be from 1 to 95" },
+        { "experiment table2 --sigma abc", "--sigma: abc is not a number" },
+        { "experiment table2 --data nowhere:x", "nowhere" },
+        { "experiment poster --steps 0", "each K must be in 1" },
+        { "experiment table2 --backend gpu", "'gpu' is not a backend" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadCommandLines))]
+    public void A_bad_command_line_is_one_line_on_stderr_and_exit_code_2(string commandLine, string expected)
+    {
+        var (code, stdout, stderr) = RunSplit(commandLine.Split(' '));
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, $"expected one line on stderr, found {lines.Length}:\n{stderr}");
+        Assert.StartsWith("error: ", lines[0]);
+        Assert.Contains(expected, lines[0]);
+        Assert.DoesNotContain("Exception", lines[0]);
+    }
+
+    [Fact]
+    public void Help_is_printed_when_asked_for_and_exits_0()
+    {
+        var (code, stdout, stderr) = RunSplit("experiment", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("Usage:", stdout);
+        Assert.Equal("", stderr);
+    }
+
     [Fact]
     public void A_backend_that_cannot_be_had_is_one_line_and_exit_code_2()
     {

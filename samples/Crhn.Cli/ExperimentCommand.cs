@@ -18,7 +18,7 @@ internal static class ExperimentCommand
         command.Subcommands.Add(Table1());
         command.Subcommands.Add(Table2());
         command.Subcommands.Add(Figure("fig4", "Figure 4: clean | cue | MHN | PCN | CRHN under masking (10/50/80 of 96 columns) and Gaussian noise.", "masking and noise",
-            (s, p) => [.. Runs.MaskConditions(s, Ints(p, "--columns")), .. Runs.NoiseConditions(Doubles(p, "--sigma"))],
+            (s, p) => [.. Runs.MaskConditions(s, Columns(p, "--columns")), .. Runs.NoiseConditions(Doubles(p, "--sigma"))],
             new Option<string[]>("--columns") { Description = "Masked columns as on a 96-pixel image, scaled to --size.", DefaultValueFactory = _ => ["10,50,80"], AllowMultipleArgumentsPerToken = true },
             new Option<string[]>("--sigma") { Description = "Noise standard deviations on the [0, 1] scale.", DefaultValueFactory = _ => ["0.1,0.2,0.3"], AllowMultipleArgumentsPerToken = true }));
         command.Subcommands.Add(Figure("fig5", "Figure 5: clean | cue | MHN | PCN | CRHN under brightness and contrast changes.", "brightness and contrast",
@@ -141,7 +141,7 @@ internal static class ExperimentCommand
         command.SetAction(p => Guard(() =>
         {
             var s = Settings(c, p, "table2");
-            return Finish(Runs.Table2(s, Doubles(p, sigma), Ints(p, columns), Start(s, "table2", out var run)), run);
+            return Finish(Runs.Table2(s, Doubles(p, sigma), Columns(p, columns), Start(s, "table2", out var run)), run);
         }));
         return command;
     }
@@ -175,7 +175,7 @@ internal static class ExperimentCommand
         command.SetAction(p => Guard(() =>
         {
             var s = Settings(c, p, "recall", p.GetValue(untied)) with { WithBaselines = false };
-            return Finish(Runs.Recall(s, Doubles(p, sigma), Ints(p, columns), Start(s, "recall", out var run)), run);
+            return Finish(Runs.Recall(s, Doubles(p, sigma), Columns(p, columns), Start(s, "recall", out var run)), run);
         }));
         return command;
     }
@@ -217,9 +217,10 @@ internal static class ExperimentCommand
         {
             return run();
         }
-        catch (Exception e) when (e is UsageException or ArgumentException or Crhn.DataFormatException or Crhn.ProviderUnavailableException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is UsageException or ArgumentException or Crhn.DataFormatException or Crhn.ProviderUnavailableException
+                                       or IOException or UnauthorizedAccessException or OverflowException or OutOfMemoryException)
         {
-            AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(FirstLine(e.Message))}");
+            Console.Error.WriteLine($"error: {FirstLine(e.Message)}");
             return 2;
         }
     }
@@ -238,6 +239,12 @@ internal static class ExperimentCommand
         [.. Items(p, option).Select(v => double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && double.IsFinite(d) ? d : throw new UsageException($"{option.Name}: {v} is not a number."))];
 
     private static int[] Ints(ParseResult p, string name) => Ints(p, (Option<string[]>)p.CommandResult.Command.Options.First(o => o.Name == name));
+
+    /// <summary>Masked column counts, as on a 96-pixel image: each from 1 to 95.</summary>
+    private static int[] Columns(ParseResult p, Option<string[]> option) =>
+        [.. Ints(p, option).Select(c => c is >= 1 and <= 95 ? c : throw new UsageException($"{option.Name} {c}: each count must be from 1 to 95 (columns of a 96-pixel image)."))];
+
+    private static int[] Columns(ParseResult p, string name) => Columns(p, (Option<string[]>)p.CommandResult.Command.Options.First(o => o.Name == name));
 
     private static double[] Doubles(ParseResult p, string name) => Doubles(p, (Option<string[]>)p.CommandResult.Command.Options.First(o => o.Name == name));
 }

@@ -15,6 +15,13 @@ var backend = new Option<string?>("--backend")
 };
 root.Options.Add(backend);
 var parsed = root.Parse(args);
+// One error contract for every subcommand: a bad command line is one line on stderr and exit 2
+// (help only when asked for).
+if (parsed.Errors.Count > 0)
+{
+    Console.Error.WriteLine($"error: {string.Join("; ", parsed.Errors.Select(e => e.Message.TrimEnd('.')))}.");
+    return 2;
+}
 IDisposable? chosen = null;
 if (parsed.GetValue(backend) is { } name)
 {

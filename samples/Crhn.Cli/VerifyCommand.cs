@@ -27,24 +27,29 @@ internal static class VerifyCommand
 
     private static int CheckModel(FileInfo file, int trials, bool json)
     {
+        if (trials <= 0)
+        {
+            Console.Error.WriteLine($"error: --runs must be positive, found {trials}.");
+            return 2;
+        }
         if (!file.Exists)
         {
-            Console.Error.WriteLine($"No model file at {file.FullName}.");
+            Console.Error.WriteLine($"error: no model file at {file.FullName}.");
             return 2;
         }
         CrhnModel model;
         try { model = CrhnModel.Load(file.FullName); }
-        catch (Crhn.ModelFormatException e)
+        catch (Exception e) when (e is Crhn.ModelFormatException or IOException or UnauthorizedAccessException)
         {
-            Console.Error.WriteLine($"{file.Name}: {e.Message}");
+            Console.Error.WriteLine($"error: {file.Name}: {e.Message}");
             return 2;
         }
         if (model.StoredCount == 0)
         {
-            Console.Error.WriteLine($"{file.Name} holds no stored patterns (it was saved before Fit): there is nothing to check.");
+            Console.Error.WriteLine($"error: {file.Name} holds no stored patterns (it was saved before Fit): there is nothing to check.");
             return 2;
         }
-        var check = model.Check(trials: Math.Max(1, trials));
+        var check = model.Check(trials: trials);
         if (json)
         {
             Console.WriteLine(JsonSerializer.Serialize(new
@@ -69,7 +74,7 @@ internal static class VerifyCommand
     {
         if (runs <= 0)
         {
-            Console.Error.WriteLine($"--runs must be positive, found {runs}.");
+            Console.Error.WriteLine($"error: --runs must be positive, found {runs}.");
             return 2;
         }
         if (seed is not null)
@@ -77,14 +82,14 @@ internal static class VerifyCommand
             try { Verify.parseSeed(seed); }
             catch (FormatException e)
             {
-                Console.Error.WriteLine($"--seed: {e.Message}.");
+                Console.Error.WriteLine($"error: --seed: {e.Message}.");
                 return 2;
             }
         }
         var selected = Propositions.all.Where(p => only is null || p.Id.StartsWith(only, StringComparison.OrdinalIgnoreCase)).ToList();
         if (selected.Count == 0)
         {
-            Console.Error.WriteLine($"No proposition id starts with \"{only}\". Ids: {string.Join(", ", Propositions.all.Select(p => p.Id))}.");
+            Console.Error.WriteLine($"error: no proposition id starts with \"{only}\". Ids: {string.Join(", ", Propositions.all.Select(p => p.Id))}.");
             return 2;
         }
         var seedOption = seed is null ? null : Microsoft.FSharp.Core.FSharpOption<string>.Some(seed);
