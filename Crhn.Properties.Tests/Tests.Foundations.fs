@@ -162,13 +162,15 @@ type FoundationTests() =
             Assert.Equal(2, trace.Length)
             Assert.Contains("/nonexistent/libopenblas.so.0: no such file", trace.[0])
             Assert.StartsWith("libcrhn-no-such-library.so:", trace.[1])
-        let missing () : Result<ILinearAlgebraProvider, string> = Error "OpenBLAS could not be loaded. Tried: /x/libopenblas.so.0: no such file"
+        let missing () : Result<ILinearAlgebraProvider, string> = Error "OpenBLAS could not be loaded (install Debian's libopenblas0-pthread). Tried:\n  /x/libopenblas.so.0: no such file\n  libopenblas.so: no such file"
         let e = Assert.Throws<ProviderUnavailableException>(fun () -> LinearAlgebra.chooseWith missing "openblas" |> ignore)
         Assert.Contains("CRHN_BACKEND=openblas", e.Message)
         Assert.Contains("/x/libopenblas.so.0", e.Message)
         let p, why = LinearAlgebra.chooseWith missing "auto"
         Assert.Equal("managed", p.Name)
         Assert.Contains("fell back to managed", why)
+        Assert.DoesNotContain("\n", why)
+        Assert.Contains("libopenblas0-pthread", why)
 
     [<Fact>]
     member _.``PNG chunks carry the standard CRC-32 and the file its signature`` () =

@@ -31,7 +31,10 @@ module LinearAlgebra =
         | "auto" | "cpu" ->
             match openBlas () with
             | Ok p -> p, "auto: OpenBLAS loaded"
-            | Error why -> Managed (), "auto: fell back to managed because " + why
+            | Error why ->
+                // The engine line is one line: the reason's first line (the paths tried follow it).
+                let first = why.Split('\n').[0].TrimEnd(':', ' ', '.').Replace(" Tried", "")
+                Managed (), "auto: fell back to managed because " + first
         | other when other.StartsWith "torch" ->
             // The torch backend runs its own linear algebra; CPU tensors made beside it use auto's choice.
             match openBlas () with
