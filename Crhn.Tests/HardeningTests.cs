@@ -123,6 +123,40 @@ public class HardeningTests : IDisposable
     }
 
     [Fact]
+    public void Sizes_whose_products_overflow_are_refused_naming_the_parameter()
+    {
+        Assert.Equal("count", Assert.Throws<ArgumentOutOfRangeException>(() => ImageBatch.Procedural(1, 65536, 1, 256, 256)).ParamName);
+        Assert.Equal("count", Assert.Throws<ArgumentOutOfRangeException>(() => ImageBatch.FromFloats([], 65536, 65536, 65536, 65536)).ParamName);
+        Assert.Equal("count", Assert.Throws<ArgumentOutOfRangeException>(() => ImageBatch.Load("fashion-mnist", 1, 3, 30000, 30000)).ParamName);
+        Assert.Equal("config", Assert.Throws<ArgumentException>(() => CrhnModel.Create(new CrhnConfig(Height: 131072, Width: 131072), 1)).ParamName);
+    }
+
+    public static TheoryData<CrhnConfig> ConfigsCreateRefuses() =>
+    [
+        new CrhnConfig(Range: (DataRange)7),
+        new CrhnConfig(Height: 33, Width: 32),
+        new CrhnConfig(Stride: int.MaxValue),
+        new CrhnConfig(Padding: 1 << 30),
+    ];
+
+    [Theory]
+    [MemberData(nameof(ConfigsCreateRefuses))]
+    public void Create_refuses_a_config_it_cannot_serve(CrhnConfig config)
+    {
+        Assert.Equal("config", Assert.Throws<ArgumentException>(() => CrhnModel.Create(config, 1)).ParamName);
+    }
+
+    [Fact]
+    public void Companion_non_square_images_whose_axes_shrink_alike_are_served()
+    {
+        var images = ImageBatch.Procedural(seed: 2, count: 4, channels: 3, height: 32, width: 48);
+        var model = CrhnModel.Create(new CrhnConfig(Height: 32, Width: 48, ConvLayers: [4, 8], DenseLayers: [64], RhnHidden: [48]), 1);
+        model.Fit(images, new CrhnTrainingOptions(CodecEpochs: 2, BatchSize: 4, SraRounds: 2, SraMinRounds: 0));
+        var r = model.Retrieve(images);
+        Assert.Equal((4, 3, 32, 48), (r.Images.Count, r.Images.Channels, r.Images.Height, r.Images.Width));
+    }
+
+    [Fact]
     public void A_save_removes_stale_temporary_files_of_its_target_and_leaves_fresh_ones()
     {
         var path = Path.Combine(_dir, "model.crhn");

@@ -233,11 +233,22 @@ public sealed class CrhnModel : IAssociativeMemory
     public static CrhnModel Create(CrhnConfig config, int seed)
     {
         ArgumentNullException.ThrowIfNull(config);
+        if (!Enum.IsDefined(config.Range))
+            throw new ArgumentException($"Range must be one of {string.Join(", ", Enum.GetNames<DataRange>())}; found {(int)config.Range}.", nameof(config));
+
         if (config.DenseWidths.Count == 0)
             throw new ArgumentException("A CRHN needs at least one dense layer: the last one's width is the code length.", nameof(config));
-        var codec = new TiedCodec(new CodecConfig(config.Channels, config.Height, config.Width, [.. config.ConvChannels],
-            config.Kernel, config.Stride, config.Padding, [.. config.DenseWidths], Latent.Binary,
-            config.Range == DataRange.ZeroToOne ? OutputMap.Sigmoid : OutputMap.Tanh, false, config.UntiedDecoder), (ulong)seed);
+        TiedCodec codec;
+        try
+        {
+            codec = new TiedCodec(new CodecConfig(config.Channels, config.Height, config.Width, [.. config.ConvChannels],
+                config.Kernel, config.Stride, config.Padding, [.. config.DenseWidths], Latent.Binary,
+                config.Range == DataRange.ZeroToOne ? OutputMap.Sigmoid : OutputMap.Tanh, false, config.UntiedDecoder), (ulong)seed);
+        }
+        catch (OverflowException)
+        {
+            throw new ArgumentException($"A {config.Channels}×{config.Height}×{config.Width} input through this stack is too large: its sizes overflow 32-bit counts.", nameof(config));
+        }
         var rhn = new RhnNetwork([config.CodeLength, .. config.RhnWidths], Rng.named((ulong)seed, "rhn"), null);
         return new CrhnModel(config, codec, rhn);
     }

@@ -161,11 +161,18 @@ public sealed class ImageBatch
     internal static ImageBatch FromModelValues(float[] values, int count, int channels, int height, int width) =>
         new(values, count, channels, height, width);
 
+    /// <summary>The most values (images × channels × height × width) one batch holds: the largest .NET array.</summary>
+    public const long MaxValues = 2_147_483_591;
+
     private static void CheckDimensions(int count, int channels, int height, int width)
     {
         if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "The image count must not be negative.");
         if (channels <= 0) throw new ArgumentOutOfRangeException(nameof(channels), channels, "Channels must be positive.");
         if (height <= 0) throw new ArgumentOutOfRangeException(nameof(height), height, "Height must be positive.");
         if (width <= 0) throw new ArgumentOutOfRangeException(nameof(width), width, "Width must be positive.");
+        // In float64, so that no product of the four can wrap around.
+        double values = (double)count * channels * height * width;
+        if (values > MaxValues)
+            throw new ArgumentOutOfRangeException(nameof(count), count, $"{count}×{channels}×{height}×{width} images are {values:G4} values, more than one batch holds ({MaxValues}).");
     }
 }

@@ -89,6 +89,8 @@ type TiedCodec private (config: CodecConfig, seed: uint64, frozen: Tensor[] opti
            || Array.exists (fun c -> c <= 0) config.Channels || Array.exists (fun c -> c <= 0) config.Dense
            || config.Kernel <= 0 || config.Stride <= 0 || config.Padding < 0 then
             raise (ArgumentException("codec: expected positive input channels and size, at least one conv layer, and positive channels, widths, kernel and stride.", "config"))
+        if config.Padding >= config.Kernel || config.Stride > max config.Height config.Width || config.Kernel > config.Height + 2 * config.Padding || config.Kernel > config.Width + 2 * config.Padding then
+            raise (ArgumentException(sprintf "codec: kernel %d, stride %d and padding %d do not fit a %d×%d input: the padding must be smaller than the kernel, the stride at most the input's size, and the kernel within the padded input." config.Kernel config.Stride config.Padding config.Height config.Width, "config"))
     let inputs = Array.append [| config.InputChannels |] config.Channels.[.. config.Channels.Length - 2]
     let layerCount = config.Channels.Length
     /// Parameter `index` (in Parameters' order): a fresh one, or a constant view of a frozen codec's.
@@ -126,11 +128,18 @@ type TiedCodec private (config: CodecConfig, seed: uint64, frozen: Tensor[] opti
             let first = layerCount + config.Dense.Length + (if config.Biases then 2 * layerCount else 0)
             Array.init layerCount (fun k -> parameter (first + k) (fun () -> kernels.[k].Primal.MulScalar 1.0)),
             Array.init dense.Length (fun j -> parameter (first + layerCount + j) (fun () -> dense.[j].Primal.MulScalar 1.0))
-    /// The output padding that makes decoder layer k return exactly the size encoder layer k took in.
+    /// The output padding that makes decoder layer k return exactly the size encoder layer k took
+    /// in (one value serves both axes: a size whose axes need different ones is refused below).
     let outputPadding (k: int) =
         let h, _ = sizes.[k]
         let hOut, _ = sizes.[k + 1]
         h - Shape.convTransposeOutput hOut config.Kernel config.Stride config.Padding 0
+    do
+        for k in 0 .. layerCount - 1 do
+            let _, w = sizes.[k]
+            let _, wOut = sizes.[k + 1]
+            if w - Shape.convTransposeOutput wOut config.Kernel config.Stride config.Padding 0 <> outputPadding k then
+                raise (ArgumentException(sprintf "codec: a %d×%d input cannot be decoded back to its size: layer %d takes %A in, and its transposed convolution would need a different output padding along the two axes. Use a height and width that shrink alike (equal, or both multiples of the stride's powers)." config.Height config.Width k sizes.[k], "config"))
 
     /// A codec with this config and seed, its parameters freshly initialised.
     new(config: CodecConfig, seed: uint64) = TiedCodec(config, seed, None)
