@@ -28,7 +28,7 @@ module Cifar =
         else raise (ArgumentException(sprintf "cifar10: the folder %s does not exist." folder, "folder"))
 
     let private records (path: string) =
-        let length = FileInfo(path).Length
+        let length = (Files.regular path).Length
         if length % int64 RecordBytes <> 0L then
             raise (DataFormatException(sprintf "%s: length %d is not a multiple of %d (one label byte and a 3×32×32 image)." path length RecordBytes))
         int (length / int64 RecordBytes)

@@ -83,7 +83,7 @@ module Folder =
     /// Decodes one .png, .ppm, .pgm, .jpg, .jpeg or .webp file to (channels, height, width,
     /// values); errors name the file.
     let readImage (path: string) =
-        let bytes = File.ReadAllBytes path
+        let bytes = Files.read path
         try
             match Path.GetExtension(path).ToLowerInvariant() with
             | ".png" -> Png.decode bytes

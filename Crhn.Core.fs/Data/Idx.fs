@@ -14,37 +14,83 @@ module Idx =
     /// Where Debian's dataset-fashion-mnist installs the files.
     let FashionMnistFolder = "/usr/share/datasets/fashion-mnist"
 
-    let private bytesOf (path: string) =
-        let raw = File.ReadAllBytes path
-        if raw.Length >= 2 && raw.[0] = 0x1Fuy && raw.[1] = 0x8Buy then
-            use gz = new GZipStream(new MemoryStream(raw), CompressionMode.Decompress)
-            use out = new MemoryStream()
-            try gz.CopyTo out
-            with :? InvalidDataException as e -> raise (DataFormatException(sprintf "%s: the gzip stream is corrupt (%s)." path e.Message))
-            out.ToArray()
-        else raw
+    /// An idx file opened (gzipped or not) and its header read: the stream at the data, the
+    /// dimensions and the number of values they declare (checked against Files.MaxBytes, and for
+    /// an uncompressed file against its length, before any data is read).
+    let private openIdx (path: string) =
+        let fail msg = raise (DataFormatException(sprintf "%s: %s" path msg))
+        let target = Files.regular path
+        let file = new FileStream(target.FullName, FileMode.Open, FileAccess.Read, FileShare.Read)
+        let gz = file.ReadByte() = 0x1F && file.ReadByte() = 0x8B
+        file.Position <- 0L
+        let stream: Stream = if gz then new GZipStream(file, CompressionMode.Decompress) else file
+        try
+            let exactly (n: int) =
+                let buffer = Array.zeroCreate<byte> n
+                let mutable got = 0
+                let mutable ended = false
+                while got < n && not ended do
+                    let k = stream.Read(buffer, got, n - got)
+                    if k = 0 then ended <- true else got <- got + k
+                if ended then fail "the header is truncated."
+                buffer
+            let head = exactly 4
+            if head.[0] <> 0uy || head.[1] <> 0uy then fail "not an idx file (it does not start with two zero bytes)."
+            if head.[2] <> 0x08uy then fail (sprintf "element type 0x%02x is not unsigned byte (0x08)." head.[2])
+            let rank = int head.[3]
+            if rank < 1 then fail "the header is truncated."
+            let d = exactly (4 * rank)
+            let dims = Array.init rank (fun i -> (int d.[4 * i] <<< 24) ||| (int d.[4 * i + 1] <<< 16) ||| (int d.[4 * i + 2] <<< 8) ||| int d.[4 * i + 3])
+            if Array.exists (fun v -> v < 0) dims then fail (sprintf "negative dimension in %A." dims)
+            // In float64, so that no product of declared dimensions can overflow the check.
+            let declared = dims |> Array.fold (fun acc v -> acc * float v) 1.0
+            if declared > float Files.MaxBytes then
+                fail (sprintf "the header declares %s = %.0f values, more than the %d a reader reads." (String.Join("×", dims)) declared Files.MaxBytes)
+            let count = int64 declared
+            let follow = target.Length - int64 (4 + 4 * rank)
+            if not gz && count <> follow then
+                fail (sprintf "the header declares %s = %d values but %d bytes follow it." (String.Join("×", dims)) count follow)
+            stream, dims, count
+        with _ ->
+            stream.Dispose()
+            reraise ()
+
+    /// Reads `take` of the `declared` values from an opened idx stream, then inflates the rest (in
+    /// small pieces) only to check that exactly `declared` values are there: inflation stops at
+    /// the size the header implies.
+    let private values (path: string) (stream: Stream) (declared: int64) (take: int) =
+        let fail msg = raise (DataFormatException(sprintf "%s: %s" path msg))
+        try
+            let data = Array.zeroCreate<byte> take
+            let mutable got = 0
+            while got < take do
+                let k = stream.Read(data, got, take - got)
+                if k = 0 then fail (sprintf "the data is truncated: %d values are declared, %d are there." declared got)
+                got <- got + k
+            let scratch = Array.zeroCreate<byte> 65536
+            let mutable left = declared - int64 take
+            while left > 0L do
+                let k = stream.Read(scratch, 0, int (min left 65536L))
+                if k = 0 then fail (sprintf "the data is truncated: %d values are declared, %d are there." declared (declared - left))
+                left <- left - int64 k
+            if stream.Read(scratch, 0, 1) > 0 then fail (sprintf "more data follows the %d values the header declares." declared)
+            data
+        with :? InvalidDataException as e -> fail (sprintf "the gzip stream is corrupt (%s)." e.Message)
 
     /// The dimensions and unsigned-byte data of an idx file.
     let read (path: string) =
-        let b = bytesOf path
-        let fail msg = raise (DataFormatException(sprintf "%s: %s" path msg))
-        if b.Length < 4 || b.[0] <> 0uy || b.[1] <> 0uy then fail "not an idx file (it does not start with two zero bytes)."
-        if b.[2] <> 0x08uy then fail (sprintf "element type 0x%02x is not unsigned byte (0x08)." b.[2])
-        let rank = int b.[3]
-        if rank < 1 || b.Length < 4 + 4 * rank then fail "the header is truncated."
-        let dims = Array.init rank (fun i -> (int b.[4 + 4 * i] <<< 24) ||| (int b.[5 + 4 * i] <<< 16) ||| (int b.[6 + 4 * i] <<< 8) ||| int b.[7 + 4 * i])
-        if Array.exists (fun d -> d < 0) dims then fail (sprintf "negative dimension in %A." dims)
-        let count = dims |> Array.fold (fun acc d -> acc * int64 d) 1L
-        let offset = 4 + 4 * rank
-        if count <> int64 (b.Length - offset) then
-            fail (sprintf "the header declares %s = %d values but %d bytes follow it." (String.Join("×", dims)) count (b.Length - offset))
-        dims, b.[offset ..]
+        let stream, dims, declared = openIdx path
+        use _ = stream
+        dims, values path stream declared (int declared)
 
     /// The first `count` images of an idx image file as N×1×H×W float32 values in [0, 1].
+    /// Only the `count` images' bytes are kept; the rest of the file is checked and dropped.
     let images (path: string) (count: int) =
-        let dims, data = read path
+        let stream, dims, declared = openIdx path
+        use _ = stream
         if dims.Length <> 3 then raise (DataFormatException(sprintf "%s: expected an image file (rank 3), found rank %d." path dims.Length))
         let n, h, w = dims.[0], dims.[1], dims.[2]
         if count < 0 || count > n then
             raise (ArgumentOutOfRangeException("count", count, sprintf "%s holds %d images; %d were asked for." path n count))
+        let data = values path stream declared (count * h * w)
         [| 1; h; w |], Array.init (count * h * w) (fun i -> float32 data.[i] / 255.0f)

@@ -97,6 +97,10 @@ module Png =
     /// Decodes PNG bytes to (channels, height, width, values): C×H×W channel planes in [0, 1], with
     /// C = 1 for grey and grey+alpha and C = 3 for RGB, RGBA and palette images (alpha dropped).
     /// Takes 8-bit, non-interlaced images; checks every chunk's CRC.
+    /// The most bytes of float32 values the decoder makes of one image (256 MiB: 8,192² RGB).
+    [<Literal>]
+    let MaxDecodedBytes = 268435456L
+
     let decode (bytes: byte[]) =
         let fail msg = raise (DataFormatException("png: " + msg))
         let signature = [| 0x89uy; 0x50uy; 0x4Euy; 0x47uy; 0x0Duy; 0x0Auy; 0x1Auy; 0x0Auy |]
@@ -148,14 +152,26 @@ module Png =
             | c -> fail (sprintf "colour type %d; expected 0, 2, 3, 4 or 6." c)
         let width, height = int width, int height
         let stride = width * samples
+        // The pixels (and the float32 image made of them) must fit the reader's bound before
+        // anything is inflated; inflation then stops at the size the header implies.
+        let expected = int64 height * int64 (stride + 1)
+        if expected * 4L > MaxDecodedBytes then
+            fail (sprintf "a %d×%d image with %d bytes a pixel decodes to %d bytes of float32 values, more than the %d a reader makes of one image." width height samples (expected * 4L) MaxDecodedBytes)
         let raw =
             use z = new ZLibStream(new MemoryStream(idat.ToArray()), CompressionMode.Decompress)
-            use out = new MemoryStream()
-            try z.CopyTo out
+            let out = Array.zeroCreate<byte> (int expected)
+            let mutable got = 0
+            try
+                let mutable ended = false
+                while got < out.Length && not ended do
+                    let k = z.Read(out, got, out.Length - got)
+                    if k = 0 then ended <- true else got <- got + k
+                if got = out.Length && z.Read(Array.zeroCreate<byte> 1, 0, 1) > 0 then
+                    fail (sprintf "the IDAT stream inflates to more than the %d bytes a %d×%d image needs." out.Length width height)
             with :? InvalidDataException as e -> fail (sprintf "the IDAT zlib stream is corrupt (%s)." e.Message)
-            out.ToArray()
-        if raw.Length <> height * (stride + 1) then
-            fail (sprintf "a %d×%d image with %d bytes a pixel needs %d decompressed bytes, found %d." width height samples (height * (stride + 1)) raw.Length)
+            if got <> out.Length then
+                fail (sprintf "a %d×%d image with %d bytes a pixel needs %d decompressed bytes, found %d." width height samples out.Length got)
+            out
         let pixels = unfilter raw height stride samples
         let plane = height * width
         match colour with

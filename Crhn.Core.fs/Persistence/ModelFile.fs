@@ -148,4 +148,10 @@ module ModelFile =
 
     /// Reads a model file (throws ModelFormatException when it is not a readable model, and the
     /// usual IO exceptions when it cannot be opened).
-    let load (path: string) = ofBytes (File.ReadAllBytes path)
+    /// Only a regular file is read (links followed): a pipe, a device or an empty file is refused
+    /// without being opened (Data.Files).
+    let load (path: string) =
+        let bytes =
+            try Data.Files.read path
+            with :? DataFormatException as e -> raise (ModelFormatException e.Message)
+        ofBytes bytes
