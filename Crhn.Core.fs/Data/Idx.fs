@@ -51,7 +51,11 @@ module Idx =
             if not gz && count <> follow then
                 fail (sprintf "the header declares %s = %d values but %d bytes follow it." (String.Join("×", dims)) count follow)
             stream, dims, count
-        with _ ->
+        with
+        | :? InvalidDataException as e ->
+            stream.Dispose()
+            fail (sprintf "the gzip stream is corrupt (%s)." e.Message)
+        | _ ->
             stream.Dispose()
             reraise ()
 

@@ -1,0 +1,110 @@
+namespace Crhn.Properties
+
+open System
+open System.IO
+open System.IO.Compression
+open Crhn
+open Crhn.Core
+open Crhn.Core.Data
+open Xunit
+
+/// Fuzzing of every byte-level reader: mutants of a valid input (bytes flipped, truncated at every
+/// kind of length, header fields set to 0, −1, 2³¹ and 2⁶³, junk appended) must either read or fail
+/// with the reader's documented exception, never another one, and never make the process hold
+/// more than 1 GB. CRHN_FUZZ sets the mutants per reader (default 300; the deep run: 100000).
+module Fuzz =
+
+    let count =
+        match Int32.TryParse(Environment.GetEnvironmentVariable "CRHN_FUZZ") with
+        | true, n when n > 0 -> n
+        | _ -> 300
+
+    /// Mutant `k` of `seed` (deterministic).
+    let mutant (valid: byte[]) (k: int) =
+        let u (i: int) = Rng.unit (Rng.derive (uint64 k) 77) (uint64 i + 1UL)
+        let pick (i: int) (n: int) = min (n - 1) (int (u i * float n))
+        let b = Array.copy valid
+        match k % 5 with
+        | 0 ->
+            for j in 0 .. pick 0 8 do b.[pick (j + 1) b.Length] <- byte (pick (j + 20) 256)
+            b
+        | 1 -> b.[.. pick 0 b.Length - 1]
+        | 2 ->
+            let fields: byte[][] =
+                [| [| 0uy; 0uy; 0uy; 0uy |]
+                   [| 0xFFuy; 0xFFuy; 0xFFuy; 0xFFuy |]
+                   [| 0x80uy; 0uy; 0uy; 0uy |]
+                   [| 0x7Fuy; 0xFFuy; 0xFFuy; 0xFFuy |]
+                   [| 0x80uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy |]
+                   [| 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0uy; 0x80uy |] |]
+            let field = fields.[pick 0 fields.Length]
+            let at = pick 1 (max 1 (min 64 (b.Length - field.Length)))
+            if at + field.Length <= b.Length then field.CopyTo(b, at)
+            b
+        | 3 -> Array.append b (Array.init (1 + pick 0 64) (fun i -> byte (pick (i + 1) 256)))
+        | _ ->
+            // Two mutations at once: flips, then a truncation.
+            b.[pick 0 b.Length] <- byte (pick 1 256)
+            b.[.. max 0 (pick 2 b.Length)]
+
+    /// Runs `read` on every mutant and returns the exceptions other than the documented ones.
+    let run (valid: byte[]) (documented: Type list) (read: byte[] -> unit) =
+        let unexpected = ResizeArray<string>()
+        for k in 0 .. count - 1 do
+            try read (mutant valid k)
+            with e when documented |> List.exists (fun t -> t.IsInstanceOfType e) -> ()
+                 | e -> unexpected.Add(sprintf "mutant %d: %s: %s" k (e.GetType().Name) e.Message)
+        unexpected |> Seq.truncate 5 |> List.ofSeq
+
+    let gzip (data: byte[]) =
+        use ms = new MemoryStream()
+        do
+            use gz = new GZipStream(ms, CompressionLevel.Fastest, true)
+            gz.Write(data, 0, data.Length)
+        ms.ToArray()
+
+type FuzzTests() =
+
+    static let peakUnder1GB () =
+        let peak = Diagnostics.Process.GetCurrentProcess().PeakWorkingSet64
+        Assert.True(peak < (1L <<< 30), sprintf "peak working set %d MB" (peak / 1048576L))
+
+    static let onDisk (extension: string) (read: string -> unit) (bytes: byte[]) =
+        let path = Path.Combine(Path.GetTempPath(), sprintf "crhn-fuzz-%d%s" Environment.ProcessId extension)
+        File.WriteAllBytes(path, bytes)
+        try read path finally File.Delete path
+
+    static let idx =
+        Array.concat [ [| 0uy; 0uy; 8uy; 3uy; 0uy; 0uy; 0uy; 3uy; 0uy; 0uy; 0uy; 4uy; 0uy; 0uy; 0uy; 4uy |]; Array.init 48 (fun i -> byte (5 * i)) ]
+
+    [<Fact>]
+    member _.``idx files, raw and gzipped, fail only with DataFormatException`` () =
+        let read = onDisk ".idx" (fun p -> Idx.images p 2 |> ignore)
+        Assert.Empty(Fuzz.run idx [ typeof<DataFormatException>; typeof<ArgumentOutOfRangeException> ] read)
+        Assert.Empty(Fuzz.run (Fuzz.gzip idx) [ typeof<DataFormatException>; typeof<ArgumentOutOfRangeException> ] read)
+        peakUnder1GB ()
+
+    [<Fact>]
+    member _.``PNG files fail only with DataFormatException`` () =
+        let valid = Png.encode 3 6 5 (Array.init 90 (fun i -> float32 i / 90.0f))
+        Assert.Empty(Fuzz.run valid [ typeof<DataFormatException> ] (Png.decode >> ignore))
+        peakUnder1GB ()
+
+    [<Fact>]
+    member _.``PPM and PGM files fail only with DataFormatException`` () =
+        let ppm = Array.append (Text.Encoding.ASCII.GetBytes "P6\n# a comment\n5 4\n255\n") (Array.init 60 byte)
+        let pgm = Array.append (Text.Encoding.ASCII.GetBytes "P5 5 4 255\n") (Array.init 20 byte)
+        Assert.Empty(Fuzz.run ppm [ typeof<DataFormatException> ] (Folder.decodePnm >> ignore))
+        Assert.Empty(Fuzz.run pgm [ typeof<DataFormatException> ] (Folder.decodePnm >> ignore))
+        peakUnder1GB ()
+
+    [<Fact>]
+    member _.``model files fail only with ModelFormatException`` () =
+        let valid = ModelFile.toBytes [ "kind", "crhn"; "height", "16" ] [ "w", Backends.Cpu.OfFloat32([| 2; 3 |], Array.init 6 float32) ]
+        Assert.Empty(Fuzz.run valid [ typeof<ModelFormatException> ] (ModelFile.ofBytes >> ignore))
+        peakUnder1GB ()
+
+    [<Fact>]
+    member _.``companion: a reader that lets another exception out is caught`` () =
+        let unexpected = Fuzz.run idx [ typeof<DataFormatException> ] (fun b -> if b.Length < idx.Length then raise (IndexOutOfRangeException "short"))
+        Assert.NotEmpty unexpected
