@@ -89,6 +89,39 @@ public class ReaderBoundsTests : IDisposable
         Assert.Equal(20f / 255f, batch.ToArray()[1], 6);
     }
 
+    private static byte[] Chunk(string kind, byte[] data)
+    {
+        byte[] typed = [.. System.Text.Encoding.ASCII.GetBytes(kind), .. data];
+        uint crc = Png.crc32(typed);
+        return [(byte)(data.Length >> 24), (byte)(data.Length >> 16), (byte)(data.Length >> 8), (byte)data.Length, .. typed,
+            (byte)(crc >> 24), (byte)(crc >> 16), (byte)(crc >> 8), (byte)crc];
+    }
+
+    /// <summary>A valid PNG's chunks: signature, IHDR (33 bytes from 8), then the rest.</summary>
+    private static (byte[] Signature, byte[] Ihdr, byte[] Chunks) PngParts()
+    {
+        var bytes = Png.encode(1, 2, 2, [0f, 0.25f, 0.5f, 1f]);
+        return (bytes[..8], bytes[8..33], bytes[33..]);
+    }
+
+    [Fact]
+    public void Strict_parsing_refuses_what_the_formats_forbid()
+    {
+        var (signature, ihdr, rest) = PngParts();
+        Assert.Contains("unknown critical chunk", Assert.Throws<DataFormatException>(() => Png.decode([.. signature, .. ihdr, .. Chunk("ABCD", [1, 2]), .. rest])).Message);
+        Assert.Contains("before IHDR", Assert.Throws<DataFormatException>(() => Png.decode([.. signature, .. rest[..^12], .. ihdr, .. rest[^12..]])).Message);
+        Assert.Equal(4, Png.decode([.. signature, .. ihdr, .. Chunk("tEXt", [65, 0, 66]), .. rest]).Item4.Length);
+        byte[] pixels = [.. Enumerable.Range(0, 60).Select(i => (byte)i)];
+        Assert.Throws<DataFormatException>(() => Folder.decodePnm([.. System.Text.Encoding.ASCII.GetBytes("P6\n5 4\n255\n# a comment\n"), .. pixels]));
+        Assert.Equal(60, Folder.decodePnm([.. System.Text.Encoding.ASCII.GetBytes("P6\n# a comment\n5 4\n255\n"), .. pixels]).Item4.Length);
+        var path = Path.Combine(_dir, "cut.idx.gz");
+        var gz = Gzip([.. IdxHeader(3, 2, 2), .. Enumerable.Range(0, 12).Select(i => (byte)i)]);
+        File.WriteAllBytes(path, gz[..^8]);
+        Assert.Throws<DataFormatException>(() => ImageBatch.FromIdx(path, 1));
+        File.WriteAllBytes(path, Gzip([.. IdxHeader(3, 0, 2)]));
+        Assert.Contains("a side of 0", Assert.Throws<DataFormatException>(() => ImageBatch.FromIdx(path, 1)).Message);
+    }
+
     [Fact]
     public void A_png_whose_header_declares_a_huge_image_is_refused_before_inflating()
     {

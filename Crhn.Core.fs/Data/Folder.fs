@@ -45,8 +45,8 @@ module Folder =
         let start = at + 1
         let plane = int64 width * int64 height
         let needed = int64 channels * plane
-        if int64 (bytes.Length - start) < needed then
-            fail (sprintf "a %d×%d image with %d channels needs %d bytes of pixels, found %d." width height channels needed (bytes.Length - start))
+        if int64 (bytes.Length - start) <> needed then
+            fail (sprintf "a %d×%d image with %d channels needs %d bytes of pixels, found %d (after the one whitespace byte that ends the header)." width height channels needed (bytes.Length - start))
         let plane = int plane
         channels, height, width, Array.init (channels * plane) (fun i -> float32 bytes.[start + (i % plane) * channels + i / plane] / 255.0f)
 

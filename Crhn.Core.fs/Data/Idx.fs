@@ -22,6 +22,13 @@ module Idx =
         let target = Files.regular path
         let file = new FileStream(target.FullName, FileMode.Open, FileAccess.Read, FileShare.Read)
         let gz = file.ReadByte() = 0x1F && file.ReadByte() = 0x8B
+        // A gzip file ends with the inflated size mod 2³² (ISIZE): read it now, check it at the end.
+        let isize =
+            if gz && target.Length >= 18L then
+                file.Position <- target.Length - 4L
+                let b = Array.init 4 (fun _ -> byte (file.ReadByte()))
+                Some(BitConverter.ToUInt32(b, 0))
+            else None
         file.Position <- 0L
         let stream: Stream = if gz then new GZipStream(file, CompressionMode.Decompress) else file
         try
@@ -50,7 +57,7 @@ module Idx =
             let follow = target.Length - int64 (4 + 4 * rank)
             if not gz && count <> follow then
                 fail (sprintf "the header declares %s = %d values but %d bytes follow it." (String.Join("×", dims)) count follow)
-            stream, dims, count
+            stream, dims, count, isize |> Option.map (fun v -> v, uint32 ((int64 (4 + 4 * rank) + count) &&& 0xFFFFFFFFL))
         with
         | :? InvalidDataException as e ->
             stream.Dispose()
@@ -62,7 +69,7 @@ module Idx =
     /// Reads `take` of the `declared` values from an opened idx stream, then inflates the rest (in
     /// small pieces) only to check that exactly `declared` values are there: inflation stops at
     /// the size the header implies.
-    let private values (path: string) (stream: Stream) (declared: int64) (take: int) =
+    let private values (path: string) (stream: Stream) (declared: int64) (trailer: (uint32 * uint32) option) (take: int) =
         let fail msg = raise (DataFormatException(sprintf "%s: %s" path msg))
         try
             let data = Array.zeroCreate<byte> take
@@ -78,23 +85,28 @@ module Idx =
                 if k = 0 then fail (sprintf "the data is truncated: %d values are declared, %d are there." declared (declared - left))
                 left <- left - int64 k
             if stream.Read(scratch, 0, 1) > 0 then fail (sprintf "more data follows the %d values the header declares." declared)
+            match trailer with
+            | Some(stored, inflated) when stored <> inflated ->
+                fail (sprintf "the gzip trailer is missing or wrong: it records %d inflated bytes, the stream held %d." stored inflated)
+            | _ -> ()
             data
         with :? InvalidDataException as e -> fail (sprintf "the gzip stream is corrupt (%s)." e.Message)
 
     /// The dimensions and unsigned-byte data of an idx file.
     let read (path: string) =
-        let stream, dims, declared = openIdx path
+        let stream, dims, declared, trailer = openIdx path
         use _ = stream
-        dims, values path stream declared (int declared)
+        dims, values path stream declared trailer (int declared)
 
     /// The first `count` images of an idx image file as N×1×H×W float32 values in [0, 1].
     /// Only the `count` images' bytes are kept; the rest of the file is checked and dropped.
     let images (path: string) (count: int) =
-        let stream, dims, declared = openIdx path
+        let stream, dims, declared, trailer = openIdx path
         use _ = stream
         if dims.Length <> 3 then raise (DataFormatException(sprintf "%s: expected an image file (rank 3), found rank %d." path dims.Length))
         let n, h, w = dims.[0], dims.[1], dims.[2]
+        if h = 0 || w = 0 then raise (DataFormatException(sprintf "%s: its images are %d×%d; a side of 0 holds no image." path h w))
         if count < 0 || count > n then
             raise (ArgumentOutOfRangeException("count", count, sprintf "%s holds %d images; %d were asked for." path n count))
-        let data = values path stream declared (count * h * w)
+        let data = values path stream declared trailer (count * h * w)
         [| 1; h; w |], Array.init (count * h * w) (fun i -> float32 data.[i] / 255.0f)

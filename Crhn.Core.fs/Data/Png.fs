@@ -121,15 +121,20 @@ module Png =
             let stored, computed = readBigEndian bytes (at + 8 + n), crc32 typed
             if stored <> computed then fail (sprintf "chunk %s at byte %d: CRC expected 0x%08x, found 0x%08x." kind at computed stored)
             let data = typed.[4 ..]
+            if kind <> "IHDR" && header.IsNone then fail (sprintf "chunk %s at byte %d comes before IHDR, which must be first." kind at)
             match kind with
             | "IHDR" ->
+                if at <> 8 then fail (sprintf "a second IHDR chunk at byte %d." at)
                 if n <> 13 then fail (sprintf "IHDR holds %d bytes; expected 13." n)
                 header <- Some data
             | "PLTE" ->
                 if n % 3 <> 0 || n = 0 || n > 768 then fail (sprintf "PLTE holds %d bytes; expected a positive multiple of 3 up to 768." n)
+                if idat.Length > 0L then fail "PLTE comes after IDAT."
                 palette <- Some data
             | "IDAT" -> idat.Write(data, 0, n)
             | "IEND" -> ended <- true
+            // Bit 5 of the first letter clear: a critical chunk, which a decoder must understand.
+            | _ when typed.[0] &&& 0x20uy = 0uy -> fail (sprintf "unknown critical chunk %s at byte %d." kind at)
             | _ -> ()
             at <- at + 12 + n
         let h =
