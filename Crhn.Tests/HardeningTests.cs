@@ -7,12 +7,8 @@ namespace Crhn.Tests;
 
 /// <summary>Model files that refuse bad numbers, training options refused up front, divergence
 /// stopped with a clear error, checks that cannot pass on broken weights, saves that clean up.</summary>
-public class HardeningTests : IDisposable
+public class HardeningTests() : TempFolderTests("crhn-hardening-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("crhn-hardening-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
     private static readonly Lazy<(CrhnModel Model, ImageBatch Images, byte[] File)> Trained = new(() =>
     {
         var images = ImageBatch.Procedural(seed: 5, count: 8, channels: 3, height: 16, width: 16);
@@ -159,10 +155,10 @@ public class HardeningTests : IDisposable
     [Fact]
     public void A_save_removes_stale_temporary_files_of_its_target_and_leaves_fresh_ones()
     {
-        var path = Path.Combine(_dir, "model.crhn");
-        var stale = Path.Combine(_dir, $".model.crhn.{Guid.NewGuid():N}.tmp");
-        var fresh = Path.Combine(_dir, $".model.crhn.{Guid.NewGuid():N}.tmp");
-        var other = Path.Combine(_dir, $".other.crhn.{Guid.NewGuid():N}.tmp");
+        var path = Path.Combine(Scratch, "model.crhn");
+        var stale = Path.Combine(Scratch, $".model.crhn.{Guid.NewGuid():N}.tmp");
+        var fresh = Path.Combine(Scratch, $".model.crhn.{Guid.NewGuid():N}.tmp");
+        var other = Path.Combine(Scratch, $".other.crhn.{Guid.NewGuid():N}.tmp");
         foreach (var f in new[] { stale, fresh, other }) File.WriteAllBytes(f, [1, 2, 3]);
         File.SetLastWriteTimeUtc(stale, DateTime.UtcNow - ModelFile.StaleAfter - TimeSpan.FromMinutes(1));
         File.SetLastWriteTimeUtc(other, DateTime.UtcNow - TimeSpan.FromDays(1));

@@ -7,12 +7,8 @@ namespace Crhn.Tests;
 
 /// <summary>Readers that refuse special files without opening them and bound what they inflate by
 /// what the header implies.</summary>
-public class ReaderBoundsTests : IDisposable
+public class ReaderBoundsTests() : TempFolderTests("crhn-readers-")
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("crhn-readers-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
     /// <summary>Runs a read that must end (with the given exception) within 20 s: a pipe must not block it.</summary>
     private static T EndsWith<T>(Action read) where T : Exception
     {
@@ -25,7 +21,7 @@ public class ReaderBoundsTests : IDisposable
     public void A_pipe_a_device_and_a_dangling_link_in_a_folder_are_refused_without_hanging()
     {
         if (!OperatingSystem.IsLinux()) return;
-        var folder = Directory.CreateDirectory(Path.Combine(_dir, "special")).FullName;
+        var folder = Directory.CreateDirectory(Path.Combine(Scratch, "special")).FullName;
         using (var mkfifo = Process.Start("mkfifo", Path.Combine(folder, "a.png"))) mkfifo.WaitForExit();
         Assert.Contains("not a regular file", EndsWith<DataFormatException>(() => ImageBatch.Load($"folder:{folder}", 1, 1, 8, 8)).Message);
         File.Delete(Path.Combine(folder, "a.png"));
@@ -48,8 +44,8 @@ public class ReaderBoundsTests : IDisposable
     public void Companion_a_link_to_a_regular_file_is_read_through()
     {
         var images = ImageBatch.Procedural(seed: 1, count: 2, channels: 3, height: 8, width: 8);
-        var folder = Directory.CreateDirectory(Path.Combine(_dir, "linked")).FullName;
-        var real = Path.Combine(_dir, "real.png");
+        var folder = Directory.CreateDirectory(Path.Combine(Scratch, "linked")).FullName;
+        var real = Path.Combine(Scratch, "real.png");
         File.WriteAllBytes(real, Png.encode(3, 8, 8, images.Take([0]).ToArray()));
         File.CreateSymbolicLink(Path.Combine(folder, "a.png"), real);
         Assert.Equal(1, ImageBatch.Load($"folder:{folder}", 1, 3, 8, 8).Count);
@@ -68,7 +64,7 @@ public class ReaderBoundsTests : IDisposable
     [Fact]
     public void An_idx_file_that_declares_more_than_the_bound_is_refused_before_inflating()
     {
-        var path = Path.Combine(_dir, "bomb.idx.gz");
+        var path = Path.Combine(Scratch, "bomb.idx.gz");
         // 1 MB of zeros after a header that declares 60000×28×28; and one that declares 2³⁰ values.
         File.WriteAllBytes(path, Gzip([.. IdxHeader(60000, 28, 28), .. new byte[1 << 20]]));
         Assert.Contains("truncated", Assert.Throws<DataFormatException>(() => ImageBatch.FromIdx(path, 1)).Message);
@@ -82,7 +78,7 @@ public class ReaderBoundsTests : IDisposable
     [Fact]
     public void Companion_an_idx_file_of_exactly_its_declared_size_reads()
     {
-        var path = Path.Combine(_dir, "ok.idx.gz");
+        var path = Path.Combine(Scratch, "ok.idx.gz");
         File.WriteAllBytes(path, Gzip([.. IdxHeader(3, 2, 2), .. Enumerable.Range(0, 12).Select(i => (byte)(20 * i))]));
         var batch = ImageBatch.FromIdx(path, 2);
         Assert.Equal(2 * 4, batch.ToArray().Length);
@@ -114,7 +110,7 @@ public class ReaderBoundsTests : IDisposable
         byte[] pixels = [.. Enumerable.Range(0, 60).Select(i => (byte)i)];
         Assert.Throws<DataFormatException>(() => Folder.decodePnm([.. System.Text.Encoding.ASCII.GetBytes("P6\n5 4\n255\n# a comment\n"), .. pixels]));
         Assert.Equal(60, Folder.decodePnm([.. System.Text.Encoding.ASCII.GetBytes("P6\n# a comment\n5 4\n255\n"), .. pixels]).Item4.Length);
-        var path = Path.Combine(_dir, "cut.idx.gz");
+        var path = Path.Combine(Scratch, "cut.idx.gz");
         var gz = Gzip([.. IdxHeader(3, 2, 2), .. Enumerable.Range(0, 12).Select(i => (byte)i)]);
         File.WriteAllBytes(path, gz[..^8]);
         Assert.Throws<DataFormatException>(() => ImageBatch.FromIdx(path, 1));
@@ -126,14 +122,14 @@ public class ReaderBoundsTests : IDisposable
     public void A_png_whose_header_declares_a_huge_image_is_refused_before_inflating()
     {
         // A valid 1×1 grey PNG with its IHDR's size rewritten to 32767×32767 (and its CRC recomputed).
-        var path = Path.Combine(_dir, "huge.png");
+        var path = Path.Combine(Scratch, "huge.png");
         var bytes = Png.encode(1, 1, 1, [0.5f]);
         byte[] size = [0, 0, 0x7F, 0xFF, 0, 0, 0x7F, 0xFF];
         size.CopyTo(bytes, 16);
         var crc = Png.crc32(bytes[12..29]);
         new[] { (byte)(crc >> 24), (byte)(crc >> 16), (byte)(crc >> 8), (byte)crc }.CopyTo(bytes, 29);
         File.WriteAllBytes(path, bytes);
-        var folder = Directory.CreateDirectory(Path.Combine(_dir, "huge")).FullName;
+        var folder = Directory.CreateDirectory(Path.Combine(Scratch, "huge")).FullName;
         File.Move(path, Path.Combine(folder, "huge.png"));
         Assert.Contains("more than the", Assert.Throws<DataFormatException>(() => ImageBatch.Load($"folder:{folder}", 1, 1, 8, 8)).Message);
     }
