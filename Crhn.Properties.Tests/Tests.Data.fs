@@ -256,6 +256,17 @@ let ``STL-10 refuses a ragged file and too few images`` () =
         File.WriteAllBytes(path, stlFile 2)
         throwsWith<ArgumentException> [ "holds 2 images; 3 were asked for" ] (fun () -> Stl10.images path 3 |> ignore))
 
+[<Fact>]
+let ``STL-10 loaded in chunks equals the whole file resized at once, across files and chunk edges`` () =
+    withTemp (fun dir ->
+        File.WriteAllBytes(Path.Combine(dir, "train_X.bin"), stlFile 260)
+        File.WriteAllBytes(Path.Combine(dir, "test_X.bin"), stlFile 5)
+        let chunked = Sources.load (DataSpec.Stl10 dir) 263 1 8 8
+        let whole =
+            Array.append (Stl10.images (Path.Combine(dir, "train_X.bin")) 260) (Stl10.images (Path.Combine(dir, "test_X.bin")) 3)
+        let expected = Resize.bilinear 263 1 96 96 8 8 (Resize.toChannels 1 263 3 (96 * 96) whole)
+        Assert.Equal<float32[]>(expected, chunked))
+
 // ---------------------------------------------------------------- STL-10 downloader
 
 /// Serves one archive, honouring `Range: bytes=N-` when asked to; records every request's range.

@@ -69,19 +69,27 @@ module Sources =
         | Some p -> p
         | None -> raise (ArgumentException(sprintf "%s: none of %s exists in %s." what (String.Join(", ", names)) folder, "spec"))
 
-    let private stl10 (folder: string) (count: int) =
+    /// STL-10 images converted and resized in chunks of 256, so that the memory follows what is
+    /// returned (count × channels × height × width), not count × 3 × 96 × 96.
+    let private stl10 (folder: string) (count: int) (channels: int) (height: int) (width: int) =
         let train = firstExisting "stl10" folder [ "train_X.bin"; Path.Combine("stl10_binary", "train_X.bin") ]
         let dir = Path.GetDirectoryName train
         let files = [ "train_X.bin"; "test_X.bin"; "unlabeled_X.bin" ] |> List.map (fun f -> Path.Combine(dir, f)) |> List.filter File.Exists
-        let sizes = files |> List.map Stl10.imageCount
-        if count < 0 || count > List.sum sizes then tooFew dir (List.sum sizes) count
-        let mutable left = count
-        let parts =
-            [ for f, n in List.zip files sizes do
-                let take = min left n
-                left <- left - take
-                if take > 0 then Stl10.images f take ]
-        Array.concat parts
+        let sizes = files |> List.map (Stl10.imageCount >> int64)
+        if count < 0 || int64 count > List.sum sizes then tooFew dir (int (min (int64 Int32.MaxValue) (List.sum sizes))) count
+        let per = channels * height * width
+        let out = Array.zeroCreate<float32> (count * per)
+        let mutable done' = 0
+        for f, n in List.zip files sizes do
+            let mutable start = 0
+            while done' < count && int64 start < n do
+                let take = min 256 (min (count - done') (int (n - int64 start)))
+                let chunk = Stl10.imagesFrom f start take
+                let fitted = Resize.bilinear take channels Stl10.Side Stl10.Side height width (Resize.toChannels channels take 3 (Stl10.Side * Stl10.Side) chunk)
+                Array.blit fitted 0 out (done' * per) (take * per)
+                done' <- done' + take
+                start <- start + take
+        out
 
     let private idxFile (folder: string) (stem: string) =
         firstExisting "fashion-mnist" folder [ stem; stem + ".gz" ]
@@ -160,7 +168,7 @@ module Sources =
         | DataSpec.Procedural -> Procedural.images 1UL count channels height width
         | DataSpec.Folder folder -> Folder.imagesUntil cancel folder count channels height width
         | DataSpec.Photos folder -> fit (Folder.Patches.imagesUntil cancel folder count, 3, Folder.Patches.Side, Folder.Patches.Side)
-        | DataSpec.Stl10 folder -> fit (stl10 folder count, 3, Stl10.Side, Stl10.Side)
+        | DataSpec.Stl10 folder -> stl10 folder count channels height width
         | DataSpec.Cifar10 folder -> fit (Cifar.images folder count, 3, Cifar.Side, Cifar.Side)
         | DataSpec.FashionMnist folder ->
             let dims, values = Idx.images (idxFile folder "train-images-idx3-ubyte") count

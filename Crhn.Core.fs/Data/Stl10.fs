@@ -31,20 +31,22 @@ module Stl10 =
     /// The number of images in an STL-10 image file (its length must be a multiple of 27648).
     let imageCount (path: string) =
         if not (File.Exists path) then raise (ArgumentException(sprintf "stl10: %s does not exist." path, "path"))
-        let length = FileInfo(path).Length
+        // Measured through links (Files.regular): a linked file has its target's length.
+        let length = (Files.regular path).Length
         if length % int64 ImageBytes <> 0L then
             raise (DataFormatException(sprintf "%s: length %d is not a multiple of %d (one 3×96×96 image); %d bytes are left over." path length ImageBytes (length % int64 ImageBytes)))
         int (length / int64 ImageBytes)
 
-    /// The first `count` images of an STL-10 image file as N×3×96×96 float32 values in [0, 1]
-    /// (channel planes, row-major).
-    let images (path: string) (count: int) =
+    /// Images `start` to start + count − 1 of an STL-10 image file as N×3×96×96 float32 values in
+    /// [0, 1] (channel planes, row-major); only those images are read.
+    let imagesFrom (path: string) (start: int) (count: int) =
         let n = imageCount path
-        if count < 0 || count > n then
-            raise (ArgumentOutOfRangeException("count", count, sprintf "%s holds %d images; %d were asked for." path n count))
+        if start < 0 || count < 0 || int64 start + int64 count > int64 n then
+            raise (ArgumentOutOfRangeException("count", count, sprintf "%s holds %d images; %d were asked for%s." path n count (if start = 0 then "" else sprintf " from image %d" start)))
         let bytes = Array.zeroCreate<byte> (count * ImageBytes)
         do
             use f = File.OpenRead path
+            f.Position <- int64 start * int64 ImageBytes
             f.ReadExactly(bytes, 0, bytes.Length)
         let plane = Side * Side
         let values = Array.zeroCreate<float32> bytes.Length
@@ -55,6 +57,9 @@ module Stl10 =
                     for x in 0 .. Side - 1 do
                         values.[b + y * Side + x] <- float32 bytes.[b + x * Side + y] / 255.0f
         values
+
+    /// The first `count` images of an STL-10 image file (imagesFrom 0).
+    let images (path: string) (count: int) = imagesFrom path 0 count
 
     /// The first `count` labels of an STL-10 label file as class indices 0 to 9 (the stored byte
     /// minus one).
