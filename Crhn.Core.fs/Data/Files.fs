@@ -16,8 +16,9 @@ module Files =
     let MaxBytes = 536870912L
 
     /// The regular file a path names, links followed: FileNotFoundException when nothing is there,
-    /// DataFormatException when it cannot be read as a regular file of 1 to MaxBytes bytes.
-    let regular (path: string) : FileInfo =
+    /// DataFormatException when it cannot be read as a regular file of 1 to `limit` bytes (a reader
+    /// that reads only part of a file, as STL-10's does, passes a larger limit than MaxBytes).
+    let regularUpTo (limit: int64) (path: string) : FileInfo =
         let info = FileInfo path
         let target =
             if isNull info.LinkTarget then info
@@ -30,9 +31,12 @@ module Files =
             else raise (DataFormatException(sprintf "%s is a link to %s, which does not exist." path target.FullName))
         if target.Length = 0L then
             raise (DataFormatException(sprintf "%s is empty or not a regular file (a pipe or a device): refused without reading it." path))
-        if target.Length > MaxBytes then
-            raise (DataFormatException(sprintf "%s holds %d bytes, more than the %d a reader reads from one file." path target.Length MaxBytes))
+        if target.Length > limit then
+            raise (DataFormatException(sprintf "%s holds %d bytes, more than the %d a reader reads from one file." path target.Length limit))
         target
+
+    /// The regular file a path names (regularUpTo MaxBytes).
+    let regular (path: string) = regularUpTo MaxBytes path
 
     /// Every byte of a regular file (`regular`).
     let read (path: string) =

@@ -31,8 +31,9 @@ module Stl10 =
     /// The number of images in an STL-10 image file (its length must be a multiple of 27648).
     let imageCount (path: string) =
         if not (File.Exists path) then raise (ArgumentException(sprintf "stl10: %s does not exist." path, "path"))
-        // Measured through links (Files.regular): a linked file has its target's length.
-        let length = (Files.regular path).Length
+        // Measured through links: a linked file has its target's length. Only the images asked for
+        // are read, so the file may be larger than Files.MaxBytes (unlabeled_X.bin is 2.7 GB).
+        let length = (Files.regularUpTo Int64.MaxValue path).Length
         if length % int64 ImageBytes <> 0L then
             raise (DataFormatException(sprintf "%s: length %d is not a multiple of %d (one 3×96×96 image); %d bytes are left over." path length ImageBytes (length % int64 ImageBytes)))
         int (length / int64 ImageBytes)
