@@ -95,6 +95,7 @@ public class ExperimentCommandTests
         { "experiment table2 --data nowhere:x", "nowhere" },
         { "experiment poster --steps 0", "each K must be in 1" },
         { "experiment table2 --backend gpu", "'gpu' is not a backend" },
+        { "experiment fig4 --memory 100000 --size 8", "each memory size must be at most 10,000" },
     };
 
     [Theory]

@@ -108,6 +108,8 @@ internal static class ExperimentCommand
         if (s.Size < 8) throw new UsageException($"--size {s.Size}: images must be at least 8×8.");
         if (s.Channels is { } ch && ch != 1 && ch != 3) throw new UsageException($"--channels {ch}: expected 1 or 3.");
         if (memory.Any(m => m < 2)) throw new UsageException($"--memory {string.Join(",", memory)}: each memory size must be at least 2.");
+        // SRA's left rotation factorises an N×N Gram matrix in float64: 10,000 images take 800 MB.
+        if (memory.Any(m => m > MaxMemory)) throw new UsageException($"--memory {string.Join(",", memory)}: each memory size must be at most {MaxMemory:N0}.");
         if (s.Seeds < 1) throw new UsageException($"--seeds {s.Seeds}: at least one seed.");
         if (s.CodecEpochs is < 1 || s.SraRounds < 1 || s.PcnEpochs < 0 || s.SurrogateEpochs < 1)
             throw new UsageException("--codec-epochs, --sra-rounds and --surrogate-epochs must be positive, --pcn-epochs non-negative.");
@@ -209,6 +211,9 @@ internal static class ExperimentCommand
         AnsiConsole.MarkupLine($"Took {run.Seconds:F0} s. Report: [link]{Markup.Escape(Path.Combine(report.Folder.FullName, "report.md"))}[/]");
         return 0;
     }
+
+    /// <summary>The most images one memory of an experiment stores.</summary>
+    private const int MaxMemory = 10_000;
 
     /// <summary>Runs an experiment; user errors print one clear line and exit 2, never a stack trace.</summary>
     private static int Guard(Func<int> run)

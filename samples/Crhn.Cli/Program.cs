@@ -36,4 +36,16 @@ if (parsed.GetValue(backend) is { } name)
     }
 }
 using (chosen)
-    return parsed.Invoke();
+{
+    // Anything that is not a user error (those are exit 2, handled by each command) is a failed
+    // run: one line and exit 1, not a stack trace.
+    try
+    {
+        return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    }
+    catch (Exception e) when (e is not OperationCanceledException)
+    {
+        Console.Error.WriteLine($"error: the run failed: {e.GetType().Name}: {e.Message.Split('\n')[0].Trim()}");
+        return 1;
+    }
+}
