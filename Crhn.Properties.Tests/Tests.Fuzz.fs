@@ -74,6 +74,13 @@ type FuzzTests() =
         File.WriteAllBytes(path, bytes)
         try read path finally File.Delete path
 
+    /// A folder holding one file of the given name with the bytes, for the folder-level sources.
+    static let inFolder (name: string) (read: string -> unit) (bytes: byte[]) =
+        let dir = Path.Combine(Path.GetTempPath(), sprintf "crhn-fuzz-%d-%s" Environment.ProcessId (Path.GetFileNameWithoutExtension name))
+        Directory.CreateDirectory dir |> ignore
+        File.WriteAllBytes(Path.Combine(dir, name), bytes)
+        try read dir finally Directory.Delete(dir, true)
+
     static let idx =
         Array.concat [ [| 0uy; 0uy; 8uy; 3uy; 0uy; 0uy; 0uy; 3uy; 0uy; 0uy; 0uy; 4uy; 0uy; 0uy; 0uy; 4uy |]; Array.init 48 (fun i -> byte (5 * i)) ]
 
@@ -102,6 +109,15 @@ type FuzzTests() =
     member _.``model files fail only with ModelFormatException`` () =
         let valid = ModelFile.toBytes [ "kind", "crhn"; "height", "16" ] [ "w", Backends.Cpu.OfFloat32([| 2; 3 |], Array.init 6 float32) ]
         Assert.Empty(Fuzz.run valid [ typeof<ModelFormatException> ] (ModelFile.ofBytes >> ignore))
+        peakUnder1GB ()
+
+    [<Fact>]
+    member _.``CIFAR-10 and STL-10 files fail only with their documented exceptions`` () =
+        let documented = [ typeof<DataFormatException>; typeof<ArgumentOutOfRangeException> ]
+        let cifar = Array.init (2 * 3073) (fun i -> if i % 3073 = 0 then byte (i / 3073) else byte i)
+        Assert.Empty(Fuzz.run cifar documented (inFolder "data_batch_1.bin" (fun d -> Cifar.read d 2 |> ignore)))
+        let stl = Array.init (2 * Stl10.ImageBytes) byte
+        Assert.Empty(Fuzz.run stl documented (inFolder "train_X.bin" (fun d -> Sources.load (DataSpec.Stl10 d) 2 3 8 8 |> ignore)))
         peakUnder1GB ()
 
     [<Fact>]
