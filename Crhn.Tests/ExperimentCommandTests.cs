@@ -22,8 +22,16 @@ public class ExperimentCommandTests
 
     private static (int Code, string Output) Run(params string[] args) => RunWith(null, args);
 
-    /// <summary>Runs the CLI with CRHN_BACKEND set to `backend` (null: unset).</summary>
+    /// <summary>Runs the CLI with CRHN_BACKEND set to `backend` (null: unset), both streams together.</summary>
     private static (int Code, string Output) RunWith(string? backend, params string[] args)
+    {
+        var (code, stdout, stderr) = RunSplit(backend, args);
+        return (code, stdout + stderr);
+    }
+
+    /// <summary>Runs the CLI as a user does, with CRHN_BACKEND set to `backend` (null: unset), and
+    /// keeps its two streams apart.</summary>
+    private static (int Code, string Out, string Err) RunSplit(string? backend, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Cli());
@@ -35,7 +43,7 @@ public class ExperimentCommandTests
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         process.WaitForExit();
-        return (process.ExitCode, stdout.Result + stderr.Result);
+        return (process.ExitCode, stdout.Result, stderr.Result);
     }
 
     private static readonly string[] Tiny = ["--size", "16", "--codec-epochs", "2", "--sra-rounds", "2", "--pcn-epochs", "1", "--surrogate-epochs", "1"];
@@ -65,20 +73,6 @@ public class ExperimentCommandTests
         finally { dir.Delete(true); }
     }
 
-    /// <summary>Runs the CLI and keeps its two streams apart.</summary>
-    private static (int Code, string Out, string Err) RunSplit(params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Cli());
-        foreach (var a in args) start.ArgumentList.Add(a);
-        start.Environment["COLUMNS"] = "200";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        process.WaitForExit();
-        return (process.ExitCode, stdout.Result, stderr.Result);
-    }
-
     public static TheoryData<string, string> BadCommandLines() => new()
     {
         { "--bogus", "Unrecognized command or argument '--bogus'" },
@@ -102,7 +96,7 @@ public class ExperimentCommandTests
     [MemberData(nameof(BadCommandLines))]
     public void A_bad_command_line_is_one_line_on_stderr_and_exit_code_2(string commandLine, string expected)
     {
-        var (code, stdout, stderr) = RunSplit(commandLine.Split(' '));
+        var (code, stdout, stderr) = RunSplit(null, commandLine.Split(' '));
         Assert.Equal(2, code);
         Assert.Equal("", stdout);
         var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -115,7 +109,7 @@ public class ExperimentCommandTests
     [Fact]
     public void Help_is_printed_when_asked_for_and_exits_0()
     {
-        var (code, stdout, stderr) = RunSplit("experiment", "--help");
+        var (code, stdout, stderr) = RunSplit(null, "experiment", "--help");
         Assert.Equal(0, code);
         Assert.Contains("Usage:", stdout);
         Assert.Equal("", stderr);

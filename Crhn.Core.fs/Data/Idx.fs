@@ -34,12 +34,7 @@ module Idx =
         try
             let exactly (n: int) =
                 let buffer = Array.zeroCreate<byte> n
-                let mutable got = 0
-                let mutable ended = false
-                while got < n && not ended do
-                    let k = stream.Read(buffer, got, n - got)
-                    if k = 0 then ended <- true else got <- got + k
-                if ended then fail "the header is truncated."
+                if stream.ReadAtLeast(Span buffer, n, false) < n then fail "the header is truncated."
                 buffer
             let head = exactly 4
             if head.[0] <> 0uy || head.[1] <> 0uy then fail "not an idx file (it does not start with two zero bytes)."
@@ -73,11 +68,8 @@ module Idx =
         let fail msg = raise (DataFormatException(sprintf "%s: %s" path msg))
         try
             let data = Array.zeroCreate<byte> take
-            let mutable got = 0
-            while got < take do
-                let k = stream.Read(data, got, take - got)
-                if k = 0 then fail (sprintf "the data is truncated: %d values are declared, %d are there." declared got)
-                got <- got + k
+            let got = stream.ReadAtLeast(Span data, take, false)
+            if got < take then fail (sprintf "the data is truncated: %d values are declared, %d are there." declared got)
             let scratch = Array.zeroCreate<byte> 65536
             let mutable left = declared - int64 take
             while left > 0L do

@@ -165,15 +165,13 @@ module Png =
         let raw =
             use z = new ZLibStream(new MemoryStream(idat.ToArray()), CompressionMode.Decompress)
             let out = Array.zeroCreate<byte> (int expected)
-            let mutable got = 0
-            try
-                let mutable ended = false
-                while got < out.Length && not ended do
-                    let k = z.Read(out, got, out.Length - got)
-                    if k = 0 then ended <- true else got <- got + k
-                if got = out.Length && z.Read(Array.zeroCreate<byte> 1, 0, 1) > 0 then
-                    fail (sprintf "the IDAT stream inflates to more than the %d bytes a %d×%d image needs." out.Length width height)
-            with :? InvalidDataException as e -> fail (sprintf "the IDAT zlib stream is corrupt (%s)." e.Message)
+            let got =
+                try
+                    let got = z.ReadAtLeast(Span out, out.Length, false)
+                    if got = out.Length && z.Read(Array.zeroCreate<byte> 1, 0, 1) > 0 then
+                        fail (sprintf "the IDAT stream inflates to more than the %d bytes a %d×%d image needs." out.Length width height)
+                    got
+                with :? InvalidDataException as e -> fail (sprintf "the IDAT zlib stream is corrupt (%s)." e.Message)
             if got <> out.Length then
                 fail (sprintf "a %d×%d image with %d bytes a pixel needs %d decompressed bytes, found %d." width height samples out.Length got)
             out

@@ -22,24 +22,24 @@ module LinearAlgebra =
     /// Chooses a provider for a CRHN_BACKEND value, given how to load OpenBLAS; returns the
     /// provider and why it was chosen.
     let chooseWith (openBlas: unit -> Result<ILinearAlgebraProvider, string>) (setting: string) : ILinearAlgebraProvider * string =
-        match (if String.IsNullOrWhiteSpace setting then "auto" else setting.Trim().ToLowerInvariant()) with
-        | "managed" -> Managed (), "CRHN_BACKEND=managed"
-        | "openblas" ->
-            match openBlas () with
-            | Ok p -> p, "CRHN_BACKEND=openblas"
-            | Error why -> raise (ProviderUnavailableException("CRHN_BACKEND=openblas, but " + why))
-        | "auto" | "cpu" ->
+        let auto () =
             match openBlas () with
             | Ok p -> p, "auto: OpenBLAS loaded"
             | Error why ->
                 // The engine line is one line: the reason's first line (the paths tried follow it).
                 let first = why.Split('\n').[0].TrimEnd(':', ' ', '.').Replace(" Tried", "")
                 Managed (), "auto: fell back to managed because " + first
+        match (if String.IsNullOrWhiteSpace setting then "auto" else setting.Trim().ToLowerInvariant()) with
+        | "managed" -> Managed (), "CRHN_BACKEND=managed"
+        | "openblas" ->
+            match openBlas () with
+            | Ok p -> p, "CRHN_BACKEND=openblas"
+            | Error why -> raise (ProviderUnavailableException("CRHN_BACKEND=openblas, but " + why))
+        | "auto" | "cpu" -> auto ()
         | other when other.StartsWith "torch" ->
             // The torch backend runs its own linear algebra; CPU tensors made beside it use auto's choice.
-            match openBlas () with
-            | Ok p -> p, sprintf "CRHN_BACKEND=%s; CPU tensors: OpenBLAS loaded" other
-            | Error _ -> Managed (), sprintf "CRHN_BACKEND=%s; CPU tensors: managed" other
+            let p, why = auto ()
+            p, sprintf "CRHN_BACKEND=%s; CPU tensors: %s" other why
         | other ->
             raise (ArgumentException(sprintf "CRHN_BACKEND=%s is not a backend: expected auto, openblas, managed, cpu or torch[:cuda[:N]]." other, "CRHN_BACKEND"))
 
