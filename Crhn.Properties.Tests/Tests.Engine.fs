@@ -37,6 +37,14 @@ type EngineTests(output: ITestOutputHelper) =
         Check.run "sign STE" 100 LawsGradients.signStraightThrough
 
     [<Fact>]
+    member _.``a binary code is ±1 everywhere: sign with 0 → +1, straight through`` () =
+        Check.run "binarize" 100 LawsGradients.binarizeIsACode
+
+    [<Fact>]
+    member _.``companion: plain sign leaves a zero pre-activation at 0, which is no code`` () =
+        Check.fails "sign as a code" 100 LawsGradients.signIsNotACode
+
+    [<Fact>]
     member _.``companion: sign's straight-through gradient is not sign's own derivative`` () =
         Check.fails "sign STE vs sign" 100 LawsGradients.signIsNotItsOwnDerivative
 

@@ -211,6 +211,30 @@ module LawsGradients =
         Prop.forAll (Arb.fromGen (case "sign" (fun ts -> ts.[0].Sign()) (one -2.0 2.0 [ -1.0; 0.0; 1.0 ]))) (fun c ->
             GradCheck.relativeError c.F c.Seed c.Inputs < GradCheck.tolerance)
 
+    /// Tensors whose values include exact zeros (a zero pre-activation: an input that is the
+    /// range's midpoint everywhere, in a codec without biases).
+    let private withZeros =
+        Generators.shape 4 |> Gen.bind (fun s ->
+            Gen.arrayOfLength (Array.fold (*) 1 s) (Gen.elements [ -1.5; -0.5; 0.0; 0.0; 0.5; 1.5 ])
+            |> Gen.map (fun v -> Cpu.ofFloat64 s v))
+
+    /// Every entry of `code` is ±1, the sign of `x` where x ≠ 0 and +1 where x = 0.
+    let private isCodeOf (x: RawTensor) (code: RawTensor) =
+        Array.forall2 (fun v c -> c = (if v < 0.0 then -1.0 else 1.0)) (x.ToFloat64Array()) (code.ToFloat64Array())
+
+    /// A binary code is ±1 everywhere: Binarize is sign with 0 → +1 (so a zero pre-activation still
+    /// gives a code the decoder can learn from), and its reverse rule is sign's straight-through one.
+    let binarizeIsACode =
+        Prop.forAll (Arb.fromGen withZeros) (fun x ->
+            let code = Tensor.Constant(x).Binarize().Primal
+            let e = GradCheck.relativeErrorAgainst (fun ts -> ts.[0].Binarize()) (fun ts -> ts.[0].Clamp(-1.0, 1.0)) 1UL [| x |]
+            (isCodeOf x code |> Prop.label "±1, sign with 0 → +1") .&. (e < GradCheck.tolerance |> Prop.label (sprintf "STE: relative error %.3g" e)))
+
+    /// Companion: plain sign keeps 0, so a zero pre-activation gives a zero code (the decoder sees
+    /// nothing and cannot learn the image): the property fails for Sign.
+    let signIsNotACode =
+        Prop.forAll (Arb.fromGen withZeros) (fun x -> isCodeOf x (x.Unary UnaryOp.Sign))
+
     /// Companion: a deliberately wrong reverse rule (tanh with g·(1 − tanh) instead of
     /// g·(1 − tanh²)) is caught by the same check and tolerance.
     let wrongRuleIsCaught =

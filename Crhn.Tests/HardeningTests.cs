@@ -109,6 +109,22 @@ public class HardeningTests() : TempFolderTests("crhn-hardening-")
     }
 
     [Fact]
+    public void All_black_images_in_zero_to_one_are_learned_and_recalled()
+    {
+        // Black is 0 inside a ZeroToOne model, and a codec without biases maps it to a zero
+        // pre-activation: its code must still be ±1 (0 → +1), or the decoder sees a zero code,
+        // stays at 0.5 everywhere (loss 0.25) while the zero code passes as a fixed point.
+        var black = ImageBatch.FromFloats(new float[3 * 16 * 16], 3, 1, 16, 16);
+        var model = CrhnModel.Create(new CrhnConfig(Channels: 1, Height: 16, Width: 16, Range: DataRange.ZeroToOne), 1);
+        var report = model.Fit(black);
+        Assert.True(report.CodecLosses[^1] < 0.01, $"final codec loss {report.CodecLosses[^1]}");
+        Assert.True(report.AllStored);
+        Assert.True(model.Check(trials: 20, steps: 3).Passes);
+        var recalled = model.Retrieve(black).Images.ToArray();
+        Assert.True(recalled.Average() < 0.05, $"mean recalled pixel {recalled.Average()}");
+    }
+
+    [Fact]
     public void Codec_training_that_diverges_stops_with_a_clear_error()
     {
         var codec = new TiedCodec(new CodecConfig(3, 16, 16, [4], 4, 2, 1, [], Latent.Continuous, OutputMap.Sigmoid, true, false), 1);

@@ -504,7 +504,12 @@ public sealed class CrhnModel : IAssociativeMemory
         var r = RhnChecks.run(_rhn, codes, trials, steps, (ulong)seed, cancellationToken);
         var memory = new CrhnMemory(_codec, Microsoft.FSharp.Core.FSharpOption<RhnNetwork>.Some(_rhn));
         var storedCodes = Microsoft.FSharp.Core.FSharpOption<RawTensor>.Some(codes);
-        int Own(int[] recalled) => recalled.Where((k, i) => k == i).Count();
+        // A pattern counts as its own when its code comes back: the same index, or a stored pattern
+        // with the same code (identical images share a code, and Locate names the first).
+        var host = codes.ToFloat32Array();
+        int width = codes.Shape[1];
+        bool SameCode(int k, int i) => k == i || host.AsSpan(k * width, width).SequenceEqual(host.AsSpan(i * width, width));
+        int Own(int[] recalled) => recalled.Where((k, i) => k >= 0 && SameCode(k, i)).Count();
         int returned = Own(memory.Retrieve(_codec.Decode(Tensor.Constant(codes)), null, storedCodes, 50, cancellationToken).Outcome.Value.Recalled);
         var settled = memory.Settle(RhnChecks.damaged(codes, LightDamage, Rng.derive((ulong)seed, 7)), 50, Microsoft.FSharp.Core.FuncConvert.FromAction<RawTensor, double[], bool[]>((_, _, _) => { }), cancellationToken).Item1;
         int corrected = Own(CrhnMemory.Locate(settled, codes).Recalled);

@@ -8,6 +8,11 @@ module OpPointwise =
         let y = x.Primal.Unary op
         Tensor.Record(name, y, [| x |], fun g _ -> rule g y)
 
+    type RawTensor with
+        /// ±1 by sign, with 0 → +1 (the code convention: a code is never 0 anywhere, as the
+        /// reference's sign), where Unary Sign keeps 0.
+        member x.Binarize() = (x.MulScalar -1.0).Unary(UnaryOp.Step).MulScalar(-2.0).AddScalar 1.0
+
     type Tensor with
         /// exp(x); reverse g·exp(x).
         member x.Exp() = unaryOp "exp" UnaryOp.Exp x (fun g y -> g.Binary(BinaryOp.Mul, y))
@@ -31,6 +36,9 @@ module OpPointwise =
         /// gradient where |x| ≤ 1 and stops it elsewhere, i.e. it is the derivative of the
         /// surrogate hardtanh clamp(x, −1, 1).
         member x.Sign() = unaryOp "sign" UnaryOp.Sign x (fun g _ -> g.Binary(BinaryOp.Mul, x.Primal.InRangeMask(-1.0, 1.0)))
+        /// ±1 by sign with 0 → +1 (RawTensor.Binarize), through the same straight-through estimator as Sign.
+        member x.Binarize() =
+            Tensor.Record("binarize", x.Primal.Binarize(), [| x |], fun g _ -> g.Binary(BinaryOp.Mul, x.Primal.InRangeMask(-1.0, 1.0)))
         /// min(max(x, lo), hi); reverse g·1[lo ≤ x ≤ hi].
         member x.Clamp(lo: float, hi: float) =
             if not (lo <= hi) then

@@ -186,13 +186,13 @@ type TiedCodec private (config: CodecConfig, seed: uint64, frozen: Tensor[] opti
             v <- if j = dense.Length - 1 then pre else pre.Tanh()
         v
 
-    /// The latent: sign (Binary, straight-through) or tanh (Continuous) of the last pre-activation.
+    /// The latent: sign (Binary: ±1, 0 → +1, straight-through) or tanh (Continuous) of the last pre-activation.
     member this.Encode(x: Tensor) = this.LatentOf(this.PreLatent x)
 
-    /// The latent of a last pre-activation: its sign (Binary, straight-through) or tanh (Continuous).
+    /// The latent of a last pre-activation: its sign (Binary: ±1, 0 → +1, straight-through) or tanh (Continuous).
     member _.LatentOf(pre: Tensor) =
         match config.Latent with
-        | Latent.Binary -> pre.Sign()
+        | Latent.Binary -> pre.Binarize()
         | Latent.Continuous -> pre.Tanh()
 
     /// The reconstruction from a latent (N×LatentSize).
@@ -279,7 +279,7 @@ type TiedCodec private (config: CodecConfig, seed: uint64, frozen: Tensor[] opti
                         let objective =
                             if training.CodeMargin = 0.0 then objective
                             else
-                                let code = Tensor.Constant(pre.Primal.Unary UnaryOp.Sign)
+                                let code = Tensor.Constant(pre.Primal.Binarize())
                                 let hinge (p: Tensor) = ((p * code) * -1.0 + 1.0).Relu().MeanAll()
                                 objective + (hinge pre + hinge damaged) * training.CodeMargin
                         if training.Spread = 0.0 || len < 2 then objective, loss

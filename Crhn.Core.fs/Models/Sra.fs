@@ -93,7 +93,7 @@ type RhnNetwork(sizes: int[], seed: uint64, ?dtype: Dtype) =
     member this.Recall(x: RawTensor) = (this.Logits x).Unary UnaryOp.Sign
 
     /// ±1 codes from logits: x ≥ 0 → +1, x < 0 → −1 (as the reference's sign; never 0).
-    static member Binarize(x: RawTensor) = (x.MulScalar -1.0).Unary(UnaryOp.Step).MulScalar(-2.0).AddScalar 1.0
+    static member Binarize(x: RawTensor) = x.Binarize()
 
     /// The energy of each ±1 code (rows of `codes`): E(c, h₁, …, h_L) with the states of one
     /// forward pass (for one hidden layer, n₀ ln 2 − Σ log cosh (W c)ᵢ).
