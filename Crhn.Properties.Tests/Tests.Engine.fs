@@ -45,6 +45,14 @@ type EngineTests(output: ITestOutputHelper) =
         Check.fails "sign as a code" 100 LawsGradients.signIsNotACode
 
     [<Fact>]
+    member _.``float64 tanh is within 2 ulp of Math.Tanh, near 0 too`` () =
+        Check.run "tanh float64" 100 LawsActivations.tanh64Accurate
+
+    [<Fact>]
+    member _.``companion: TensorPrimitives' float64 tanh cancels near 0`` () =
+        Check.fails "TensorPrimitives tanh float64" 100 LawsActivations.tensorPrimitivesTanh64Fails
+
+    [<Fact>]
     member _.``companion: sign's straight-through gradient is not sign's own derivative`` () =
         Check.fails "sign STE vs sign" 100 LawsGradients.signIsNotItsOwnDerivative
 

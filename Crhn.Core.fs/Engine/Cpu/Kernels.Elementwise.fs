@@ -193,6 +193,13 @@ module internal Elementwise =
         match op with
         | UnaryOp.Tanh when typeof<'T> = typeof<float32> -> FastActivation.tanhInto (box x :?> float32[]) (box d :?> float32[])
         | UnaryOp.Sigmoid when typeof<'T> = typeof<float32> -> FastActivation.sigmoidInto (box x :?> float32[]) (box d :?> float32[])
+        | UnaryOp.Tanh when typeof<'T> = typeof<float> ->
+            // Math.Tanh, correctly rounded to an ulp or so everywhere: TensorPrimitives' float64 tanh
+            // forms (e²ˣ − 1)/(e²ˣ + 1), which loses digits near 0 (thousands of ulps at |x| ≈ 1e-5).
+            let xs, ds = box x :?> float[], box d :?> float[]
+            FastActivation.chunked x.Length (fun off len ->
+                for i in off .. off + len - 1 do
+                    ds.[i] <- Math.Tanh xs.[i])
         | _ ->
             FastActivation.chunked x.Length (fun off len ->
                 let s = ReadOnlySpan(x, off, len)
