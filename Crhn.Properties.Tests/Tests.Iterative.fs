@@ -31,7 +31,7 @@ module Iterative =
         Cpu.ofFloat64 [| n; inputs |] x, labels
 
     let config (steps: int) (regulariser: Regulariser) =
-        { Inputs = inputs; State = inputs; Hidden = hidden; Classes = classes; Steps = steps; Alpha = 0.5; InputShift = 0.0
+        { Inputs = inputs; State = inputs; Hidden = hidden; Classes = classes; Steps = steps; Alpha = 0.5; InputShift = 0.0; InputActivation = false
           Activation = Activation.Tanh 1.0; Regulariser = regulariser }
 
     /// A float64 network whose M starts `gain` times its default scale (‖J_T‖ around 3 at gain 3),

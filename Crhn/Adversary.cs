@@ -79,6 +79,26 @@ public static class Adversary
         return ImageBatch.FromModelValues(adv.ToFloat32Array(), clean.Count, clean.Channels, clean.Height, clean.Width);
     }
 
+    /// <summary>Attacks labelled images through an iterative classifier, maximising its mean
+    /// cross-entropy on their labels (an untargeted evasion attack), with the same update rules.</summary>
+    /// <exception cref="ArgumentException">The images do not fit the classifier, or a parameter is out of range.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled (checked before every step's forward pass).</exception>
+    public static ImageBatch Evade(IterativeClassifier classifier, LabelledImages data, Attack attack, AttackOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(classifier);
+        ArgumentNullException.ThrowIfNull(data);
+        var images = data.Images;
+        ImageBatch.Require(images, classifier.Channels, classifier.Height, classifier.Width, "images", nameof(data));
+        var x = images.ToTensor().Primal;
+        var loss = Microsoft.FSharp.Core.FuncConvert.FromFunc<Tensor, Tensor>(input =>
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return classifier.CrossEntropy(input, data.LabelArray);
+        });
+        var adv = Attacks.run(Kind(attack), Resolve(attack, options), loss, x);
+        return ImageBatch.FromModelValues(adv.ToFloat32Array(), images.Count, images.Channels, images.Height, images.Width);
+    }
+
     private static AttackKind Kind(Attack attack) => attack switch
     {
         Attack.Fgsm => AttackKind.Fgsm,

@@ -63,15 +63,19 @@ public sealed record RegulariserOptions(RegulariserKind Kind = RegulariserKind.B
 /// <param name="Regulariser">The training penalty (default none).</param>
 /// <param name="State">The state's size: null for v₀ = x − <paramref name="InputShift"/> (the image's pixels), else a trained linear input map to this many values.</param>
 /// <param name="InputShift">Subtracted from every pixel first (default 0.5: centred pixels; the steps have no bias of their own).</param>
+/// <param name="InputActivation">The input map ends in σ, v₀ = σ(P(x − s) + p): a hidden layer before the steps, so that
+/// the classifier is an ordinary deep network whose later layers are the Hopfield steps (default false; with
+/// <paramref name="State"/> null the map is then square, as wide as the image).</param>
 public sealed record IterativeClassifierOptions(int Steps = 3, int Hidden = 512, double Alpha = 0.5, StepActivation Activation = StepActivation.Tanh,
-    RegulariserOptions? Regulariser = null, int? State = null, double InputShift = 0.5);
+    RegulariserOptions? Regulariser = null, int? State = null, double InputShift = 0.5, bool InputActivation = false);
 
 /// <summary>How an iterative classifier trains.</summary>
 /// <param name="Epochs">Passes over the data (default 5).</param>
 /// <param name="BatchSize">Samples per Adam step (default 128).</param>
 /// <param name="LearningRate">Adam's learning rate (default 1e-3).</param>
 /// <param name="Shuffle">Reshuffle every epoch, from the model's seed (default true).</param>
-public sealed record IterativeTrainingOptions(int Epochs = 5, int BatchSize = 128, double LearningRate = 1e-3, bool Shuffle = true);
+/// <param name="FinalLearningRate">The learning rate at the last epoch as a fraction of the first, by a cosine schedule (default 1: constant).</param>
+public sealed record IterativeTrainingOptions(int Epochs = 5, int BatchSize = 128, double LearningRate = 1e-3, bool Shuffle = true, double FinalLearningRate = 1.0);
 
 /// <summary>One finished training epoch: sample-weighted means over the epoch.</summary>
 public sealed record IterativeEpochRecord(int Epoch, int Epochs, double Loss, double CrossEntropy, double Penalty, double TrainingAccuracy);
@@ -162,7 +166,7 @@ public sealed class IterativeClassifier
         options ??= new IterativeClassifierOptions();
         if (channels <= 0 || height <= 0 || width <= 0) throw new ArgumentException($"Expected a positive image size, found {channels}×{height}×{width}.");
         int inputs = channels * height * width;
-        var config = new IterativeConfig(inputs, options.State ?? inputs, options.Hidden, classes, options.Steps, options.Alpha, options.InputShift, ToCore(options.Activation),
+        var config = new IterativeConfig(inputs, options.State ?? inputs, options.Hidden, classes, options.Steps, options.Alpha, options.InputShift, options.InputActivation, ToCore(options.Activation),
             (options.Regulariser ?? new RegulariserOptions()).ToCore());
         return new IterativeClassifier(new IterativeNet(config, (ulong)seed), options, channels, height, width);
     }
@@ -194,9 +198,12 @@ public sealed class IterativeClassifier
         var epochs = _net.Fit(x, data.LabelArray, training.Epochs, training.BatchSize, training.LearningRate, training.Shuffle,
             Microsoft.FSharp.Core.FuncConvert.FromAction<IterativeEpoch>(e =>
                 progress?.Report(new TrainingProgress(TrainingStage.Classifier, e.Epoch, training.Epochs, e.Loss))),
-            cancellationToken);
+            cancellationToken, training.FinalLearningRate);
         return [.. epochs.Select(e => new IterativeEpochRecord(e.Epoch, training.Epochs, e.Loss, e.CrossEntropy, e.Penalty, e.Accuracy))];
     }
+
+    /// <summary>The mean cross-entropy of images (N×C×H×W) on their labels under the frozen weights, differentiable in the images.</summary>
+    internal Tensor CrossEntropy(Tensor images, int[] labels) => _net.FrozenLoss(images, labels);
 
     /// <summary>The predicted class of each image.</summary>
     public int[] Predict(ImageBatch images) => _net.Predict(Rows(images));

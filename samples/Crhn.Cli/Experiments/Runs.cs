@@ -6,6 +6,29 @@ namespace Crhn.Cli.Experiments;
 /// <summary>A damaged-cue condition: its label, how it damages images, and which pixels it leaves unknown.</summary>
 internal sealed record Condition(string Label, Func<ImageBatch, int, ImageBatch> Damage, PixelMask? Unknown);
 
+/// <summary>One figure of one trial: a model's MSE (or image recall) under a condition.</summary>
+internal sealed record Measured(int Memory, string Condition, string Model, bool Recall, double Value);
+
+/// <summary>The recall study of one trial and condition: code recall, retrievals no farther than the one-pass decode, the largest excess.</summary>
+internal sealed record Studied(int Memory, string Condition, double Recall, int NoFarther, double Excess);
+
+/// <summary>A picture a trial drew into the output folder.</summary>
+internal sealed record Drawn(string Caption, string File);
+
+/// <summary>What one (memory size, seed) trial measured: the unit a sharded run writes and a merge reads.</summary>
+internal sealed record TrialResult(List<Measured> Measured, List<Studied> Studied, List<Drawn> Pictures)
+{
+    public TrialResult() : this([], [], []) { }
+
+    /// <summary>Adds every model's MSE and image recall under a condition.</summary>
+    public void Record(int memory, string condition, (Dictionary<string, double> Mse, Dictionary<string, double> Recall) measured)
+    {
+        foreach (var (recall, cells) in new[] { (false, measured.Mse), (true, measured.Recall) })
+            foreach (var (model, value) in cells)
+                Measured.Add(new(memory, condition, model, recall, value));
+    }
+}
+
 /// <summary>The experiments of the paper, each writing a report into its output folder.</summary>
 internal static class Runs
 {
@@ -17,56 +40,52 @@ internal static class Runs
     private static string Eps(double eps) => $"{eps * 255:0.##}/255";
 
     /// <summary>Table 1: MSE of MHN, PCN and CRHN under the eight attacks at ε, per memory size, over seeds.</summary>
-    public static Report Table1(ExperimentSettings s, double eps, RunInfo run)
+    public static Report? Table1(ExperimentSettings s, double eps, RunInfo run)
     {
         var report = new Report(s.Out, "table1", $"Table 1: retrieval MSE under attack (ε = {Eps(eps)})");
-        var pool = s.LoadPool("table1");
-        var values = new Dictionary<(int, string, string, bool), List<double>>();
-        Bars().Start(ctx =>
+        var pool = new Lazy<ImageBatch>(() => s.LoadPool("table1"));
+        var trials = Trials(s, "table1", run, (memory, seed, ctx) =>
         {
-            foreach (int memory in s.Memory)
-                for (int seed = 0; seed < s.Seeds; seed++)
-                {
-                    var trial = Trial.Train(s, pool, memory, seed, run, ctx);
-                    var task = ctx.AddTask($"N={memory} seed {seed + 1}: attacks", maxValue: Attack.Fgsm.All().Length + 1);
-                    Record(values, memory, "none (clean cue)", trial.Measure(trial.Images, null, run));
-                    task.Increment(1);
-                    foreach (var attack in Attack.Fgsm.All())
-                    {
-                        var adv = run.Time($"attack {attack}", () => Adversary.Run(trial.Surrogate, trial.Images, attack, new AttackOptions(Eps: eps, Seed: seed)));
-                        Record(values, memory, attack.ToString().ToUpperInvariant(), trial.Measure(adv, null, run));
-                        task.Increment(1);
-                    }
-                }
+            var result = new TrialResult();
+            var trial = Trial.Train(s, pool.Value, memory, seed, run, ctx);
+            var task = ctx.AddTask($"N={memory} seed {seed + 1}: attacks", maxValue: Attack.Fgsm.All().Length + 1);
+            result.Record(memory, "none (clean cue)", trial.Measure(trial.Images, null, run));
+            task.Increment(1);
+            foreach (var attack in Attack.Fgsm.All())
+            {
+                var adv = run.Time($"attack {attack}", () => Adversary.Run(trial.Surrogate, trial.Images, attack, new AttackOptions(Eps: eps, Seed: seed)));
+                result.Record(memory, attack.ToString().ToUpperInvariant(), trial.Measure(adv, null, run));
+                task.Increment(1);
+            }
+            return result;
         });
-        Fill(report, values);
+        if (trials is null) return null;
+        Fill(report, trials);
         report.Note($"Attacks: torchattacks' update rules and defaults (α = 2/255, 10 steps; FFGSM α = 10/255; DIFGSM resize 0.9, p = 0.5; EOTPGD 2 samples) at ε = {Eps(eps)}, on a surrogate autoencoder trained separately on the same images, maximising its reconstruction MSE against the clean image. The cue column is the attacked image's own MSE.");
         return report;
     }
 
     /// <summary>Table 2: the ablation — CRHN against its codec alone, under Gaussian noise and masking.</summary>
-    public static Report Table2(ExperimentSettings s, double[] sigmas, int[] columnsAt96, RunInfo run)
+    public static Report? Table2(ExperimentSettings s, double[] sigmas, int[] columnsAt96, RunInfo run)
     {
         var report = new Report(s.Out, "table2", "Table 2: CRHN against the codec alone (without the RHN)");
-        var pool = s.LoadPool("table2");
+        var pool = new Lazy<ImageBatch>(() => s.LoadPool("table2"));
         var conditions = NoiseConditions(sigmas).Concat(MaskConditions(s, columnsAt96)).ToArray();
-        var values = new Dictionary<(int, string, string, bool), List<double>>();
-        Bars().Start(ctx =>
+        var trials = Trials(s, "table2", run, (memory, seed, ctx) =>
         {
-            foreach (int memory in s.Memory)
-                for (int seed = 0; seed < s.Seeds; seed++)
-                {
-                    var trial = Trial.Train(s, pool, memory, seed, run, ctx, withPcn: false, withSurrogate: false);
-                    IAssociativeMemory[] models = [trial.Crhn.WithoutRhn(), trial.Crhn];
-                    var task = ctx.AddTask($"N={memory} seed {seed + 1}: cues", maxValue: conditions.Length);
-                    foreach (var c in conditions)
-                    {
-                        Record(values, memory, c.Label, trial.Measure(c.Damage(trial.Images, seed), c.Unknown, run, models));
-                        task.Increment(1);
-                    }
-                }
+            var result = new TrialResult();
+            var trial = Trial.Train(s, pool.Value, memory, seed, run, ctx, withPcn: false, withSurrogate: false);
+            IAssociativeMemory[] models = [trial.Crhn.WithoutRhn(), trial.Crhn];
+            var task = ctx.AddTask($"N={memory} seed {seed + 1}: cues", maxValue: conditions.Length);
+            foreach (var c in conditions)
+            {
+                result.Record(memory, c.Label, trial.Measure(c.Damage(trial.Images, seed), c.Unknown, run, models));
+                task.Increment(1);
+            }
+            return result;
         });
-        Fill(report, values);
+        if (trials is null) return null;
+        Fill(report, trials);
         report.Note("Noise σ is on the [0, 1] scale (σ = 0.1 here is 0.2 on the paper's [−1, 1] scale). Masked columns are the rightmost ones, set to black.");
         return report;
     }
@@ -74,40 +93,42 @@ internal static class Runs
     /// <summary>Recall: CRHN against its codec alone on clean, noisy and masked cues (the mask given
     /// and not), with the share of cues ending on their own stored code and of retrievals no farther
     /// from the stored image than the one-pass decode.</summary>
-    public static Report Recall(ExperimentSettings s, double[] sigmas, int[] columnsAt96, RunInfo run)
+    public static Report? Recall(ExperimentSettings s, double[] sigmas, int[] columnsAt96, RunInfo run)
     {
         var report = new Report(s.Out, "recall", "Recall: CRHN against its codec alone");
-        var pool = s.LoadPool("recall");
+        var pool = new Lazy<ImageBatch>(() => s.LoadPool("recall"));
         var masks = MaskConditions(s, columnsAt96).ToArray();
         Condition[] conditions =
         [
             new("clean", (x, _) => x, null), .. NoiseConditions(sigmas), .. masks,
             .. masks.Select(m => m with { Label = $"{m.Label}, no mask", Unknown = null }),
         ];
-        var values = new Dictionary<(int, string, string, bool), List<double>>();
-        var studied = new Dictionary<(int Memory, string Condition), List<(double Recall, int NoFarther, double Excess)>>();
-        Bars().Start(ctx =>
+        var trials = Trials(s, "recall", run, (memory, seed, ctx) =>
         {
-            foreach (int memory in s.Memory)
-                for (int seed = 0; seed < s.Seeds; seed++)
-                {
-                    var trial = Trial.Train(s, pool, memory, seed, run, ctx, withPcn: false, withSurrogate: false);
-                    var task = ctx.AddTask($"N={memory} seed {seed + 1}: cues", maxValue: conditions.Length);
-                    foreach (var c in conditions)
-                    {
-                        var cues = c.Damage(trial.Images, seed);
-                        // Each memory retrieves once; the same outputs give the MSE, image recall and the comparison.
-                        var onePass = run.Time("recall codec only", () => trial.Crhn.Retrieve(cues, new RetrievalOptions(UseRhn: false), c.Unknown).Images);
-                        var crhn = run.Time("recall CRHN", () => trial.Crhn.Retrieve(cues, null, c.Unknown));
-                        Record(values, memory, c.Label, trial.Score(cues, [("codec only", onePass), ("CRHN", crhn.Images)]));
-                        var excess = Enumerable.Range(0, memory).Select(i => ImageMse(crhn.Images, trial.Images, i) - ImageMse(onePass, trial.Images, i)).ToArray();
-                        if (!studied.TryGetValue((memory, c.Label), out var list)) studied[(memory, c.Label)] = list = [];
-                        list.Add((crhn.RecallAccuracy(), excess.Count(e => e <= 0), excess.Max()));
-                        task.Increment(1);
-                    }
-                }
+            var result = new TrialResult();
+            var trial = Trial.Train(s, pool.Value, memory, seed, run, ctx, withPcn: false, withSurrogate: false);
+            var task = ctx.AddTask($"N={memory} seed {seed + 1}: cues", maxValue: conditions.Length);
+            foreach (var c in conditions)
+            {
+                var cues = c.Damage(trial.Images, seed);
+                // Each memory retrieves once; the same outputs give the MSE, image recall and the comparison.
+                var onePass = run.Time("recall codec only", () => trial.Crhn.Retrieve(cues, new RetrievalOptions(UseRhn: false), c.Unknown).Images);
+                var crhn = run.Time("recall CRHN", () => trial.Crhn.Retrieve(cues, null, c.Unknown));
+                result.Record(memory, c.Label, trial.Score(cues, [("codec only", onePass), ("CRHN", crhn.Images)]));
+                var excess = Enumerable.Range(0, memory).Select(i => ImageMse(crhn.Images, trial.Images, i) - ImageMse(onePass, trial.Images, i)).ToArray();
+                result.Studied.Add(new(memory, c.Label, crhn.RecallAccuracy(), excess.Count(e => e <= 0), excess.Max()));
+                task.Increment(1);
+            }
+            return result;
         });
-        Fill(report, values);
+        if (trials is null) return null;
+        Fill(report, trials);
+        var studied = new Dictionary<(int Memory, string Condition), List<(double Recall, int NoFarther, double Excess)>>();
+        foreach (var st in trials.SelectMany(t => t.Studied))
+        {
+            if (!studied.TryGetValue((st.Memory, st.Condition), out var list)) studied[(st.Memory, st.Condition)] = list = [];
+            list.Add((st.Recall, st.NoFarther, st.Excess));
+        }
         var table = new System.Text.StringBuilder();
         table.AppendLine("**Code recall and \"no farther\"** (per seed: the share of cues whose code ended on their own stored code; the retrievals, of the memory size, whose image is no farther from the stored image than the codec's one-pass decode; the largest excess MSE of the others)");
         table.AppendLine();
@@ -137,62 +158,58 @@ internal static class Runs
     }
 
     /// <summary>Figures 4 and 5: grids clean | cue | MHN | PCN | CRHN for each condition, and their MSEs.</summary>
-    public static Report Figure(ExperimentSettings s, string name, string title, Condition[] conditions, int rows, RunInfo run)
+    public static Report? Figure(ExperimentSettings s, string name, string title, Condition[] conditions, int rows, RunInfo run)
     {
         var report = new Report(s.Out, name, title);
-        var pool = s.LoadPool(name);
-        var values = new Dictionary<(int, string, string, bool), List<double>>();
-        s.Out.Create();
-        Bars().Start(ctx =>
+        var pool = new Lazy<ImageBatch>(() => s.LoadPool(name));
+        var trials = Trials(s, name, run, (memory, seed, ctx) =>
         {
-            foreach (int memory in s.Memory)
-                for (int seed = 0; seed < s.Seeds; seed++)
+            var result = new TrialResult();
+            var trial = Trial.Train(s, pool.Value, memory, seed, run, ctx, withSurrogate: false);
+            var task = ctx.AddTask($"N={memory} seed {seed + 1}: cues", maxValue: conditions.Length);
+            foreach (var c in conditions)
+            {
+                var cues = c.Damage(trial.Images, seed);
+                result.Record(memory, c.Label, trial.Measure(cues, c.Unknown, run));
+                if (seed == 0)
                 {
-                    var trial = Trial.Train(s, pool, memory, seed, run, ctx, withSurrogate: false);
-                    var task = ctx.AddTask($"N={memory} seed {seed + 1}: cues", maxValue: conditions.Length);
-                    foreach (var c in conditions)
-                    {
-                        var cues = c.Damage(trial.Images, seed);
-                        Record(values, memory, c.Label, trial.Measure(cues, c.Unknown, run));
-                        if (seed == 0)
-                        {
-                            var shown = Enumerable.Range(0, Math.Min(rows, memory)).ToArray();
-                            var file = $"{name}-N{memory}-{Slug(c.Label)}.png";
-                            ImageBatch.SaveGrid(Path.Combine(s.Out.FullName, file),
-                                [trial.Images.Take(shown), cues.Take(shown), .. trial.Memories.Select(m => m.Recall(cues.Take(shown), c.Unknown))]);
-                            report.Picture($"N = {memory}, {c.Label}: clean | cue | MHN | PCN | CRHN", file);
-                        }
-                        task.Increment(1);
-                    }
+                    var shown = Enumerable.Range(0, Math.Min(rows, memory)).ToArray();
+                    var file = $"{name}-N{memory}-{Slug(c.Label)}.png";
+                    s.Out.Create();
+                    ImageBatch.SaveGrid(Path.Combine(s.Out.FullName, file),
+                        [trial.Images.Take(shown), cues.Take(shown), .. trial.Memories.Select(m => m.Recall(cues.Take(shown), c.Unknown))]);
+                    result.Pictures.Add(new($"N = {memory}, {c.Label}: clean | cue | MHN | PCN | CRHN", file));
                 }
+                task.Increment(1);
+            }
+            return result;
         });
-        Fill(report, values);
+        if (trials is null) return null;
+        Fill(report, trials);
         return report;
     }
 
     /// <summary>Figure 6: MSE against ε for every attack and model, one SVG per attack.</summary>
-    public static Report Figure6(ExperimentSettings s, double[] epsilons, RunInfo run)
+    public static Report? Figure6(ExperimentSettings s, double[] epsilons, RunInfo run)
     {
         var report = new Report(s.Out, "fig6", "Figure 6: retrieval MSE against the attack budget ε");
-        var pool = s.LoadPool("fig6");
-        var values = new Dictionary<(int, string, string, bool), List<double>>();
-        Bars().Start(ctx =>
+        var pool = new Lazy<ImageBatch>(() => s.LoadPool("fig6"));
+        var trials = Trials(s, "fig6", run, (memory, seed, ctx) =>
         {
-            foreach (int memory in s.Memory)
-                for (int seed = 0; seed < s.Seeds; seed++)
+            var result = new TrialResult();
+            var trial = Trial.Train(s, pool.Value, memory, seed, run, ctx);
+            var task = ctx.AddTask($"N={memory} seed {seed + 1}: attacks × ε", maxValue: Attack.Fgsm.All().Length * epsilons.Length);
+            foreach (var attack in Attack.Fgsm.All())
+                foreach (var eps in epsilons)
                 {
-                    var trial = Trial.Train(s, pool, memory, seed, run, ctx);
-                    var task = ctx.AddTask($"N={memory} seed {seed + 1}: attacks × ε", maxValue: Attack.Fgsm.All().Length * epsilons.Length);
-                    foreach (var attack in Attack.Fgsm.All())
-                        foreach (var eps in epsilons)
-                        {
-                            var adv = run.Time($"attack {attack}", () => Adversary.Run(trial.Surrogate, trial.Images, attack, new AttackOptions(Eps: eps, Seed: seed)));
-                            Record(values, memory, $"{attack.ToString().ToUpperInvariant()} ε={Eps(eps)}", trial.Measure(adv, null, run));
-                            task.Increment(1);
-                        }
+                    var adv = run.Time($"attack {attack}", () => Adversary.Run(trial.Surrogate, trial.Images, attack, new AttackOptions(Eps: eps, Seed: seed)));
+                    result.Record(memory, $"{attack.ToString().ToUpperInvariant()} ε={Eps(eps)}", trial.Measure(adv, null, run));
+                    task.Increment(1);
                 }
+            return result;
         });
-        Fill(report, values);
+        if (trials is null) return null;
+        Fill(report, trials);
         s.Out.Create();
         foreach (int memory in s.Memory)
             foreach (var attack in Attack.Fgsm.All())
@@ -227,22 +244,28 @@ internal static class Runs
 
     private static Attack[] All(this Attack _) => Enum.GetValues<Attack>();
 
-    private static void Record(Dictionary<(int, string, string, bool), List<double>> values, int memory, string condition,
-        (Dictionary<string, double> Mse, Dictionary<string, double> Recall) measured)
+    /// <summary>Every trial of the grid (memory sizes × seeds, in that order) in the run's shard, or
+    /// those of merged shards; null when this run is a shard (it wrote them to its folder).</summary>
+    private static IReadOnlyList<TrialResult>? Trials(ExperimentSettings s, string name, RunInfo run, Func<int, int, ProgressContext, TrialResult> trial)
     {
-        foreach (var (recall, cells) in new[] { (false, measured.Mse), (true, measured.Recall) })
-            foreach (var (model, value) in cells)
-            {
-                if (!values.TryGetValue((memory, condition, model, recall), out var list)) values[(memory, condition, model, recall)] = list = [];
-                list.Add(value);
-            }
+        IReadOnlyList<TrialResult>? results = null;
+        Bars().Start(ctx => results = Sharding.Run(name, s.Memory.Length * s.Seeds, s.Shard, s.Out, run, u => trial(s.Memory[u / s.Seeds], u % s.Seeds, ctx)));
+        return results;
     }
 
-    private static void Fill(Report report, Dictionary<(int, string, string, bool), List<double>> values)
+    /// <summary>The trials' figures into the report: per memory, condition and model, the values of the seeds in order.</summary>
+    private static void Fill(Report report, IReadOnlyList<TrialResult> trials)
     {
+        var values = new Dictionary<(int, string, string, bool), List<double>>();
+        foreach (var m in trials.SelectMany(t => t.Measured))
+        {
+            if (!values.TryGetValue((m.Memory, m.Condition, m.Model, m.Recall), out var list)) values[(m.Memory, m.Condition, m.Model, m.Recall)] = list = [];
+            list.Add(m.Value);
+        }
         foreach (var ((memory, condition, model, recall), list) in values)
             if (recall) report.AddRecall(memory, condition, model, list);
             else report.Add(memory, condition, model, list);
+        foreach (var p in trials.SelectMany(t => t.Pictures)) report.Picture(p.Caption, p.File);
     }
 
     private static string Slug(string label) =>

@@ -12,6 +12,9 @@ internal sealed record ExperimentSettings(
     string Data, int Size, int? Channels, int[] Memory, int Seeds, DirectoryInfo Out,
     int? CodecEpochs, int SraRounds, int PcnEpochs, int SurrogateEpochs, bool UntiedDecoder = false)
 {
+    /// <summary>The shard of the grid (memory sizes × seeds) this run computes, or null for all of it.</summary>
+    public ShardSpec? Shard { get; init; }
+
     /// <summary>Whether the run trains the baselines and the surrogate (their settings are reported only then).</summary>
     public bool WithBaselines { get; init; } = true;
 
