@@ -139,11 +139,13 @@ module Iterative =
                 abs (analytic - numeric) <= 1e-6 * max 1.0 (max (abs analytic) (abs numeric))
                 |> Prop.label (sprintf "%s: reverse %.12g, differences %.12g" regulariser.Name analytic numeric))
 
-    /// A float64 network (K = 2, M at twice its default scale) with the given regulariser, one
-    /// input x, the logits as a function of it, ‖J_f(x) d‖² by central differences (step 1e-6),
-    /// and ‖J_f(x)‖_F² as the sum of that over the coordinate directions.
-    let jacobianAt (regulariser: Regulariser) (seed: int) =
-        let net = IterativeNet(config 2 regulariser, uint64 seed, Dtype.Float64)
+    /// A float64 network (K = 2, M at twice its default scale; with `inputLayer` an input layer
+    /// v₀ = tanh(xPᵀ + p) to a state of 5) with the given regulariser, one input x, the logits as a
+    /// function of it, ‖J_f(x) d‖² by central differences (step 1e-6), and ‖J_f(x)‖_F² as the sum
+    /// of that over the coordinate directions.
+    let jacobianAtWith (inputLayer: bool) (regulariser: Regulariser) (seed: int) =
+        let shape = if inputLayer then { config 2 regulariser with State = 5; InputActivation = true } else config 2 regulariser
+        let net = IterativeNet(shape, uint64 seed, Dtype.Float64)
         net.M.Primal.ScaleInPlace 2.0
         let x, _ = task (uint64 seed) 1
         let origin = x.ToFloat64Array()
@@ -154,6 +156,8 @@ module Iterative =
             |> Array.sum
         let frobenius = Seq.sum (seq { for k in 0 .. inputs - 1 -> squared (Array.init inputs (fun j -> if j = k then 1.0 else 0.0)) })
         net, x, squared, frobenius
+
+    let jacobianAt (regulariser: Regulariser) (seed: int) = jacobianAtWith false regulariser seed
 
     /// Prop: JacF's estimate is unbiased: the mean of ‖J_f r‖² over many draws r with E[rrᵀ] = I
     /// (uniform on [−√3, √3]) is within 4 standard errors of ‖J_f‖_F², the dense Jacobian of the
@@ -170,8 +174,8 @@ module Iterative =
 
     /// The library's JacF penalty (λ = 1, 4000 projections, one sample) against ‖J_f‖_F² from
     /// central differences: its relative error.
-    let jacfPenaltyError (seed: int) =
-        let net, x, _, frobenius = jacobianAt (Regulariser.JacF(1.0, 4000)) seed
+    let jacfPenaltyError (inputLayer: bool) (seed: int) =
+        let net, x, _, frobenius = jacobianAtWith inputLayer (Regulariser.JacF(1.0, 4000)) seed
         let xt = Tensor.Constant x
         let states, _ = net.Trajectory xt
         let estimate = (net.Penalty(xt, states) |> Option.get |> fst).ToScalar()
@@ -215,5 +219,11 @@ type IterativeTests() =
     [<Fact>]
     member _.``the JacF penalty with 4000 projections is within 10% of the squared Frobenius norm`` () =
         for seed in [ 1; 2; 3 ] do
-            let error = Iterative.jacfPenaltyError seed
+            let error = Iterative.jacfPenaltyError false seed
+            Assert.True(error <= 0.1, sprintf "seed %d: relative error %g" seed error)
+
+    [<Fact>]
+    member _.``with an input layer too, the JacF penalty is within 10% of the squared Frobenius norm`` () =
+        for seed in [ 1; 2; 3 ] do
+            let error = Iterative.jacfPenaltyError true seed
             Assert.True(error <= 0.1, sprintf "seed %d: relative error %g" seed error)

@@ -269,16 +269,56 @@ public class ExperimentCommandTests
             var r = Run(["experiment", "poster", "--data", $"mnist:{digits.FullName}", "--train", "20", "--test", "10", "--steps", "1,2",
                 "--activations", "tanh,relu", "--regularisers", "base,jacq,jacf,lip", "--seeds", "2", "--epochs", "1", "--hidden", "8", "--out", outDir]);
             Assert.True(r.Code == 0, r.Output);
-            foreach (var f in new[] { "report.md", "poster.csv", "poster.json", "command.txt", "energy-tanh.svg", "energy-relu.svg" })
+            foreach (var f in new[] { "report.md", "poster.csv", "welch.csv", "poster.json", "command.txt", "energy-tanh.svg", "energy-relu.svg" })
                 Assert.True(File.Exists(Path.Combine(outDir, f)), $"{f} is missing");
             var cells = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "poster.json"))).RootElement.GetProperty("cells").EnumerateArray().ToArray();
             // 2 activations × 4 regularisers × 2 values of K, each with 2 seeds.
             Assert.Equal(16, cells.Length);
             Assert.All(cells, c => Assert.Equal(2, c.GetProperty("clean").GetArrayLength()));
             var report = File.ReadAllText(Path.Combine(outDir, "report.md"));
-            Assert.Contains("| K=2 clean | K=2 noisy |", report);
+            Assert.Contains("| σ | regulariser | K | clean | noise σ=0.3 |", report);
             Assert.Contains("| tanh | JacQ |", report);
+            Assert.Contains("p JacQ vs Base", report);
             Assert.Contains("<polyline", File.ReadAllText(Path.Combine(outDir, "energy-relu.svg")));
+            Assert.Contains("<polyline", File.ReadAllText(Path.Combine(outDir, "robustness-fgsm-relu-k1.svg")));
+        }
+        finally { dir.Delete(true); }
+    }
+
+    [Fact]
+    public void A_grid_run_as_four_shards_and_merged_gives_the_report_of_one_run()
+    {
+        var dir = Directory.CreateTempSubdirectory("crhn-shards-");
+        try
+        {
+            var digits = Directory.CreateDirectory(Path.Combine(dir.FullName, "digits"));
+            IterativeClassifierTests.WriteDigits(digits.FullName, 3);
+            string[] poster = ["experiment", "poster", "--data", $"mnist:{digits.FullName}", "--train", "20", "--test", "10", "--steps", "1,2",
+                "--activations", "relu", "--regularisers", "base,jacq,lip", "--seeds", "2", "--epochs", "1", "--hidden", "8", "--state", "8"];
+            string[] table2 = ["experiment", "table2", "--memory", "3", "--seeds", "2", "--sigma", "0.1", "--columns", "25", .. Tiny];
+            foreach (var (args, files) in new[] { (poster, new[] { "poster.csv", "welch.csv" }), (table2, new[] { "table2.csv", "table2-recall.csv" }) })
+            {
+                string name = args[1];
+                var one = Run([.. args, "--out", Path.Combine(dir.FullName, name + "-one")]);
+                Assert.True(one.Code == 0, one.Output);
+                var shards = Enumerable.Range(0, 4).Select(i => Path.Combine(dir.FullName, $"{name}-shard{i}")).ToArray();
+                for (int i = 0; i < 4; i++)
+                {
+                    var shard = Run([.. args, "--shard", $"{i}/4", "--out", shards[i]]);
+                    Assert.True(shard.Code == 0, shard.Output);
+                    Assert.True(File.Exists(Path.Combine(shards[i], "shard.json")));
+                    Assert.False(File.Exists(Path.Combine(shards[i], "report.md")));
+                }
+                var merged = Run(["experiment", "merge", .. shards.Reverse(), "--out", Path.Combine(dir.FullName, name + "-merged")]);
+                Assert.True(merged.Code == 0, merged.Output);
+                foreach (var f in files)
+                    Assert.Equal(File.ReadAllText(Path.Combine(dir.FullName, name + "-one", f)), File.ReadAllText(Path.Combine(dir.FullName, name + "-merged", f)));
+                Assert.Contains("Merged from 4 shards", File.ReadAllText(Path.Combine(dir.FullName, name + "-merged", "report.md")));
+                // A missing shard, or one of another grid, is one clear line.
+                AssertUserError(Run(["experiment", "merge", .. shards.Skip(1), "--out", Path.Combine(dir.FullName, "partial")]), "lack");
+            }
+            AssertUserError(Run(["experiment", "merge", Path.Combine(dir.FullName, "poster-shard0"), Path.Combine(dir.FullName, "table2-shard1")]), "not of");
+            AssertUserError(Run(["experiment", "table2", "--shard", "4/4"]), "--shard 4/4");
         }
         finally { dir.Delete(true); }
     }

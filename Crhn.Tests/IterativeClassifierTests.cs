@@ -48,6 +48,43 @@ public class IterativeClassifierTests
     }
 
     [Fact]
+    public void An_input_layer_with_a_cosine_schedule_learns_the_task_and_its_steps_descend_the_energy()
+    {
+        var train = Task(120, 1);
+        var test = Task(60, 2);
+        var model = IterativeClassifier.Create(1, 4, 4, 3, new IterativeClassifierOptions(Steps: 2, Hidden: 16, Activation: StepActivation.Relu, State: 12, InputActivation: true), seed: 3);
+        var epochs = model.Fit(train, new IterativeTrainingOptions(Epochs: 60, BatchSize: 20, LearningRate: 1e-2, FinalLearningRate: 0.05));
+        Assert.True(epochs[^1].Loss < epochs[0].Loss, $"loss {epochs[0].Loss} → {epochs[^1].Loss}");
+        Assert.True(model.Accuracy(test) >= 0.8, $"test accuracy {model.Accuracy(test)}");
+        Assert.All(model.EnergyTrace(test.Images), e => Assert.True(e[1] <= e[0] + 1e-9 && e[2] <= e[1] + 1e-9, "α = 0.5 must descend the energy"));
+        Assert.Throws<ArgumentOutOfRangeException>(() => model.Fit(train, new IterativeTrainingOptions(Epochs: 1, FinalLearningRate: 0)));
+    }
+
+    [Fact]
+    public void Evasion_attacks_stay_in_their_budget_and_lower_the_accuracy_more_as_it_grows()
+    {
+        var train = Task(120, 1);
+        var test = Task(60, 2);
+        var model = IterativeClassifier.Create(1, 4, 4, 3, new IterativeClassifierOptions(Steps: 2, Hidden: 16, Activation: StepActivation.Relu, State: 12, InputActivation: true), seed: 3);
+        model.Fit(train, new IterativeTrainingOptions(Epochs: 60, BatchSize: 20, LearningRate: 1e-2, FinalLearningRate: 0.05));
+        double clean = model.Accuracy(test);
+        var accuracies = new List<double>();
+        foreach (double eps in new[] { 0.0, 0.05, 0.2 })
+        {
+            var adv = Adversary.Evade(model, test, Attack.Pgd, new AttackOptions(Eps: eps, Alpha: eps / 4, Steps: 10, Seed: 1));
+            var a = adv.ToArray();
+            var x = test.Images.ToArray();
+            Assert.All(Enumerable.Range(0, a.Length), i => Assert.True(Math.Abs(a[i] - x[i]) <= eps + 1e-6 && a[i] >= 0 && a[i] <= 1));
+            accuracies.Add(model.Accuracy(new LabelledImages(adv, test.Labels)));
+        }
+        Assert.Equal(clean, accuracies[0]);
+        Assert.True(accuracies[1] <= clean && accuracies[2] < accuracies[1], $"clean {clean}, PGD ε = 0.05: {accuracies[1]}, ε = 0.2: {accuracies[2]}");
+        var fgsm = Adversary.Evade(model, test, Attack.Fgsm, new AttackOptions(Eps: 0.2));
+        Assert.True(model.Accuracy(new LabelledImages(fgsm, test.Labels)) < clean);
+        Assert.Throws<ArgumentException>(() => Adversary.Evade(model, new LabelledImages(ImageBatch.Procedural(1, 2, 1, 8, 8), [0, 1]), Attack.Fgsm));
+    }
+
+    [Fact]
     public void Regulariser_descriptions_name_every_setting_in_force()
     {
         Assert.Equal("JacQ(λ = 1, m = 1, q = 0.9, 5 power steps)", new RegulariserOptions(RegulariserKind.JacQ).ToString());
