@@ -45,6 +45,14 @@ type EngineTests(output: ITestOutputHelper) =
         Check.fails "sign as a code" 100 LawsGradients.signIsNotACode
 
     [<Fact>]
+    member _.``float32 sums are within 4 roundings of the exact sum, whatever their length`` () =
+        Check.run "sums" 100 LawsReduce.sumsAreAccurate
+
+    [<Fact>]
+    member _.``companion: one float32 accumulator misses that bound on large tensors`` () =
+        Check.fails "one float32 accumulator" 100 LawsReduce.singleAccumulatorFails
+
+    [<Fact>]
     member _.``float64 tanh is within 2 ulp of Math.Tanh, near 0 too`` () =
         Check.run "tanh float64" 100 LawsActivations.tanh64Accurate
 

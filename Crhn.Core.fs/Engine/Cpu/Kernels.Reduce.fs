@@ -8,34 +8,50 @@ open Crhn.Core
 /// Reductions and row-wise normalisations over flat row-major arrays.
 module internal Reduce =
 
+    /// The sum of a span in float64: float32 values in blocks of 1024 (each summed by the vector
+    /// kernel, whose lanes keep a block's rounding error near 1e-7 of it), the blocks in float64.
+    let private sum64<'T when 'T :> IFloatingPointIeee754<'T>> (src: ReadOnlySpan<'T>) =
+        if typeof<'T> = typeof<float> then Double.CreateChecked(TensorPrimitives.Sum src)
+        else
+            let block = 1024
+            let mutable acc = 0.0
+            let mutable i = 0
+            while i < src.Length do
+                let len = min block (src.Length - i)
+                acc <- acc + Double.CreateChecked(TensorPrimitives.Sum(src.Slice(i, len)))
+                i <- i + len
+            acc
+
     /// Sums x (of `shape`) down to `target`, a shape that broadcasts to `shape` (the reverse of
-    /// broadcasting): rows of the last axis are summed or added as vectors, an odometer walks the
-    /// outer axes with stride 0 on the reduced ones.
+    /// broadcasting), accumulating in float64 whatever 'T is: rows of the last axis are summed or
+    /// added as vectors, an odometer walks the outer axes with stride 0 on the reduced ones.
     let sumToShape<'T when 'T :> IFloatingPointIeee754<'T>> (fullShape: int[]) (x: 'T[]) (target: int[]) : 'T[] =
-        let out = Storage.zeros<'T> (Shape.numel target)
-        if x.Length > 0 then
+        let n = Shape.numel target
+        if x.Length = 0 then Storage.zeros<'T> n
+        else
+            let acc = Array.zeroCreate<float> n
             // Merge neighbouring axes that are both kept or both reduced (Broadcast.coalesce with b = target).
             // (It never returns an empty shape: a scalar becomes [1].)
             let shape, _, padded = Broadcast.coalesce fullShape fullShape target
             let strides = Array.mapi (fun i st -> if padded.[i] = 1 && shape.[i] <> 1 then 0 else st) (Shape.strides padded)
             let len = Array.last shape
             let innerReduced = Array.last strides = 0
+            let wide = if innerReduced || typeof<'T> = typeof<float> then [||] else Array.zeroCreate<float> len
             Rows.walk shape [| 0 |] [| strides |] (fun row off ->
-                let src = ReadOnlySpan(x, row * len, len)
-                if innerReduced then out.[off.[0]] <- out.[off.[0]] + TensorPrimitives.Sum src
-                else TensorPrimitives.Add(ReadOnlySpan(out, off.[0], len), src, Span(out, off.[0], len)))
-        out
+                if innerReduced then acc.[off.[0]] <- acc.[off.[0]] + sum64 (ReadOnlySpan(x, row * len, len))
+                else
+                    let into = Span(acc, off.[0], len)
+                    if typeof<'T> = typeof<float> then TensorPrimitives.Add(Span<float>.op_Implicit into, ReadOnlySpan(box x :?> float[], row * len, len), into)
+                    else
+                        TensorPrimitives.ConvertTruncating<float32, float>(ReadOnlySpan(box x :?> float32[], row * len, len), Span wide)
+                        TensorPrimitives.Add(Span<float>.op_Implicit into, ReadOnlySpan wide, into))
+            let out = Storage.uninit<'T> n
+            for i in 0 .. n - 1 do
+                out.[i] <- 'T.CreateTruncating acc.[i]
+            out
 
-    /// The sum of all elements, accumulated in float64 in blocks so that float32 sums stay accurate.
-    let sumAll<'T when 'T :> IFloatingPointIeee754<'T>> (x: 'T[]) =
-        let block = 4096
-        let mutable acc = 0.0
-        let mutable i = 0
-        while i < x.Length do
-            let len = min block (x.Length - i)
-            acc <- acc + Double.CreateChecked(TensorPrimitives.Sum(ReadOnlySpan(x, i, len)))
-            i <- i + len
-        acc
+    /// The sum of all elements, accumulated in float64 (sum64).
+    let sumAll<'T when 'T :> IFloatingPointIeee754<'T>> (x: 'T[]) = sum64 (ReadOnlySpan x)
 
     /// Softmax along the last axis (length `len`), each row shifted by its maximum.
     let softmaxLast<'T when 'T :> IFloatingPointIeee754<'T>> (len: int) (x: 'T[]) =
