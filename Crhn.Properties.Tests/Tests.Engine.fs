@@ -45,6 +45,10 @@ type EngineTests(output: ITestOutputHelper) =
         Check.fails "sign as a code" 100 LawsGradients.signIsNotACode
 
     [<Fact>]
+    member _.``float32 conv2d is its definition within the rounding bound, on the direct kernel's shapes`` () =
+        Check.run "conv2d float32 direct" 100 LawsConv.float32ForwardWithinRounding
+
+    [<Fact>]
     member _.``float32 sums are within 4 roundings of the exact sum, whatever their length`` () =
         Check.run "sums" 100 LawsReduce.sumsAreAccurate
 

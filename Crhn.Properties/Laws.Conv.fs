@@ -126,3 +126,52 @@ module LawsConv =
     /// for some case, so the comparison does run the float32 kernels.
     let float32IsNotFloat64 =
         Prop.forAll (Arb.fromGen wideCaseGen) (fun c -> float32Error c <= 1e-10)
+
+    /// float32 cases the direct kernel serves (8 or 16 output channels, output rows of 16 or 32,
+    /// an even number of 16-wide vectors per image), at every stride, padding and kernel size.
+    let private directCases =
+        gen {
+            let! n = Gen.choose (1, 3)
+            let! c = Gen.choose (1, 6)
+            let! o = Gen.elements [ 8; 16 ]
+            let! k = Gen.choose (1, 4)
+            let! s = Gen.choose (1, 2)
+            let! p = Gen.choose (0, (k - 1) / 2)
+            let! wo = Gen.elements [ 16; 32 ]
+            let! ho = if wo = 16 then Gen.elements [ 2; 4 ] else Gen.choose (1, 3)
+            let w = (wo - 1) * s + k - 2 * p
+            let h = (ho - 1) * s + k - 2 * p
+            let! x = Generators.values -1.0 1.0 [| n; c; h; w |]
+            let! wt = Generators.values -1.0 1.0 [| o; c; k; k |]
+            return { N = n; C = c; O = o; K = k; Stride = s; Padding = p; H = h; W = w; X = x; Weight = wt; Y = [||] }
+        }
+
+    /// In float32, conv2d is its definition within the rounding bound of its sum: for each output,
+    /// |y − exact| ≤ (C·K² + 2)·u·Σ|w·x| (u = 2⁻²⁴), on the shapes the direct kernel serves.
+    let float32ForwardWithinRounding =
+        Prop.forAll (Arb.fromGen directCases) (fun c ->
+            let x = Cpu.ofFloat32 [| c.N; c.C; c.H; c.W |] (Array.map float32 c.X)
+            let w = Cpu.ofFloat32 [| c.O; c.C; c.K; c.K |] (Array.map float32 c.Weight)
+            let y = x.Conv2d(w, { StrideH = c.Stride; StrideW = c.Stride; PadH = c.Padding; PadW = c.Padding }).ToFloat64Array()
+            let u = System.Math.Pow(2.0, -24.0)
+            let terms = float (c.C * c.K * c.K + 2)
+            let bad =
+                seq { for n in 0 .. c.N - 1 do
+                        for o in 0 .. c.O - 1 do
+                            for i in 0 .. c.Ho - 1 do
+                                for j in 0 .. c.Wo - 1 ->
+                                    let mutable exact, magnitude = 0.0, 0.0
+                                    for ch in 0 .. c.C - 1 do
+                                        for p in 0 .. c.K - 1 do
+                                            for q in 0 .. c.K - 1 do
+                                                let iy, ix = i * c.Stride + p - c.Padding, j * c.Stride + q - c.Padding
+                                                if iy >= 0 && iy < c.H && ix >= 0 && ix < c.W then
+                                                    let term = float (float32 c.Weight.[((o * c.C + ch) * c.K + p) * c.K + q]) * float (float32 c.X.[((n * c.C + ch) * c.H + iy) * c.W + ix])
+                                                    exact <- exact + term
+                                                    magnitude <- magnitude + abs term
+                                    let got = y.[((n * c.O + o) * c.Ho + i) * c.Wo + j]
+                                    if abs (got - exact) > terms * u * magnitude + 1e-30 then Some(n, o, i, j, got, exact) else None }
+                |> Seq.tryPick id
+            match bad with
+            | None -> true |> Prop.label "within rounding"
+            | Some(n, o, i, j, got, exact) -> false |> Prop.label (sprintf "y[%d,%d,%d,%d] = %.9g, definition %.9g" n o i j got exact))

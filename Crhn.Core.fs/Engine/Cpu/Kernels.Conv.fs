@@ -2,6 +2,7 @@ namespace Crhn.Core.Kernels
 
 open System
 open System.Numerics
+open System.Runtime.CompilerServices
 open System.Runtime.InteropServices
 open System.Runtime.Intrinsics
 open System.Threading.Tasks
@@ -223,19 +224,136 @@ module internal Conv =
         Storage.release col
         Storage.release phases
 
+    /// The most taps (C·KH·KW) the direct kernel takes: beyond, each output vector's loads walk
+    /// a phase buffer larger than L1 and im2col's GEMM wins (measured on W4's second layer,
+    /// C·KH·KW = 512).
+    let private directMaxTaps = 128
+
+    /// Whether the direct float32 kernel serves a shape: 512-bit vectors, output channels in
+    /// blocks of 8, output rows in whole 16-lane vectors and an even number of them per image,
+    /// and at most directMaxTaps taps. CRHN_CONV=im2col turns it off (for comparisons).
+    let private directServes (d: Dims) =
+        Vector512.IsHardwareAccelerated && d.O % 8 = 0 && d.Wo % 16 = 0 && (d.HoWo / 16) % 2 = 0 && d.Ckk <= directMaxTaps
+        && Environment.GetEnvironmentVariable "CRHN_CONV" <> "im2col"
+
+    /// y = conv2d(x, w) in float32 without im2col: every channel of an image is split once into
+    /// its padded stride phases, where each tap reads an output row's inputs as contiguous runs;
+    /// 8 output channels × 2 vectors of 16 output pixels are accumulated in 16 registers over the
+    /// C·KH·KW taps (each input vector loaded once per tap and used by 8 channels, each weight
+    /// broadcast once and used by 32 pixels), then stored. The weights are repacked tap-major.
+    let private direct (d: Dims) (x: float32[]) (w: float32[]) (y: float32[]) =
+        let taps = tapStarts d
+        let kk = taps.Length
+        let ckk = d.Ckk
+        let rowStep = d.G.StrideH * d.RowLen
+        // Tap k = c·KH·KW + t reads phase buffer c at taps[t].
+        let offsets = Array.init ckk (fun k -> (k / kk) * d.PaddedLen + taps.[k % kk])
+        // wr[(ob·Ckk + k)·8 + o] = w[ob·8 + o, k]: one block's 8 weights per tap side by side.
+        let wr = Array.zeroCreate<float32> (d.O * ckk)
+        for o in 0 .. d.O - 1 do
+            for k in 0 .. ckk - 1 do
+                wr.[((o / 8) * ckk + k) * 8 + o % 8] <- w.[o * ckk + k]
+        let vectors = d.HoWo / 16
+        let perRow = d.Wo / 16
+        overImages d.N
+            (fun () -> Storage.uninit<float32> (d.C * d.PaddedLen))
+            (fun phases n ->
+                Array.Fill(phases, 0.0f)
+                let xOff = n * d.C * d.H * d.W
+                for c in 0 .. d.C - 1 do
+                    let sub = Storage.uninit<float32> d.PaddedLen
+                    Array.Fill(sub, 0.0f)
+                    (planeSplitter d x sub) (xOff + c * d.H * d.W)
+                    Array.Copy(sub, 0, phases, c * d.PaddedLen, d.PaddedLen)
+                    Storage.release sub
+                let ph = &phases.[0]
+                let wv = &wr.[0]
+                for ob in 0 .. d.O / 8 - 1 do
+                    let wBase = ob * ckk * 8
+                    let mutable v = 0
+                    while v < vectors do
+                        // Two vectors of 16 output pixels: (row, first column) of each.
+                        let b0 = (v / perRow) * rowStep + (v % perRow) * 16
+                        let b1 = ((v + 1) / perRow) * rowStep + ((v + 1) % perRow) * 16
+                        let mutable a00 = Vector512<float32>.Zero
+                        let mutable a01 = Vector512<float32>.Zero
+                        let mutable a10 = Vector512<float32>.Zero
+                        let mutable a11 = Vector512<float32>.Zero
+                        let mutable a20 = Vector512<float32>.Zero
+                        let mutable a21 = Vector512<float32>.Zero
+                        let mutable a30 = Vector512<float32>.Zero
+                        let mutable a31 = Vector512<float32>.Zero
+                        let mutable a40 = Vector512<float32>.Zero
+                        let mutable a41 = Vector512<float32>.Zero
+                        let mutable a50 = Vector512<float32>.Zero
+                        let mutable a51 = Vector512<float32>.Zero
+                        let mutable a60 = Vector512<float32>.Zero
+                        let mutable a61 = Vector512<float32>.Zero
+                        let mutable a70 = Vector512<float32>.Zero
+                        let mutable a71 = Vector512<float32>.Zero
+                        for k in 0 .. ckk - 1 do
+                            let off = offsets.[k]
+                            let x0 = Vector512.LoadUnsafe(&ph, unativeint (off + b0))
+                            let x1 = Vector512.LoadUnsafe(&ph, unativeint (off + b1))
+                            let wk = wBase + k * 8
+                            let w0 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 0))
+                            a00 <- Vector512.FusedMultiplyAdd(w0, x0, a00)
+                            a01 <- Vector512.FusedMultiplyAdd(w0, x1, a01)
+                            let w1 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 1))
+                            a10 <- Vector512.FusedMultiplyAdd(w1, x0, a10)
+                            a11 <- Vector512.FusedMultiplyAdd(w1, x1, a11)
+                            let w2 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 2))
+                            a20 <- Vector512.FusedMultiplyAdd(w2, x0, a20)
+                            a21 <- Vector512.FusedMultiplyAdd(w2, x1, a21)
+                            let w3 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 3))
+                            a30 <- Vector512.FusedMultiplyAdd(w3, x0, a30)
+                            a31 <- Vector512.FusedMultiplyAdd(w3, x1, a31)
+                            let w4 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 4))
+                            a40 <- Vector512.FusedMultiplyAdd(w4, x0, a40)
+                            a41 <- Vector512.FusedMultiplyAdd(w4, x1, a41)
+                            let w5 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 5))
+                            a50 <- Vector512.FusedMultiplyAdd(w5, x0, a50)
+                            a51 <- Vector512.FusedMultiplyAdd(w5, x1, a51)
+                            let w6 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 6))
+                            a60 <- Vector512.FusedMultiplyAdd(w6, x0, a60)
+                            a61 <- Vector512.FusedMultiplyAdd(w6, x1, a61)
+                            let w7 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 7))
+                            a70 <- Vector512.FusedMultiplyAdd(w7, x0, a70)
+                            a71 <- Vector512.FusedMultiplyAdd(w7, x1, a71)
+                        let out0 = (n * d.O + ob * 8) * d.HoWo + v * 16
+                        let store (acc0: Vector512<float32>) (acc1: Vector512<float32>) (o: int) =
+                            acc0.CopyTo(Span(y, out0 + o * d.HoWo, 16))
+                            acc1.CopyTo(Span(y, out0 + o * d.HoWo + 16, 16))
+                        store a00 a01 0
+                        store a10 a11 1
+                        store a20 a21 2
+                        store a30 a31 3
+                        store a40 a41 4
+                        store a50 a51 5
+                        store a60 a61 6
+                        store a70 a71 7
+                        v <- v + 2)
+            Storage.release
+
     /// y = conv2d(x, w): x N×C×H×W, w O×C×KH×KW, y N×O×Ho×Wo.
     let forward<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (wShape: int[]) (w: 'T[]) (g: ConvGeometry) =
         let d = dims xShape wShape g
-        let scratch = scratchFor<'T> d
-        // Every element is written by the GEMMs (β = 0): no zeroing pass before the parallel loop.
-        let y = Storage.uninit<'T>(d.N * d.O * d.HoWo)
-        overImages d.N
-            scratch
-            (fun (col, phases) n ->
-                im2col d x (n * d.C * d.H * d.W) col phases
-                gemm false false d.O d.HoWo d.Ckk w 0 d.Ckk col 0 d.HoWo 'T.Zero y (n * d.O * d.HoWo) d.HoWo)
-            releaseScratch
-        [| d.N; d.O; d.Ho; d.Wo |], y
+        match box x, box w with
+        | (:? (float32[]) as x32), (:? (float32[]) as w32) when directServes d ->
+            let y = Storage.uninit<float32> (d.N * d.O * d.HoWo)
+            direct d x32 w32 y
+            [| d.N; d.O; d.Ho; d.Wo |], (box y :?> 'T[])
+        | _ ->
+            let scratch = scratchFor<'T> d
+            // Every element is written by the GEMMs (β = 0): no zeroing pass before the parallel loop.
+            let y = Storage.uninit<'T>(d.N * d.O * d.HoWo)
+            overImages d.N
+                scratch
+                (fun (col, phases) n ->
+                    im2col d x (n * d.C * d.H * d.W) col phases
+                    gemm false false d.O d.HoWo d.Ckk w 0 d.Ckk col 0 d.HoWo 'T.Zero y (n * d.O * d.HoWo) d.HoWo)
+                releaseScratch
+            [| d.N; d.O; d.Ho; d.Wo |], y
 
     /// dx = conv2dᵀ(dy, w), the input adjoint (conv_transpose2d of dy), for an input of xShape.
     let backwardInput<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (dy: 'T[]) (wShape: int[]) (w: 'T[]) (g: ConvGeometry) =
