@@ -91,6 +91,9 @@ IEnumerable<JsonObject?> W7()
         g.grad?.zero_(); wg.grad?.zero_(); cb.grad?.zero_();
         F.conv_transpose2d(g, wg, cb, [2], [1]).backward([gout]);
     });
+    var src = full(64L * 1024 * 1024, 1.0f);
+    var dst = zeros(64L * 1024 * 1024);
+    yield return Measure("W7.copy_256MiB[bytes=268435456]", 2, 10, () => dst.copy_(src));
 }
 
 IEnumerable<JsonObject?> W5()
