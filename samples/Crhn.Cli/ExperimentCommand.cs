@@ -17,7 +17,11 @@ internal static class ExperimentCommand
         Description = "Run only shard i of n (0 ≤ i < n) of the grid's trials, writing shard.json into --out; `crhn experiment merge` joins the shards into the report one run writes.",
     };
 
-    private static ShardSpec? Shard(ParseResult p, Option<string?> option) => p.GetValue(option) is { } text ? ShardSpec.Parse(text) : null;
+    /// <summary>The shard asked for; a shard needs its own --out (shards started in the same second would share the default one).</summary>
+    private static ShardSpec? Shard(ParseResult p, Option<string?> option, Option<DirectoryInfo?> output) =>
+        p.GetValue(option) is not { } text ? null
+        : p.GetValue(output) is null ? throw new UsageException("--shard needs --out: each shard writes its shard.json into a folder of its own.")
+        : ShardSpec.Parse(text);
 
     public static Command Create()
     {
@@ -69,8 +73,8 @@ internal static class ExperimentCommand
                 [.. Items(p, activations).Select(a => Parse<StepActivation>(a, "--activations"))],
                 [.. Items(p, regularisers).Select(r => Parse<RegulariserKind>(r, "--regularisers"))],
                 p.GetValue(seeds), p.GetValue(epochs), p.GetValue(batch), p.GetValue(lr), p.GetValue(finalLr), p.GetValue(hidden),
-                p.GetValue(pixelState) ? null : p.GetValue(state), Doubles(p, sigma), Doubles(p, fgsm), Doubles(p, pgd),
-                p.GetValue(output) ?? new DirectoryInfo(Path.Combine("results", $"poster-{DateTime.Now:yyyyMMdd-HHmmss}"))) { Shard = Shard(p, shard) };
+                p.GetValue(pixelState) ? null : p.GetValue(state), [.. Doubles(p, sigma).Distinct().Order()], [.. Doubles(p, fgsm).Distinct().Order()], [.. Doubles(p, pgd).Distinct().Order()],
+                p.GetValue(output) ?? new DirectoryInfo(Path.Combine("results", $"poster-{DateTime.Now:yyyyMMdd-HHmmss}"))) { Shard = Shard(p, shard, output) };
             Crhn.Core.Data.Sources.parse(s.Data);
             if (s.Train < 1 || s.Test < 1) throw new UsageException("--train and --test must be positive.");
             if (s.Steps.Length == 0 || s.Steps.Any(k => k < 1 || k > 50)) throw new UsageException($"--steps {string.Join(",", s.Steps)}: each K must be in 1 … 50.");
@@ -140,7 +144,7 @@ internal static class ExperimentCommand
         var memory = Ints(p, c.Memory);
         var s = new ExperimentSettings(p.GetValue(c.Data) ?? "procedural", p.GetValue(c.Size), p.GetValue(c.Channels), memory, p.GetValue(c.Seeds),
             p.GetValue(c.Out) ?? new DirectoryInfo(Path.Combine("results", $"{name}-{DateTime.Now:yyyyMMdd-HHmmss}")),
-            p.GetValue(c.CodecEpochs), p.GetValue(c.SraRounds), p.GetValue(c.PcnEpochs), p.GetValue(c.SurrogateEpochs), untied) { Shard = Shard(p, c.Shard) };
+            p.GetValue(c.CodecEpochs), p.GetValue(c.SraRounds), p.GetValue(c.PcnEpochs), p.GetValue(c.SurrogateEpochs), untied) { Shard = Shard(p, c.Shard, c.Out) };
         Crhn.Core.Data.Sources.parse(s.Data);
         if (s.Size < 8) throw new UsageException($"--size {s.Size}: images must be at least 8×8.");
         if (s.Channels is { } ch && ch != 1 && ch != 3) throw new UsageException($"--channels {ch}: expected 1 or 3.");

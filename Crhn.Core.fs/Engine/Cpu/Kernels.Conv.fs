@@ -233,7 +233,7 @@ module internal Conv =
     /// blocks of 8, output rows in whole 16-lane vectors and an even number of them per image,
     /// and at most directMaxTaps taps. CRHN_CONV=im2col turns it off (for comparisons).
     let private directServes (d: Dims) =
-        Vector512.IsHardwareAccelerated && d.O % 8 = 0 && d.Wo % 16 = 0 && (d.HoWo / 16) % 2 = 0 && d.Ckk <= directMaxTaps
+        Vector512.IsHardwareAccelerated && d.O > 0 && d.Ckk > 0 && d.O % 8 = 0 && d.Wo % 16 = 0 && (d.HoWo / 16) % 2 = 0 && d.Ckk <= directMaxTaps
         && Environment.GetEnvironmentVariable "CRHN_CONV" <> "im2col"
 
     /// y = conv2d(x, w) in float32 without im2col: every channel of an image is split once into
@@ -258,7 +258,6 @@ module internal Conv =
         overImages d.N
             (fun () -> Storage.uninit<float32> (d.C * d.PaddedLen))
             (fun phases n ->
-                Array.Fill(phases, 0.0f)
                 let xOff = n * d.C * d.H * d.W
                 for c in 0 .. d.C - 1 do
                     let sub = Storage.uninit<float32> d.PaddedLen

@@ -113,7 +113,7 @@ internal static class Poster
                         run.Time($"train {reg}", () => model.Fit(train, new IterativeTrainingOptions(s.Epochs, s.BatchSize, s.LearningRate, FinalLearningRate: s.FinalLearningRate),
                             new Reporter<TrainingProgress>(p => task.Value = p.Step)));
                     }
-                    catch (InvalidOperationException e)
+                    catch (InvalidOperationException e) when (e.Message.Contains("training diverged", StringComparison.Ordinal))
                     {
                         // One diverged configuration is a result of the grid, not the end of it.
                         AnsiConsole.MarkupLine($"[yellow]{act} {reg} K={k} seed {seed + 1}: {Markup.Escape(e.Message)}[/]");
@@ -201,11 +201,22 @@ internal sealed class PosterReport(PosterSettings settings, IReadOnlyList<Poster
 
     public IReadOnlyList<PosterCell> Cells => cells;
 
-    private static string Pct(double[] v) =>
-        v.All(double.IsNaN) ? "–" : v.Length > 1 ? $"{100 * Statistics.mean(v):0.0} ± {100 * Statistics.std(v):0.0}" : $"{100 * v[0]:0.0}";
+    /// <summary>The seeds whose figure exists (a diverged seed's are NaN).</summary>
+    private static double[] Finite(double[] v) => [.. v.Where(double.IsFinite)];
 
-    private static string Num(double[] v) =>
-        v.All(double.IsNaN) ? "–" : v.Length > 1 ? $"{Statistics.mean(v):0.000} ± {Statistics.std(v):0.000}" : $"{v[0]:0.000}";
+    /// <summary>The mean over the seeds whose figure exists (NaN when none).</summary>
+    private static double Mean(double[] v) => Finite(v) is { Length: > 0 } f ? Statistics.mean(f) : double.NaN;
+
+    /// <summary>The standard deviation over the seeds whose figure exists (NaN below two).</summary>
+    private static double Std(double[] v) => Finite(v) is { Length: > 1 } f ? Statistics.std(f) : double.NaN;
+
+    private static string Missing(double[] v) => Finite(v).Length < v.Length ? $" ({Finite(v).Length} of {v.Length} seeds)" : "";
+
+    private static string Pct(double[] v) => Finite(v) is var f && f.Length == 0 ? "–"
+        : (f.Length > 1 ? $"{100 * Statistics.mean(f):0.0} ± {100 * Statistics.std(f):0.0}" : $"{100 * f[0]:0.0}") + Missing(v);
+
+    private static string Num(double[] v) => Finite(v) is var f && f.Length == 0 ? "–"
+        : (f.Length > 1 ? $"{Statistics.mean(f):0.000} ± {Statistics.std(f):0.000}" : $"{f[0]:0.000}") + Missing(v);
 
     private static string P(double p) => double.IsNaN(p) ? "–" : p < 0.001 ? p.ToString("0.0e0", Inv) : p.ToString("0.000", Inv);
 
@@ -225,7 +236,8 @@ internal sealed class PosterReport(PosterSettings settings, IReadOnlyList<Poster
 
     private PosterCell? Cell(StepActivation a, RegulariserKind r, int k) => cells.FirstOrDefault(c => c.Activation == a && c.Regulariser == r && c.Steps == k);
 
-    private static double Welch(double[] a, double[] b) => a.Length < 2 || b.Length < 2 ? double.NaN : Statistics.welch(a, b).P;
+    private static double Welch(double[] a, double[] b) =>
+        Finite(a) is var fa && Finite(b) is var fb && (fa.Length < 2 || fb.Length < 2) ? double.NaN : Statistics.welch(fa, fb).P;
 
     /// <summary>The headline cell: Base with ReLU at the smallest K (else the first activation's).</summary>
     private PosterCell? Headline()
@@ -241,7 +253,7 @@ internal sealed class PosterReport(PosterSettings settings, IReadOnlyList<Poster
         var indices = settings.Strengths.Select((s, i) => (s, i)).Where(t => t.s.Kind == kind).Select(t => t.i).ToArray();
         if (indices.Length == 0 || Headline() is not { } b) return null;
         foreach (int i in indices)
-            if (Statistics.mean(b.Drop(i)) >= Poster.Collapse) return (i, true);
+            if (Mean(b.Drop(i)) >= Poster.Collapse) return (i, true);
         return (indices[^1], false);
     }
 
@@ -269,8 +281,8 @@ internal sealed class PosterReport(PosterSettings settings, IReadOnlyList<Poster
             {
                 var c = Cell(t.A, t.R, k);
                 row.Add(c is null ? "" : Pct(c.Clean));
-                if (c is not null && Cell(t.A, RegulariserKind.Base, k0) is { } b && Statistics.mean(b.Clean) - Statistics.mean(c.Clean) > 0.03)
-                    below.Add(string.Create(Inv, $"{t.A.ToString().ToLowerInvariant()} {t.R} K={k}: {100 * Statistics.mean(c.Clean):0.0} % against Base K={k0}'s {100 * Statistics.mean(b.Clean):0.0} %"));
+                if (c is not null && Cell(t.A, RegulariserKind.Base, k0) is { } b && !(Mean(b.Clean) - Mean(c.Clean) <= 0.03))
+                    below.Add(string.Create(Inv, $"{t.A.ToString().ToLowerInvariant()} {t.R} K={k}: {100 * Mean(c.Clean):0.0} %{Missing(c.Clean)} against Base K={k0}'s {100 * Mean(b.Clean):0.0} %"));
             }
             return row.ToArray();
         });
@@ -320,17 +332,17 @@ internal sealed class PosterReport(PosterSettings settings, IReadOnlyList<Poster
             string who = $"{b.Activation.ToString().ToLowerInvariant()}, K = {b.Steps}";
             if (!at.Collapses)
             {
-                lines.Add(string.Create(Inv, $"- **{Name(kind)}**: Base ({who}) loses at most {100 * Statistics.mean(b.Drop(at.Index)):0.0} points (at {where}); no strength tried reaches the {100 * Poster.Collapse:0}-point collapse."));
+                double most = settings.Strengths.Select((s, i) => (s, i)).Where(t => t.s.Kind == kind).Max(t => Mean(b.Drop(t.i)));
+                lines.Add(string.Create(Inv, $"- **{Name(kind)}**: Base ({who}) loses at most {100 * most:0.0} points; no strength tried reaches the {100 * Poster.Collapse:0}-point collapse."));
                 continue;
             }
-            var parts = settings.Regularisers.Select(r => Cell(b.Activation, r, b.Steps) is { } c
-                ? string.Create(Inv, $"{r} {100 * Statistics.mean(c.Drop(at.Index)):0.0} ± {100 * Statistics.std(c.Drop(at.Index)):0.0}") : null).OfType<string>();
+            var parts = settings.Regularisers.Select(r => Cell(b.Activation, r, b.Steps) is { } c ? $"{r} {Pct(c.Drop(at.Index))}" : null).OfType<string>();
             string verdict = "";
             if (jacq is not null)
             {
                 double p = Welch(jacq.Drop(at.Index), b.Drop(at.Index));
-                double gain = Statistics.mean(b.Drop(at.Index)) - Statistics.mean(jacq.Drop(at.Index));
-                verdict = double.IsNaN(p) ? " (one seed: no test)"
+                double gain = Mean(b.Drop(at.Index)) - Mean(jacq.Drop(at.Index));
+                verdict = double.IsNaN(p) ? " (fewer than two finished seeds on a side: no test)"
                     : p < 0.05 && gain > 0 ? string.Create(Inv, $": JacQ keeps {100 * gain:0.0} points more than Base (Welch p = {P(p)}): the poster's claim holds here.")
                     : p < 0.05 ? string.Create(Inv, $": JacQ loses {100 * -gain:0.0} points more than Base (Welch p = {P(p)}): the poster's claim is refuted here.")
                     : string.Create(Inv, $": JacQ's drop differs from Base's by {100 * gain:0.0} points, not significantly (Welch p = {P(p)}): the claim is not confirmed.");
@@ -365,7 +377,7 @@ internal sealed class PosterReport(PosterSettings settings, IReadOnlyList<Poster
             metrics.AddRange([("descending_fraction", c.Descent), ("j_q", c.Jq)]);
             foreach (var (metric, values) in metrics)
                 csv.AppendLine(string.Join(",", c.Activation.ToString().ToLowerInvariant(), c.Regulariser, c.Steps.ToString(Inv), metric,
-                    Statistics.mean(values).ToString("R", Inv), Statistics.std(values).ToString("R", Inv), string.Join(" ", values.Select(v => v.ToString("R", Inv)))));
+                    Mean(values).ToString("R", Inv), Std(values).ToString("R", Inv), string.Join(" ", values.Select(v => v.ToString("R", Inv)))));
         }
         File.WriteAllText(Path.Combine(folder.FullName, "poster.csv"), csv.ToString());
         var welch = new StringBuilder("activation,K,perturbation,a,b,drop_a_mean,drop_b_mean,p_welch\n");
@@ -376,7 +388,7 @@ internal sealed class PosterReport(PosterSettings settings, IReadOnlyList<Poster
                         foreach (var rb in settings.Regularisers.Where(r => r > ra))
                             if (Cell(a, ra, k) is { } ca && Cell(a, rb, k) is { } cb)
                                 welch.AppendLine(string.Join(",", a.ToString().ToLowerInvariant(), k.ToString(Inv), Label(s.Kind, s.Strength), ra, rb,
-                                    Statistics.mean(ca.Drop(i)).ToString("R", Inv), Statistics.mean(cb.Drop(i)).ToString("R", Inv), Welch(ca.Drop(i), cb.Drop(i)).ToString("R", Inv)));
+                                    Mean(ca.Drop(i)).ToString("R", Inv), Mean(cb.Drop(i)).ToString("R", Inv), Welch(ca.Drop(i), cb.Drop(i)).ToString("R", Inv)));
         File.WriteAllText(Path.Combine(folder.FullName, "welch.csv"), welch.ToString());
         File.WriteAllText(Path.Combine(folder.FullName, "poster.json"), JsonSerializer.Serialize(new
         {
@@ -407,7 +419,7 @@ internal sealed class PosterReport(PosterSettings settings, IReadOnlyList<Poster
                 foreach (int k in new[] { k0, kMax }.Distinct())
                 {
                     var series = settings.Regularisers.Select(r => Cell(a, r, k)).OfType<PosterCell>()
-                        .Select(c => new Series(c.Regulariser.ToString(), [0, .. xs], [100 * Statistics.mean(c.Clean), .. indices.Select(i => 100 * Statistics.mean(c.Perturbed[i]))])).ToList();
+                        .Select(c => new Series(c.Regulariser.ToString(), [0, .. xs], [100 * Mean(c.Clean), .. indices.Select(i => 100 * Mean(c.Perturbed[i]))])).ToList();
                     string file = $"robustness-{kind.ToString().ToLowerInvariant()}-{a.ToString().ToLowerInvariant()}-k{k}.svg";
                     File.WriteAllText(Path.Combine(folder.FullName, file), Svg.LinePlot($"{Name(kind)}, {a.ToString().ToLowerInvariant()}, K = {k}: test accuracy", kind == Perturbation.Noise ? "σ" : "ε", "accuracy (%)", series));
                     pictures.Add(($"{Name(kind)}, {a.ToString().ToLowerInvariant()}, K = {k}", file));
@@ -417,7 +429,7 @@ internal sealed class PosterReport(PosterSettings settings, IReadOnlyList<Poster
         {
             var series = settings.Regularisers.Select(r => Cell(a, r, kMax)).OfType<PosterCell>()
                 .Select(c => new Series(c.Regulariser.ToString(), [.. Enumerable.Range(0, kMax + 1).Select(i => (double)i)],
-                    [.. c.MeanEnergy.Select(v => Statistics.mean(v))])).ToList();
+                    [.. c.MeanEnergy.Select(v => Mean(v))])).ToList();
             if (series.Count == 0) continue;
             string file = $"energy-{a.ToString().ToLowerInvariant()}.svg";
             File.WriteAllText(Path.Combine(folder.FullName, file),

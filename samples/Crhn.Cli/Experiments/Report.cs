@@ -219,7 +219,7 @@ internal sealed class RunInfo(string command, IReadOnlyDictionary<string, string
 
     public string Command => command;
 
-    public string Engine => Crhn.Engine.Describe();
+    public string Engine => Sharding.Engine();
 
     public IReadOnlyDictionary<string, string> Settings => settings;
 
@@ -245,7 +245,7 @@ internal sealed class RunInfo(string command, IReadOnlyDictionary<string, string
 
     /// <summary>One line on where the time went: the run's own, or each merged shard's.</summary>
     public string TimeLine => _shards.Count > 0
-        ? string.Create(CultureInfo.InvariantCulture, $"Merged from {_shards.Count} shards that took {string.Join(", ", Shards.Select(s => $"{s.Seconds:F0} s (shard {s.Shard})"))}: {Seconds:F0} s of work on {Environment.ProcessorCount} cores each.")
+        ? string.Create(CultureInfo.InvariantCulture, $"Merged from {_shards.Count} shards that took {string.Join(", ", Shards.Select(s => $"{s.Seconds:F0} s (shard {s.Shard})"))}: {Seconds:F0} s of work in all, each on the engine above.")
         : string.Create(CultureInfo.InvariantCulture, $"Started {Started:yyyy-MM-dd HH:mm} UTC, took {Seconds:F0} s on {Environment.ProcessorCount} cores.");
 
     /// <summary>Runs a stage and adds its time to the stage's total.</summary>

@@ -23,8 +23,8 @@ internal sealed record ShardSpec(int Index, int Count)
 
 /// <summary>What one shard wrote: its units' results with the command line that made them, so
 /// that <c>crhn experiment merge</c> can rebuild the report a single run writes.</summary>
-internal sealed record ShardFile(string Experiment, string[] Arguments, int Shard, int Shards, int Units, string Engine, double Seconds,
-    Dictionary<string, double> Timings, JsonArray Results);
+internal sealed record ShardFile(string Experiment, string[] Arguments, Dictionary<string, string> Settings, int Shard, int Shards, int Units,
+    string Engine, double Seconds, Dictionary<string, double> Timings, JsonArray Results);
 
 /// <summary>Runs an experiment's grid of units (trials or cells × seeds) whole, as one shard, or
 /// from merged shards; every path builds the report from the same ordered list of unit results.</summary>
@@ -49,11 +49,14 @@ internal static class Sharding
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] is "--shard" or "--out") { i++; continue; }
-            if (args[i].StartsWith("--shard=", StringComparison.Ordinal) || args[i].StartsWith("--out=", StringComparison.Ordinal)) continue;
+            if (new[] { "--shard=", "--shard:", "--out=", "--out:" }.Any(p => args[i].StartsWith(p, StringComparison.Ordinal))) continue;
             kept.Add(args[i]);
         }
         return [.. kept];
     }
+
+    /// <summary>The engine a report names: this process's, or when merging the shards' (all the same).</summary>
+    public static string Engine() => _merging is { } shards ? shards[0].File.Engine : Crhn.Engine.Describe();
 
     /// <summary>The command line a report names: the run's own, or when merging the shards' shared one.</summary>
     public static string CommandLine(Func<string, string> quote) => _merging is { } shards
@@ -69,10 +72,14 @@ internal static class Sharding
         {
             var results = new T[units];
             var seen = new bool[units];
-            foreach (var (file, _) in shards)
+            foreach (var (file, from) in shards)
             {
                 if (file.Units != units)
                     throw new UsageException($"the shards describe a grid of {file.Units} units; their command line now makes {units}.");
+                // The same command line can mean other settings under another build (its defaults).
+                var changed = run.Settings.Where(kv => !file.Settings.TryGetValue(kv.Key, out var v) || v != kv.Value).Select(kv => kv.Key).ToArray();
+                if (changed.Length > 0 || file.Settings.Count != run.Settings.Count)
+                    throw new UsageException($"merge: {from.FullName} ran with other settings ({string.Join(", ", changed.DefaultIfEmpty("their keys"))}) than this build gives its command line; merge with the build that ran the shards.");
                 foreach (var node in file.Results)
                 {
                     var entry = node!.AsObject();
@@ -94,7 +101,7 @@ internal static class Sharding
         if (shard is null) return [.. done.Select(d => d.Result)];
         folder.Create();
         var array = new JsonArray([.. done.Select(d => (JsonNode)new JsonObject { ["unit"] = d.Index, ["result"] = JsonSerializer.SerializeToNode(d.Result, Json) })]);
-        var written = new ShardFile(experiment, Arguments(Environment.GetCommandLineArgs().Skip(1).ToArray()), shard.Index, shard.Count, units,
+        var written = new ShardFile(experiment, Arguments(Environment.GetCommandLineArgs().Skip(1).ToArray()), new(run.Settings), shard.Index, shard.Count, units,
             run.Engine, run.Seconds, run.Timings, array);
         File.WriteAllText(Path.Combine(folder.FullName, ShardFileName), JsonSerializer.Serialize(written, Json));
         AnsiConsole.MarkupLine($"Shard {shard}: {chosen.Length} of {units} units in {run.Seconds:F0} s → {Markup.Escape(Path.Combine(folder.FullName, ShardFileName))}; merge with [bold]crhn experiment merge[/] and every shard's folder.");
@@ -113,8 +120,11 @@ internal static class Sharding
             if (!File.Exists(path)) throw new UsageException($"merge: {path} does not exist (run the experiment with --shard i/n --out {f.FullName}).");
             try
             {
-                return (File: JsonSerializer.Deserialize<ShardFile>(File.ReadAllText(path), Json)
-                    ?? throw new UsageException($"merge: {path} is empty."), Folder: f);
+                var file = JsonSerializer.Deserialize<ShardFile>(File.ReadAllText(path), Json);
+                if (file is null || file.Experiment is null || file.Arguments is null || file.Settings is null || file.Engine is null || file.Timings is null
+                    || file.Results is null || file.Results.Any(r => r is not JsonObject o || o["unit"] is null || o["result"] is null))
+                    throw new UsageException($"merge: {path} is not a complete shard file.");
+                return (File: file, Folder: f);
             }
             catch (JsonException e)
             {
@@ -126,6 +136,9 @@ internal static class Sharding
         {
             if (file.Experiment != first.Experiment || !file.Arguments.SequenceEqual(first.Arguments) || file.Shards != first.Shards)
                 throw new UsageException($"merge: {folder.FullName} is shard {file.Shard}/{file.Shards} of `{string.Join(" ", file.Arguments)}`, not of `{string.Join(" ", first.Arguments)}` with {first.Shards} shards.");
+            // Thread counts and kernels change the last bits of every sum: one grid, one engine.
+            if (file.Engine != first.Engine)
+                throw new UsageException($"merge: {folder.FullName} ran on \"{file.Engine}\", another shard on \"{first.Engine}\"; a grid's figures are reproducible to the last digit only on one engine and core count.");
         }
         var duplicate = shards.GroupBy(s => s.File.Shard).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new UsageException($"merge: shard {duplicate.Key}/{first.Shards} is given twice.");
