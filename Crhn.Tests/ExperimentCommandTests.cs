@@ -278,7 +278,7 @@ public class ExperimentCommandTests
             Assert.Equal(16, cells.Length);
             Assert.All(cells, c => Assert.Equal(2, c.GetProperty("clean").GetArrayLength()));
             var report = File.ReadAllText(Path.Combine(outDir, "report.md"));
-            Assert.Contains("| σ | regulariser | K | clean | noise σ=0.3 |", report);
+            Assert.Contains("| activation | regulariser | K | clean | noise σ=0.3 |", report);
             Assert.Contains("| tanh | JacQ |", report);
             Assert.Contains("p JacQ vs Base", report);
             Assert.Contains("<polyline", File.ReadAllText(Path.Combine(outDir, "energy-relu.svg")));

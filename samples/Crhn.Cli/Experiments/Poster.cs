@@ -286,7 +286,7 @@ internal sealed class PosterReport(PosterSettings settings, IReadOnlyList<Poster
             }
             return row.ToArray();
         });
-        return (Markdown(["σ", "regulariser", .. settings.Steps.Select(k => $"K={k}")], rows.ToList(), 2), below);
+        return (Markdown(["activation", "regulariser", .. settings.Steps.Select(k => $"K={k}")], rows.ToList(), 2), below);
     }
 
     /// <summary>Accuracy (%) under every strength of one perturbation, rows activation × regulariser × K.</summary>
@@ -295,7 +295,7 @@ internal sealed class PosterReport(PosterSettings settings, IReadOnlyList<Poster
         var indices = settings.Strengths.Select((s, i) => (s, i)).Where(t => t.s.Kind == kind).ToArray();
         var rows = from t in Rows() from k in settings.Steps let c = Cell(t.A, t.R, k) where c is not null
                    select (string[])[t.A.ToString().ToLowerInvariant(), t.R.ToString(), k.ToString(Inv), Pct(c.Clean), .. indices.Select(x => Pct(c.Perturbed[x.i]))];
-        return Markdown(["σ", "regulariser", "K", "clean", .. indices.Select(x => Label(kind, x.s.Strength))], rows, 3);
+        return Markdown(["activation", "regulariser", "K", "clean", .. indices.Select(x => Label(kind, x.s.Strength))], rows, 3);
     }
 
     /// <summary>At one strength: each regulariser's drop (points) per activation and K, and Welch's p of JacQ's drop against each other's.</summary>
@@ -308,7 +308,7 @@ internal sealed class PosterReport(PosterSettings settings, IReadOnlyList<Poster
                    select (string[])[a.ToString().ToLowerInvariant(), k.ToString(Inv),
                        .. settings.Regularisers.Select(r => Cell(a, r, k) is { } c ? Pct(c.Drop(index)) : ""),
                        .. withJacQ ? others.Select(r => jacq is not null && Cell(a, r, k) is { } c ? P(Welch(jacq.Drop(index), c.Drop(index))) : "") : []];
-        return Markdown(["σ", "K", .. settings.Regularisers.Select(r => $"{r} drop"), .. withJacQ ? others.Select(r => $"p JacQ vs {r}") : []], rows, 2);
+        return Markdown(["activation", "K", .. settings.Regularisers.Select(r => $"{r} drop"), .. withJacQ ? others.Select(r => $"p JacQ vs {r}") : []], rows, 2);
     }
 
     /// <summary>The share of steps that descend E (%) and J_q, per K.</summary>
@@ -316,7 +316,7 @@ internal sealed class PosterReport(PosterSettings settings, IReadOnlyList<Poster
     {
         var rows = Rows().Select(t => (string[])[t.A.ToString().ToLowerInvariant(), t.R.ToString(),
             .. settings.Steps.SelectMany(k => Cell(t.A, t.R, k) is { } c ? new[] { Pct(c.Descent), Num(c.Jq) } : ["", ""])]);
-        return Markdown(["σ", "regulariser", .. settings.Steps.SelectMany(k => new[] { $"K={k} descending", $"K={k} J_q" })], rows, 2);
+        return Markdown(["activation", "regulariser", .. settings.Steps.SelectMany(k => new[] { $"K={k} descending", $"K={k} J_q" })], rows, 2);
     }
 
     /// <summary>The headline in words: at the collapse strength of each perturbation, JacQ's drop beside Base's, JacF's and Lip's.</summary>
@@ -345,7 +345,7 @@ internal sealed class PosterReport(PosterSettings settings, IReadOnlyList<Poster
                 verdict = double.IsNaN(p) ? " (fewer than two finished seeds on a side: no test)"
                     : p < 0.05 && gain > 0 ? string.Create(Inv, $": JacQ keeps {100 * gain:0.0} points more than Base (Welch p = {P(p)}): the poster's claim holds here.")
                     : p < 0.05 ? string.Create(Inv, $": JacQ loses {100 * -gain:0.0} points more than Base (Welch p = {P(p)}): the poster's claim is refuted here.")
-                    : string.Create(Inv, $": JacQ's drop differs from Base's by {100 * gain:0.0} points, not significantly (Welch p = {P(p)}): the claim is not confirmed.");
+                    : string.Create(Inv, $": JacQ {(gain >= 0 ? "keeps" : "loses")} {100 * Math.Abs(gain):0.0} points more than Base, not significantly (Welch p = {P(p)}): the claim is not confirmed.");
             }
             lines.Add($"- **{Name(kind)}** at {where}, where Base ({who}) loses ≥ {100 * Poster.Collapse:0} points — drop (points, mean ± std): {string.Join("; ", parts)}{verdict}");
         }
@@ -357,7 +357,7 @@ internal sealed class PosterReport(PosterSettings settings, IReadOnlyList<Poster
         var t = new Table().Border(TableBorder.Rounded).Title("Test accuracy (%): clean, and under each perturbation's strongest setting");
         var last = Enum.GetValues<Perturbation>().Select(k => settings.Strengths.Select((s, i) => (s, i)).Where(x => x.s.Kind == k).ToArray())
             .Where(a => a.Length > 0).Select(a => a[^1]).ToArray();
-        foreach (var h in new[] { "σ", "regulariser", "K", "clean" }.Concat(last.Select(x => Label(x.s.Kind, x.s.Strength)))) t.AddColumn(Markup.Escape(h));
+        foreach (var h in new[] { "activation", "regulariser", "K", "clean" }.Concat(last.Select(x => Label(x.s.Kind, x.s.Strength)))) t.AddColumn(Markup.Escape(h));
         foreach (var c in cells)
             t.AddRow([Markup.Escape(c.Activation.ToString().ToLowerInvariant()), c.Regulariser.ToString(), c.Steps.ToString(Inv), Markup.Escape(Pct(c.Clean)), .. last.Select(x => Markup.Escape(Pct(c.Perturbed[x.i])))]);
         AnsiConsole.Write(t);
