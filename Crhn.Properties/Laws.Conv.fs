@@ -4,10 +4,11 @@ open FsCheck
 open FsCheck.FSharp
 open Crhn.Core
 
-/// One generated convolution: geometry, input x, weight w and an output-sized y, in float64.
+/// One generated convolution: geometry, input x, weight w, a bias (empty where unused) and an
+/// output-sized y (empty where unused), in float64.
 type ConvCase =
     { N: int; C: int; O: int; K: int; Stride: int; Padding: int; H: int; W: int
-      X: float[]; Weight: float[]; Y: float[] }
+      X: float[]; Weight: float[]; Bias: float[]; Y: float[] }
     member c.Ho = Shape.convOutput c.H c.K c.Stride c.Padding
     member c.Wo = Shape.convOutput c.W c.K c.Stride c.Padding
     override c.ToString() =
@@ -29,7 +30,7 @@ module LawsConv =
             let! x = Generators.values -1.0 1.0 [| n; c; h; w |]
             let! wt = Generators.values -1.0 1.0 [| o; c; k; k |]
             let! y = Generators.values -1.0 1.0 [| n; o; ho; wo |]
-            return { N = n; C = c; O = o; K = k; Stride = s; Padding = p; H = h; W = w; X = x; Weight = wt; Y = y }
+            return { N = n; C = c; O = o; K = k; Stride = s; Padding = p; H = h; W = w; X = x; Weight = wt; Bias = [||]; Y = y }
         }
 
     let caseGen = casesUpTo 3 4 4 9
@@ -143,24 +144,28 @@ module LawsConv =
             let h = (ho - 1) * s + k - 2 * p
             let! x = Generators.values -1.0 1.0 [| n; c; h; w |]
             let! wt = Generators.values -1.0 1.0 [| o; c; k; k |]
-            return { N = n; C = c; O = o; K = k; Stride = s; Padding = p; H = h; W = w; X = x; Weight = wt; Y = [||] }
+            let! bias = Generators.values -1.0 1.0 [| o |]
+            return { N = n; C = c; O = o; K = k; Stride = s; Padding = p; H = h; W = w; X = x; Weight = wt; Bias = bias; Y = [||] }
         }
 
-    /// In float32, conv2d is its definition within the rounding bound of its sum: for each output,
-    /// |y − exact| ≤ (C·K² + 2)·u·Σ|w·x| (u = 2⁻²⁴), on the shapes the direct kernel serves.
+    /// In float32, conv2d with a bias is its definition within the rounding bound of its sum: for
+    /// each output, |y − exact| ≤ (C·K² + 3)·u·(|b| + Σ|w·x|) (u = 2⁻²⁴), on the shapes the direct
+    /// kernel serves.
     let float32ForwardWithinRounding =
         Prop.forAll (Arb.fromGen directCases) (fun c ->
             let x = Cpu.ofFloat32 [| c.N; c.C; c.H; c.W |] (Array.map float32 c.X)
             let w = Cpu.ofFloat32 [| c.O; c.C; c.K; c.K |] (Array.map float32 c.Weight)
-            let y = x.Conv2d(w, { StrideH = c.Stride; StrideW = c.Stride; PadH = c.Padding; PadW = c.Padding }).ToFloat64Array()
+            let b = Cpu.ofFloat32 [| c.O |] (Array.map float32 c.Bias)
+            let y = x.Conv2dBias(w, b, { StrideH = c.Stride; StrideW = c.Stride; PadH = c.Padding; PadW = c.Padding }).ToFloat64Array()
             let u = System.Math.Pow(2.0, -24.0)
-            let terms = float (c.C * c.K * c.K + 2)
+            let terms = float (c.C * c.K * c.K + 3)
             let bad =
                 seq { for n in 0 .. c.N - 1 do
                         for o in 0 .. c.O - 1 do
                             for i in 0 .. c.Ho - 1 do
                                 for j in 0 .. c.Wo - 1 ->
-                                    let mutable exact, magnitude = 0.0, 0.0
+                                    let bias = float (float32 c.Bias.[o])
+                                    let mutable exact, magnitude = bias, abs bias
                                     for ch in 0 .. c.C - 1 do
                                         for p in 0 .. c.K - 1 do
                                             for q in 0 .. c.K - 1 do

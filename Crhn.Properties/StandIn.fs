@@ -73,6 +73,8 @@ type StandInTensor(inner: RawTensor) =
     override _.MatMulAddInto(transA, transB, other, into) =
         inner.MatMulAddInto(transA, transB, StandInTensor.Of(other, "matmul accumulate"), StandInTensor.Of(into, "matmul accumulate"))
     override _.Conv2d(weight, g) = StandInTensor.Wrap(inner.Conv2d(StandInTensor.Of(weight, "conv2d"), g))
+    override _.Conv2dBias(weight, bias, g) =
+        StandInTensor.Wrap(inner.Conv2dBias(StandInTensor.Of(weight, "conv2d"), StandInTensor.Of(bias, "conv2d"), g))
     override _.Conv2dBackwardInput(weight, inputShape, g) =
         StandInTensor.Wrap(inner.Conv2dBackwardInput(StandInTensor.Of(weight, "conv2d backward"), inputShape, g))
     override _.Conv2dBackwardWeight(gradOutput, weightShape, g) =

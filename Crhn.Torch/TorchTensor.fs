@@ -200,6 +200,8 @@ type TorchTensor(tensor: torch.Tensor, backend: string, device: Device) =
         c.addmm_(op transA (live ()), op transB b) |> ignore
     override _.Conv2d(weight, g) =
         wrap (torch.nn.functional.conv2d(live (), other weight "conv2d", null, Convert.strides g, Convert.padding g))
+    override _.Conv2dBias(weight, bias, g) =
+        wrap (torch.nn.functional.conv2d(live (), other weight "conv2d", other bias "conv2d", Convert.strides g, Convert.padding g))
     override _.Conv2dBackwardInput(weight, inputShape, g) =
         let w = other weight "conv2d backward"
         let h = (shape.[2] - 1) * g.StrideH - 2 * g.PadH + weight.Shape.[2]

@@ -55,16 +55,15 @@ module OpConv =
             if ho <= 0 || wo <= 0 || weight.Shape.[2] > x.Shape.[2] + 2 * g.PadH || weight.Shape.[3] > x.Shape.[3] + 2 * g.PadW then
                 raise (Shape.mismatch "conv2d" (sprintf "an input at least as large as the %d×%d kernel after padding %d" weight.Shape.[2] weight.Shape.[3] g.PadH) x.Shape "x")
             let px, pw = x.Primal, weight.Primal
-            let y = px.Conv2d(pw, g)
             let inputAndWeight =
                 pairedRule weight.RequiresGrad (fun gy -> gy.Conv2dBackward(px, pw, g))
                     (fun gy -> gy.Conv2dBackwardInput(pw, x.Shape, g)) (fun gy -> px.Conv2dBackwardWeight(gy, weight.Shape, g))
             match bias with
-            | None -> Tensor.Record("conv2d", y, [| x; weight |], inputAndWeight)
+            | None -> Tensor.Record("conv2d", px.Conv2d(pw, g), [| x; weight |], inputAndWeight)
             | Some b ->
                 let channels = biasShape "conv2d" weight.Shape.[0] b
-                // y is new and held by no one else: the bias is added in place, with no extra pass.
-                y.AddInPlace(b.Primal.View channels)
+                // The bias is added as each output is written, with no second pass over y.
+                let y = px.Conv2dBias(pw, b.Primal.View [| weight.Shape.[0] |], g)
                 Tensor.Record("conv2d", y, [| x; weight; b |], fun gy i ->
                     if i < 2 then inputAndWeight gy i else gy.SumToShape(channels).View b.Shape)
 

@@ -145,6 +145,8 @@ type RawTensor() =
     abstract MatMulAddInto: transA: bool * transB: bool * other: RawTensor * into: RawTensor -> unit
     /// 2-D cross-correlation of this N×C×H×W input with an O×C×kh×kw weight.
     abstract Conv2d: weight: RawTensor * geometry: ConvGeometry -> RawTensor
+    /// Conv2d plus a bias of O values (one per output channel), added in the same pass over the output.
+    abstract Conv2dBias: weight: RawTensor * bias: RawTensor * geometry: ConvGeometry -> RawTensor
     /// The adjoint of Conv2d in its input, applied to this N×O×Ho×Wo tensor (= conv_transpose2d).
     abstract Conv2dBackwardInput: weight: RawTensor * inputShape: int[] * geometry: ConvGeometry -> RawTensor
     /// The gradient of Conv2d in its weight: this is the input, `gradOutput` the output's gradient.

@@ -187,4 +187,52 @@ public static class Baselines
                 }, exactReps: reps);
         }
     }
+    /// <summary>Each layer of W4's autoencoder alone, forward with its (zero) bias, as the engine's
+    /// Conv2d and ConvTranspose2d run it: the three convolutions and the three transposed
+    /// convolutions, on the clean forward's own inputs (X_all[0:100], stream 301, through the
+    /// layers before it). Same keys in TorchSharp.Bench.</summary>
+    public static IEnumerable<JsonObject?> AutoencoderLayers()
+    {
+        const int n = 100;
+        var g = new ConvGeometry(2, 2, 1, 1);
+        var kernels = Models.W3Autoencoder().Kernels.Select(k => k.Primal).ToArray();
+        int[] channels = [3, 32, 64, 64];
+        int[] sizes = [64, 32, 16, 8];
+        var h = Backends.Current().OfFloat32([n, 3, 64, 64], U(301, 0, 1, 500 * 3 * 64 * 64)[..(n * 3 * 64 * 64)]);
+        var inputs = new List<RawTensor>();
+        for (int k = 0; k < 3; k++)
+        {
+            inputs.Add(h);
+            h = h.Conv2d(kernels[k], g).Unary(UnaryOp.Tanh);
+        }
+        for (int k = 2; k >= 0; k--)
+        {
+            inputs.Add(h);
+            h = h.Conv2dBackwardInput(kernels[k], [n, channels[k], sizes[k], sizes[k]], g).Unary(UnaryOp.Tanh);
+        }
+        for (int layer = 0; layer < 6; layer++)
+        {
+            bool transposed = layer >= 3;
+            int k = transposed ? 5 - layer : layer;
+            var x = inputs[layer];
+            int outChannels = transposed ? channels[k] : channels[k + 1];
+            var bias = Backends.Current().Zeros(Dtype.Float32, [outChannels]);
+            RawTensor Layer()
+            {
+                if (!transposed) return x.Conv2dBias(kernels[k], bias, g);
+                var y = x.Conv2dBackwardInput(kernels[k], [n, outChannels, sizes[k], sizes[k]], g);
+                y.AddInPlace(bias.View([1, outChannels, 1, 1]));
+                return y;
+            }
+            var name = transposed ? $"convT{k + 1}" : $"conv{k + 1}";
+            var key = $"W4.layer_fwd[{name},input={string.Join('x', x.Shape)},out_ch={outChannels},k=4,s=2,p=1]";
+            yield return Harness.Measure(key, 2, 10, 1.0,
+                () =>
+                {
+                    using var scope = Crhn.Core.Memory.Scope();
+                    Layer();
+                },
+                check: () => new JsonObject { ["sum_y"] = Layer().SumAll() });
+        }
+    }
 }

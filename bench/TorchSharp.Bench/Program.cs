@@ -256,6 +256,25 @@ IEnumerable<JsonObject?> W4()
             v = clamp(minimum(maximum(v, x - eps), x + eps), 0, 1);
         }
     }, exact: 5);
+    // Each layer alone, forward with its (zero) bias, on the clean forward's own inputs.
+    var inputs = new List<Tensor>();
+    using (no_grad())
+    {
+        var h = x;
+        for (int k = 0; k < 3; k++) { inputs.Add(h); h = tanh(F.conv2d(h, p[k], p[3 + k], [2], [1])); }
+        for (int k = 2; k >= 0; k--) { inputs.Add(h); h = tanh(F.conv_transpose2d(h, p[k], p[8 - k], [2], [1])); }
+        for (int layer = 0; layer < 6; layer++)
+        {
+            bool transposed = layer >= 3;
+            int k = transposed ? 5 - layer : layer;
+            var input = inputs[layer];
+            var weight = p[k];
+            var bias = transposed ? p[8 - k] : p[3 + k];
+            var name = transposed ? $"convT{k + 1}" : $"conv{k + 1}";
+            var key = $"W4.layer_fwd[{name},input={string.Join('x', input.shape)},out_ch={bias.shape[0]},k=4,s=2,p=1]";
+            yield return Measure(key, 2, 10, () => { _ = transposed ? F.conv_transpose2d(input, weight, bias, [2], [1]) : F.conv2d(input, weight, bias, [2], [1]); });
+        }
+    }
 }
 
 IEnumerable<JsonObject?> W6()

@@ -153,7 +153,14 @@ type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], storage: '
         CpuTensor<'T>.Make([| m; right.N |], c)
     override _.Conv2d(weight, g) =
         let w = CpuTensor<'T>.Of(weight, "conv2d")
-        let outShape, y = Conv.forward serialGemm shape (live ()) weight.Shape w g
+        let outShape, y = Conv.forward serialGemm shape (live ()) weight.Shape w None g
+        CpuTensor<'T>.Make(outShape, y)
+    override _.Conv2dBias(weight, bias, g) =
+        let w = CpuTensor<'T>.Of(weight, "conv2d")
+        if bias.Shape <> [| weight.Shape.[0] |] then
+            raise (Shape.mismatch "conv2d" (sprintf "a bias of %d values, one per output channel" weight.Shape.[0]) bias.Shape "bias")
+        let b = CpuTensor<'T>.Of(bias, "conv2d")
+        let outShape, y = Conv.forward serialGemm shape (live ()) weight.Shape w (Some b) g
         CpuTensor<'T>.Make(outShape, y)
     override _.Conv2dBackwardInput(weight, inputShape, g) =
         let w = CpuTensor<'T>.Of(weight, "conv2d backward")

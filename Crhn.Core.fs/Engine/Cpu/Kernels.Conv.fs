@@ -241,7 +241,7 @@ module internal Conv =
     /// 8 output channels × 2 vectors of 16 output pixels are accumulated in 16 registers over the
     /// C·KH·KW taps (each input vector loaded once per tap and used by 8 channels, each weight
     /// broadcast once and used by 32 pixels), then stored. The weights are repacked tap-major.
-    let private direct (d: Dims) (x: float32[]) (w: float32[]) (y: float32[]) =
+    let private direct (d: Dims) (x: float32[]) (w: float32[]) (bias: float32[] option) (y: float32[]) =
         let taps = tapStarts d
         let kk = taps.Length
         let ckk = d.Ckk
@@ -253,6 +253,7 @@ module internal Conv =
         for o in 0 .. d.O - 1 do
             for k in 0 .. ckk - 1 do
                 wr.[((o / 8) * ckk + k) * 8 + o % 8] <- w.[o * ckk + k]
+        let b = match bias with Some b -> b | None -> Array.zeroCreate d.O
         let vectors = d.HoWo / 16
         let perRow = d.Wo / 16
         overImages d.N
@@ -269,31 +270,39 @@ module internal Conv =
                 let wv = &wr.[0]
                 for ob in 0 .. d.O / 8 - 1 do
                     let wBase = ob * ckk * 8
+                    let b0 = Vector512.Create<float32>(b.[ob * 8 + 0])
+                    let b1 = Vector512.Create<float32>(b.[ob * 8 + 1])
+                    let b2 = Vector512.Create<float32>(b.[ob * 8 + 2])
+                    let b3 = Vector512.Create<float32>(b.[ob * 8 + 3])
+                    let b4 = Vector512.Create<float32>(b.[ob * 8 + 4])
+                    let b5 = Vector512.Create<float32>(b.[ob * 8 + 5])
+                    let b6 = Vector512.Create<float32>(b.[ob * 8 + 6])
+                    let b7 = Vector512.Create<float32>(b.[ob * 8 + 7])
                     let mutable v = 0
                     while v < vectors do
                         // Two vectors of 16 output pixels: (row, first column) of each.
-                        let b0 = (v / perRow) * rowStep + (v % perRow) * 16
-                        let b1 = ((v + 1) / perRow) * rowStep + ((v + 1) % perRow) * 16
-                        let mutable a00 = Vector512<float32>.Zero
-                        let mutable a01 = Vector512<float32>.Zero
-                        let mutable a10 = Vector512<float32>.Zero
-                        let mutable a11 = Vector512<float32>.Zero
-                        let mutable a20 = Vector512<float32>.Zero
-                        let mutable a21 = Vector512<float32>.Zero
-                        let mutable a30 = Vector512<float32>.Zero
-                        let mutable a31 = Vector512<float32>.Zero
-                        let mutable a40 = Vector512<float32>.Zero
-                        let mutable a41 = Vector512<float32>.Zero
-                        let mutable a50 = Vector512<float32>.Zero
-                        let mutable a51 = Vector512<float32>.Zero
-                        let mutable a60 = Vector512<float32>.Zero
-                        let mutable a61 = Vector512<float32>.Zero
-                        let mutable a70 = Vector512<float32>.Zero
-                        let mutable a71 = Vector512<float32>.Zero
+                        let p0 = (v / perRow) * rowStep + (v % perRow) * 16
+                        let p1 = ((v + 1) / perRow) * rowStep + ((v + 1) % perRow) * 16
+                        let mutable a00 = b0
+                        let mutable a01 = b0
+                        let mutable a10 = b1
+                        let mutable a11 = b1
+                        let mutable a20 = b2
+                        let mutable a21 = b2
+                        let mutable a30 = b3
+                        let mutable a31 = b3
+                        let mutable a40 = b4
+                        let mutable a41 = b4
+                        let mutable a50 = b5
+                        let mutable a51 = b5
+                        let mutable a60 = b6
+                        let mutable a61 = b6
+                        let mutable a70 = b7
+                        let mutable a71 = b7
                         for k in 0 .. ckk - 1 do
                             let off = offsets.[k]
-                            let x0 = Vector512.LoadUnsafe(&ph, unativeint (off + b0))
-                            let x1 = Vector512.LoadUnsafe(&ph, unativeint (off + b1))
+                            let x0 = Vector512.LoadUnsafe(&ph, unativeint (off + p0))
+                            let x1 = Vector512.LoadUnsafe(&ph, unativeint (off + p1))
                             let wk = wBase + k * 8
                             let w0 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 0))
                             a00 <- Vector512.FusedMultiplyAdd(w0, x0, a00)
@@ -335,12 +344,12 @@ module internal Conv =
             Storage.release
 
     /// y = conv2d(x, w): x N×C×H×W, w O×C×KH×KW, y N×O×Ho×Wo.
-    let forward<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (wShape: int[]) (w: 'T[]) (g: ConvGeometry) =
+    let forward<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (wShape: int[]) (w: 'T[]) (bias: 'T[] option) (g: ConvGeometry) =
         let d = dims xShape wShape g
         match box x, box w with
         | (:? (float32[]) as x32), (:? (float32[]) as w32) when directServes d ->
             let y = Storage.uninit<float32> (d.N * d.O * d.HoWo)
-            direct d x32 w32 y
+            direct d x32 w32 (bias |> Option.map (fun b -> box b :?> float32[])) y
             [| d.N; d.O; d.Ho; d.Wo |], (box y :?> 'T[])
         | _ ->
             let scratch = scratchFor<'T> d
@@ -350,7 +359,13 @@ module internal Conv =
                 scratch
                 (fun (col, phases) n ->
                     im2col d x (n * d.C * d.H * d.W) col phases
-                    gemm false false d.O d.HoWo d.Ckk w 0 d.Ckk col 0 d.HoWo 'T.Zero y (n * d.O * d.HoWo) d.HoWo)
+                    gemm false false d.O d.HoWo d.Ckk w 0 d.Ckk col 0 d.HoWo 'T.Zero y (n * d.O * d.HoWo) d.HoWo
+                    match bias with
+                    | Some b ->
+                        for o in 0 .. d.O - 1 do
+                            let start = (n * d.O + o) * d.HoWo
+                            Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan(y, start, d.HoWo), b.[o], Span(y, start, d.HoWo))
+                    | None -> ())
                 releaseScratch
             [| d.N; d.O; d.Ho; d.Wo |], y
 
