@@ -227,7 +227,7 @@ module internal Conv =
     /// The most taps (C·KH·KW) the direct kernel takes: beyond, each output vector's loads walk
     /// a phase buffer larger than L1 and im2col's GEMM wins (measured on W4's second layer,
     /// C·KH·KW = 512).
-    let private directMaxTaps = 128
+    let private directMaxTaps = 1024
 
     /// Whether the direct float32 kernel serves a shape: 512-bit vectors, output channels in
     /// blocks of 8, output rows in whole 16-lane vectors and an even number of them per image,
@@ -247,7 +247,7 @@ module internal Conv =
         let ckk = d.Ckk
         let rowStep = d.G.StrideH * d.RowLen
         // Tap k = c·KH·KW + t reads phase buffer c at taps[t].
-        let offsets = Array.init ckk (fun k -> (k / kk) * d.PaddedLen + taps.[k % kk])
+        let offsets = Array.init ckk (fun k -> nativeint ((k / kk) * d.PaddedLen + taps.[k % kk]))
         // wr[(ob·Ckk + k)·8 + o] = w[ob·8 + o, k]: one block's 8 weights per tap side by side.
         let wr = Array.zeroCreate<float32> (d.O * ckk)
         for o in 0 .. d.O - 1 do
@@ -268,6 +268,8 @@ module internal Conv =
                     Storage.release sub
                 let ph = &phases.[0]
                 let wv = &wr.[0]
+                let og = &offsets.[0]
+                let nckk = nativeint ckk
                 for ob in 0 .. d.O / 8 - 1 do
                     let wBase = ob * ckk * 8
                     let b0 = Vector512.Create<float32>(b.[ob * 8 + 0])
@@ -299,35 +301,41 @@ module internal Conv =
                         let mutable a61 = b6
                         let mutable a70 = b7
                         let mutable a71 = b7
-                        for k in 0 .. ckk - 1 do
-                            let off = offsets.[k]
-                            let x0 = Vector512.LoadUnsafe(&ph, unativeint (off + p0))
-                            let x1 = Vector512.LoadUnsafe(&ph, unativeint (off + p1))
-                            let wk = wBase + k * 8
-                            let w0 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 0))
+                        // Element offsets as native ints, so that each load's address is one
+                        // register plus a constant, with no bounds check or sign extension.
+                        let mutable k = 0n
+                        let mutable wk = nativeint wBase
+                        let q0, q1 = nativeint p0, nativeint p1
+                        while k < nckk do
+                            let off = Unsafe.Add(&og, k)
+                            let x0 = Vector512.LoadUnsafe(&ph, unativeint (off + q0))
+                            let x1 = Vector512.LoadUnsafe(&ph, unativeint (off + q1))
+                            let w0 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 0n))
                             a00 <- Vector512.FusedMultiplyAdd(w0, x0, a00)
                             a01 <- Vector512.FusedMultiplyAdd(w0, x1, a01)
-                            let w1 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 1))
+                            let w1 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 1n))
                             a10 <- Vector512.FusedMultiplyAdd(w1, x0, a10)
                             a11 <- Vector512.FusedMultiplyAdd(w1, x1, a11)
-                            let w2 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 2))
+                            let w2 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 2n))
                             a20 <- Vector512.FusedMultiplyAdd(w2, x0, a20)
                             a21 <- Vector512.FusedMultiplyAdd(w2, x1, a21)
-                            let w3 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 3))
+                            let w3 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 3n))
                             a30 <- Vector512.FusedMultiplyAdd(w3, x0, a30)
                             a31 <- Vector512.FusedMultiplyAdd(w3, x1, a31)
-                            let w4 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 4))
+                            let w4 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 4n))
                             a40 <- Vector512.FusedMultiplyAdd(w4, x0, a40)
                             a41 <- Vector512.FusedMultiplyAdd(w4, x1, a41)
-                            let w5 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 5))
+                            let w5 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 5n))
                             a50 <- Vector512.FusedMultiplyAdd(w5, x0, a50)
                             a51 <- Vector512.FusedMultiplyAdd(w5, x1, a51)
-                            let w6 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 6))
+                            let w6 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 6n))
                             a60 <- Vector512.FusedMultiplyAdd(w6, x0, a60)
                             a61 <- Vector512.FusedMultiplyAdd(w6, x1, a61)
-                            let w7 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 7))
+                            let w7 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 7n))
                             a70 <- Vector512.FusedMultiplyAdd(w7, x0, a70)
                             a71 <- Vector512.FusedMultiplyAdd(w7, x1, a71)
+                            k <- k + 1n
+                            wk <- wk + 8n
                         let out0 = (n * d.O + ob * 8) * d.HoWo + v * 16
                         let store (acc0: Vector512<float32>) (acc1: Vector512<float32>) (o: int) =
                             acc0.CopyTo(Span(y, out0 + o * d.HoWo, 16))

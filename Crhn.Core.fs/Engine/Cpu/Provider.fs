@@ -10,6 +10,27 @@ type SvdResult<'T> = { U: 'T[]; S: 'T[]; Vt: 'T[]; M: int; N: int }
 /// order, Vectors row-major n×n with eigenvector j in column j.
 type EigResult = { Values: float[]; Vectors: float[]; N: int }
 
+/// Matrix transposes for the providers' layout changes.
+module internal Transpose =
+
+    /// The transpose of a row-major rows×cols matrix, in a new array: 32×32 tiles, so that
+    /// reads and writes both stay within a few cache lines per row of a tile; the tile rows are
+    /// shared among the cores when the matrix is large.
+    let tiled (rows: int) (cols: int) (x: 'T[]) : 'T[] =
+        let d = GC.AllocateUninitializedArray<'T>(rows * cols)
+        let tile = 32
+        let band (b: int) =
+            let i0 = b * tile
+            for j0 in 0 .. tile .. cols - 1 do
+                for i in i0 .. min rows (i0 + tile) - 1 do
+                    let row = i * cols
+                    for j in j0 .. min cols (j0 + tile) - 1 do
+                        d.[j * rows + i] <- x.[row + j]
+        let bands = (rows + tile - 1) / tile
+        if rows * cols >= (1 <<< 18) then Threading.Tasks.Parallel.For(0, bands, Action<int>(band)) |> ignore
+        else for b in 0 .. bands - 1 do band b
+        d
+
 /// The narrow boundary between the engine and a dense linear-algebra library, over flat
 /// row-major arrays plus dimensions (after MathNet.Numerics' ILinearAlgebraProvider). The managed
 /// provider is always present and is the test oracle; a native provider overrides what it speeds up.

@@ -32,6 +32,18 @@ module internal OpenBlasNative =
     extern void dgesdd_(nativeint jobz, nativeint m, nativeint n, nativeint a, nativeint lda, nativeint s, nativeint u, nativeint ldu, nativeint vt, nativeint ldvt, nativeint work, nativeint lwork, nativeint iwork, nativeint info, unativeint jobzLength)
 
     [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
+    extern void sgeqrf_(nativeint m, nativeint n, nativeint a, nativeint lda, nativeint tau, nativeint work, nativeint lwork, nativeint info)
+
+    [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
+    extern void dgeqrf_(nativeint m, nativeint n, nativeint a, nativeint lda, nativeint tau, nativeint work, nativeint lwork, nativeint info)
+
+    [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
+    extern void sorgqr_(nativeint m, nativeint n, nativeint k, nativeint a, nativeint lda, nativeint tau, nativeint work, nativeint lwork, nativeint info)
+
+    [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
+    extern void dorgqr_(nativeint m, nativeint n, nativeint k, nativeint a, nativeint lda, nativeint tau, nativeint work, nativeint lwork, nativeint info)
+
+    [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
     extern void dsyevd_(nativeint jobz, nativeint uplo, nativeint n, nativeint a, nativeint lda, nativeint w, nativeint work, nativeint lwork, nativeint iwork, nativeint liwork, nativeint info, unativeint jobzLength, unativeint uploLength)
 
     [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
@@ -149,12 +161,13 @@ module internal OpenBlasNative =
     /// (n×m); gesdd of Aᵀ gives Aᵀ = U'ΣV'ᵀ, so A's U is V' and A's Vᵀ is U'ᵀ. Read row-major,
     /// LAPACK's column-major VT' (k×m) buffer is exactly U (m×k), and its U' (n×k) buffer is
     /// exactly Vᵀ (k×n): no copies. `call` receives the 14 LAPACK arguments as addresses.
-    let private gesdd (routine: string) (call: nativeint list -> unit) (m: int) (n: int) (a: 'T[]) (toInt: 'T -> int) =
+    /// Overwrites `work`, the row-major m×n input. Outputs and LAPACK's workspace are allocated
+    /// uninitialised: LAPACK writes every element it reads back.
+    let private gesdd (routine: string) (call: nativeint list -> unit) (m: int) (n: int) (work: 'T[]) (toInt: 'T -> int) =
         let k = min m n
-        let work = Array.copy a
-        let s = Array.zeroCreate<'T> k
-        let u = Array.zeroCreate<'T> (m * k)
-        let vt = Array.zeroCreate<'T> (k * n)
+        let s = GC.AllocateUninitializedArray<'T> k
+        let u = GC.AllocateUninitializedArray<'T> (m * k)
+        let vt = GC.AllocateUninitializedArray<'T> (k * n)
         let iwork = Array.zeroCreate<int> (8 * k)
         // jobz, M, N, LDA, LDU, LDVT, LWORK, INFO for the column-major n×m problem.
         let ints = [| int 'S'; n; m; n; n; k; -1; 0 |]
@@ -164,7 +177,7 @@ module internal OpenBlasNative =
         let query = Array.zeroCreate<'T> 1
         run query
         ints.[6] <- max 1 (toInt query.[0])
-        run (Array.zeroCreate<'T> ints.[6])
+        run (GC.AllocateUninitializedArray<'T> ints.[6])
         { U = u; S = s; Vt = vt; M = m; N = n }
 
     let private lapack (f: nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * unativeint -> unit) =
@@ -172,9 +185,67 @@ module internal OpenBlasNative =
         | [ jobz; pm; pn; pa; lda; ps; pu; ldu; pvt; ldvt; pw; lw; pi; info ] -> f (jobz, pm, pn, pa, lda, ps, pu, ldu, pvt, ldvt, pw, lw, pi, info, 1un)
         | _ -> ()
 
+    /// Thin SVD of a row-major m×n matrix, overwriting it.
     let sgesdd (m: int) (n: int) (a: float32[]) = gesdd "sgesdd" (lapack sgesdd_) m n a (fun x -> int (ceil x))
 
+    /// Thin SVD of a row-major m×n matrix, overwriting it.
     let dgesdd (m: int) (n: int) (a: float[]) = gesdd "dgesdd" (lapack dgesdd_) m n a (fun x -> int (ceil x))
+
+    /// A LAPACK routine with a workspace, called twice: a query (lwork = −1) for the workspace's
+    /// size, then the call itself. `args` holds the routine's arguments before WORK, `ints` the
+    /// integer arguments it points into, with LWORK and INFO as its last two.
+    let private withWorkspace (routine: string) (call: nativeint list -> unit) (args: (Array * int) list) (ints: int[]) (toInt: 'T -> int) =
+        let run (ws: 'T[]) =
+            pinned (args @ [ ws :> Array, 0; ints, ints.Length - 2; ints, ints.Length - 1 ]) call
+            checkInfo routine ints.[ints.Length - 1]
+        let query = Array.zeroCreate<'T> 1
+        ints.[ints.Length - 2] <- -1
+        run query
+        ints.[ints.Length - 2] <- max 1 (toInt query.[0])
+        run (GC.AllocateUninitializedArray<'T> ints.[ints.Length - 2])
+
+    /// Thin SVD of a tall row-major m×n matrix (m > n), QR first: A = QR (geqrf on A column-major,
+    /// i.e. on the row-major transpose), R = U_R·S·Vᵀ (gesdd of the n×n R), Q formed by orgqr, then
+    /// U = Q·U_R by one GEMM that writes U row-major. gesdd itself takes the same path for a tall
+    /// column-major matrix; calling the pieces saves its copies and the transposes of U and Vᵀ.
+    let private tallSvd<'T when 'T :> Numerics.INumber<'T>> (geqrf: string * (nativeint list -> unit)) (orgqr: string * (nativeint list -> unit)) (squareSvd: int -> int -> 'T[] -> SvdResult<'T>)
+                        (gemm: bool * bool * int * int * int * 'T * 'T[] * int * int * 'T[] * int * int * 'T * 'T[] * int * int -> unit) (toInt: 'T -> int) (m: int) (n: int) (a: 'T[]) =
+        let qa = Transpose.tiled m n a
+        let tau = GC.AllocateUninitializedArray<'T> n
+        // M, N, LDA, LWORK, INFO.
+        let qrInts = [| m; n; m; 0; 0 |]
+        withWorkspace (fst geqrf) (snd geqrf) [ qrInts :> Array, 0; qrInts, 1; qa, 0; qrInts, 2; tau, 0 ] qrInts toInt
+        // R row-major: R[i, j] = qa[j·m + i] for i ≤ j, zero below.
+        let r = Array.zeroCreate<'T> (n * n)
+        for i in 0 .. n - 1 do
+            for j in i .. n - 1 do
+                r.[i * n + j] <- qa.[j * m + i]
+        let rs = squareSvd n n r
+        // M, N, K, LDA, LWORK, INFO.
+        let qInts = [| m; n; n; m; 0; 0 |]
+        withWorkspace (fst orgqr) (snd orgqr) [ qInts :> Array, 0; qInts, 1; qInts, 2; qa, 0; qInts, 3; tau, 0 ] qInts toInt
+        // qa, column-major m×n Q, is row-major Qᵀ (n×m): U = (Qᵀ)ᵀ·U_R.
+        let u = GC.AllocateUninitializedArray<'T> (m * n)
+        gemm (true, false, m, n, n, 'T.One, qa, 0, m, rs.U, 0, n, 'T.Zero, u, 0, n)
+        { U = u; S = rs.S; Vt = rs.Vt; M = m; N = n }
+
+    let private qr (f: nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint -> unit) =
+        function
+        | [ pm; pn; pa; lda; tau; work; lwork; info ] -> f (pm, pn, pa, lda, tau, work, lwork, info)
+        | _ -> ()
+
+    let private orthogonal (f: nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint -> unit) =
+        function
+        | [ pm; pn; pk; pa; lda; tau; work; lwork; info ] -> f (pm, pn, pk, pa, lda, tau, work, lwork, info)
+        | _ -> ()
+
+    /// Thin SVD of a tall row-major m×n float32 matrix (m > n), QR first; the input is not modified.
+    let sgesddTall (m: int) (n: int) (a: float32[]) =
+        tallSvd ("sgeqrf", qr sgeqrf_) ("sorgqr", orthogonal sorgqr_) sgesdd sgemm (fun x -> int (ceil x)) m n a
+
+    /// Thin SVD of a tall row-major m×n float64 matrix (m > n), QR first; the input is not modified.
+    let dgesddTall (m: int) (n: int) (a: float[]) =
+        tallSvd ("dgeqrf", qr dgeqrf_) ("dorgqr", orthogonal dorgqr_) dgesdd dgemm (fun x -> int (ceil x)) m n a
 
     /// Eigendecomposition of a symmetric n×n matrix (dsyevd, jobz = 'V'). A symmetric row-major
     /// matrix is its own column-major self; LAPACK leaves eigenvector i (ascending λ) in column i
