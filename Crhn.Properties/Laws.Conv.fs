@@ -128,18 +128,20 @@ module LawsConv =
     let float32IsNotFloat64 =
         Prop.forAll (Arb.fromGen wideCaseGen) (fun c -> float32Error c <= 1e-10)
 
-    /// float32 cases the direct kernel serves (8 or 16 output channels, output rows of 16 or 32,
-    /// an even number of 16-wide vectors per image), at every stride, padding and kernel size.
+    /// float32 cases the direct kernels serve, at every stride, padding and kernel size: the
+    /// pixel-vector kernel's (8 or 16 output channels, output rows of 16 or 32, an even number of
+    /// 16-wide vectors per image) and the channel-vector kernel's (64 or 128 output channels, any
+    /// output size; up to 384 taps, so that its passes of 128 taps carry partial sums).
     let private directCases =
         gen {
             let! n = Gen.choose (1, 3)
-            let! c = Gen.choose (1, 6)
-            let! o = Gen.elements [ 8; 16 ]
+            let! o = Gen.elements [ 8; 16; 64; 128 ]
+            let! c = if o >= 64 then Gen.choose (1, 24) else Gen.choose (1, 6)
             let! k = Gen.choose (1, 4)
             let! s = Gen.choose (1, 2)
             let! p = Gen.choose (0, (k - 1) / 2)
-            let! wo = Gen.elements [ 16; 32 ]
-            let! ho = if wo = 16 then Gen.elements [ 2; 4 ] else Gen.choose (1, 3)
+            let! wo = if o >= 64 then Gen.choose (1, 9) else Gen.elements [ 16; 32 ]
+            let! ho = if o >= 64 then Gen.choose (1, 4) elif wo = 16 then Gen.elements [ 2; 4 ] else Gen.choose (1, 3)
             let w = (wo - 1) * s + k - 2 * p
             let h = (ho - 1) * s + k - 2 * p
             let! x = Generators.values -1.0 1.0 [| n; c; h; w |]

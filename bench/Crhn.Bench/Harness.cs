@@ -9,7 +9,7 @@ namespace Crhn.Bench;
 /// </summary>
 public static class Harness
 {
-    /// <summary>Only keys starting with this prefix are measured (null: all).</summary>
+    /// <summary>Only keys starting with one of these prefixes, separated by '|' are measured (null: all).</summary>
     public static string? Only { get; set; }
 
     /// <summary>Runs each timed call in a memory scope of the current backend, as a user of a backend
@@ -17,7 +17,7 @@ public static class Harness
     public static bool Scoped { get; set; }
 
     /// <summary>Whether Only lets this key be measured.</summary>
-    public static bool Selected(string key) => Only is null || key.StartsWith(Only, StringComparison.Ordinal);
+    public static bool Selected(string key) => Only is null || Only.Split('|').Any(p => key.StartsWith(p, StringComparison.Ordinal));
 
     /// <summary>Times one workload, or returns null without running it when Only excludes its key.</summary>
     public static JsonObject? Measure(string key, int warmup, int minReps, double target, Action call,
@@ -31,6 +31,7 @@ public static class Harness
         }
         for (int i = 0; i < warmup; i++) Run();
         var times = new List<double>();
+        long faults = Faults.Minor();
         var total = Stopwatch.StartNew();
         while (times.Count < 200 && (exactReps is int e ? times.Count < e : times.Count < minReps || total.Elapsed.TotalSeconds < target))
         {
@@ -38,6 +39,7 @@ public static class Harness
             Run();
             times.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
         }
+        faults = Faults.Minor() - faults;
         if (Scoped && check is not null) call();
         var sorted = times.Order().ToArray();
         double median = sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : 0.5 * (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]);
@@ -52,6 +54,7 @@ public static class Harness
             ["warmup"] = warmup,
             ["times_s"] = new JsonArray([.. times.Select(t => (JsonNode)t)]),
             ["derived"] = derived?.Invoke(median) ?? new JsonObject(),
+            ["minor_faults_per_call"] = faults < 0 ? null : (double)faults / times.Count,
             ["check"] = check?.Invoke() ?? new JsonObject(),
         };
         Console.Error.WriteLine($"  {key,-80} {median * 1e3,10:F3} ms  {result["derived"]!.ToJsonString()}");

@@ -99,4 +99,45 @@ public static class Models
                 () => new JsonObject { ["steps"] = last!.Steps.Count, ["converged"] = last.Converged, ["mse"] = Crhn.Degrade.Mse(last.Images, images) });
         }
     }
+    /// <summary>Where the CRHN training key writes the images it trained on (raw little-endian
+    /// float32, N×3×32×32 in [0, 1]) for bench/torch/crhn_train.py; null: not written.</summary>
+    public static string? TrainingImagesFile { get; set; }
+
+    /// <summary>CRHN training at the performance issue's budget, the way the public reference trains
+    /// it: N = 100 photo patches at 3×32×32, conv 16, 32 (kernel 3, stride 2, padding 1), dense 512,
+    /// RHN [128, 100]; 300 full-batch Adam epochs at 3e-3 (constant, no damaged copies, last
+    /// epoch's weights), then 100 rounds of RSRA and LSRA. 1 warm-up, then 3 timed trainings from
+    /// the same seed; the check is the codec's reconstruction MSE through its binary code, in [0, 1]
+    /// units, and the fixed points.</summary>
+    public static IEnumerable<JsonObject?> CrhnTraining()
+    {
+        const string key = "crhn.train[N=100,3x32x32,conv=16,32,k=3,dense=512,rhn=128,100,epochs=300,sra=100]";
+        if (!Harness.Selected(key)) yield break;
+        Crhn.ImageBatch images;
+        try { images = Crhn.ImageBatch.Load("photos", 100, 3, 32, 32); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            Console.Error.WriteLine($"  {key}: skipped, no photos ({e.Message}); apt-get install mate-backgrounds");
+            yield break;
+        }
+        if (TrainingImagesFile is string file)
+            File.WriteAllBytes(file, System.Runtime.InteropServices.MemoryMarshal.AsBytes(images.Values).ToArray());
+        var config = new Crhn.CrhnConfig(ConvLayers: [16, 32], Kernel: 3, Stride: 2, Padding: 1, DenseLayers: [512], RhnHidden: [128, 100]);
+        var options = new Crhn.CrhnTrainingOptions(CodecEpochs: 300, BatchSize: 100, LearningRate: 3e-3, SraRounds: 100, SraMinRounds: 100,
+            Robust: false, FinalLearningRate: 1.0, KeepBest: false);
+        Crhn.CrhnModel? model = null;
+        Crhn.TrainingReport? report = null;
+        yield return Harness.Measure(key, 1, 3, 0, () =>
+            {
+                model = Crhn.CrhnModel.Create(config, seed: 0);
+                report = model.Fit(images, options);
+            },
+            check: () => new JsonObject
+            {
+                ["final_loss"] = report!.CodecLosses[^1],
+                ["mse_01"] = Crhn.Degrade.Mse(model!.Retrieve(images, new Crhn.RetrievalOptions(UseRhn: false)).Images, images),
+                ["fixed_points"] = report.Stored,
+                ["sra_rounds"] = report.SraRounds,
+            }, exactReps: 3);
+    }
 }

@@ -23,6 +23,7 @@ for (int i = 0; i < args.Length; i++)
 }
 Directory.CreateDirectory(outDir);
 Harness.Only = only;
+Models.TrainingImagesFile = Path.Combine(outDir, "crhn-train-images.f32");
 
 if (backend is not null)
 {
@@ -32,7 +33,7 @@ if (backend is not null)
     Harness.Scoped = true;
     Console.Error.WriteLine($"== {chosen.Describe()}");
     var onBackend = new JsonArray();
-    var workloads = Workloads.TensorKernels().Concat(Models.Rhn()).Concat(Models.AutoencoderEpochs()).Concat(Models.Retrieval())
+    var workloads = Workloads.TensorKernels().Concat(Models.Rhn()).Concat(Models.AutoencoderEpochs()).Concat(Models.Retrieval()).Concat(Models.CrhnTraining())
         .Concat(Baselines.Hopfield()).Concat(Baselines.PredictiveCoding()).Concat(Baselines.Attacks()).Concat(Baselines.AutoencoderLayers()).Concat(Iterative.Epochs());
     foreach (var r in workloads.OfType<JsonObject>())
         onBackend.Add(r);
@@ -55,7 +56,7 @@ foreach (var p in providers.Where(p => provider is null || p.Name == provider))
     using var scope = Crhn.Core.LinearAlgebra.Scoped(p);
     Console.Error.WriteLine($"== {p.Description}");
     var results = new JsonArray();
-    var all = Workloads.Kernels(p, direct: p.Name == "openblas").Concat(Workloads.Svd(p)).Concat(Models.Rhn()).Concat(Models.AutoencoderEpochs()).Concat(Models.Retrieval())
+    var all = Workloads.Kernels(p, direct: p.Name == "openblas").Concat(Workloads.Svd(p)).Concat(Models.Rhn()).Concat(Models.AutoencoderEpochs()).Concat(Models.Retrieval()).Concat(Models.CrhnTraining())
         .Concat(Baselines.Hopfield()).Concat(Baselines.PredictiveCoding()).Concat(Baselines.Attacks()).Concat(Baselines.AutoencoderLayers()).Concat(Iterative.Epochs());
     foreach (var r in all.OfType<JsonObject>())
         results.Add(r);

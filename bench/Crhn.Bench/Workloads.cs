@@ -76,34 +76,48 @@ public static class Workloads
         var bias = Backends.Current().Zeros(Dtype.Float32, [32]);
         var dy = Backends.Current().OfFloat32([50, 32, 32, 32], U(705, -1, 1, 50 * 32 * 32 * 32));
         double convFlops = 2.0 * 50 * 32 * 32 * 32 * 3 * 16;
-        RawTensor? y = null, dx = null, dw = null, db = null;
+        // Each timed call runs in a memory scope: its outputs go back to the engine's pool when it
+        // ends, as TorchSharp's dispose scope frees them (and PyTorch when the next call's output
+        // replaces them). The checks run one more call outside a scope.
+        static void Scoped(Action call)
+        {
+            using var scope = Crhn.Core.Memory.Scope();
+            call();
+        }
+        RawTensor Forward() => x.Conv2dBias(w, bias, g);
+        (RawTensor, RawTensor, RawTensor) ForwardBackward()
+        {
+            x.Conv2dBias(w, bias, g);
+            var (dx, dw) = dy.Conv2dBackward(x, w, g);
+            return (dx, dw, dy.SumToShape([1, 32, 1, 1]));
+        }
         yield return Harness.Measure("W7.conv2d_fwd[input=50x3x64x64,out_ch=32,k=4,s=2,p=1]", 2, 10, 1.0,
-            () => y = x.Conv2dBias(w, bias, g),
-            Gflops(convFlops), () => new JsonObject { ["sum_y"] = y!.SumAll() });
+            () => Scoped(() => Forward()),
+            Gflops(convFlops), () => new JsonObject { ["sum_y"] = Forward().SumAll() });
         yield return Harness.Measure("W7.conv2d_fwd_bwd[input=50x3x64x64,out_ch=32,k=4,s=2,p=1]", 2, 10, 1.0,
-            () =>
+            () => Scoped(() => ForwardBackward()),
+            Gflops(3 * convFlops), () =>
             {
-                y = x.Conv2dBias(w, bias, g);
-                (dx, dw) = dy.Conv2dBackward(x, w, g);
-                db = dy.SumToShape([1, 32, 1, 1]);
-            },
-            Gflops(3 * convFlops), () => new JsonObject { ["sum_dx"] = dx!.SumAll(), ["sum_dw"] = dw!.SumAll(), ["sum_db"] = db!.SumAll() });
+                var (dx, dw, db) = ForwardBackward();
+                return new JsonObject { ["sum_dx"] = dx.SumAll(), ["sum_dw"] = dw.SumAll(), ["sum_db"] = db.SumAll() };
+            });
 
         var gin = Backends.Current().OfFloat32([50, 32, 32, 32], U(706, -1, 1, 50 * 32 * 32 * 32));
         var cbias = Backends.Current().Zeros(Dtype.Float32, [1, 3, 1, 1]);
         var dout = Backends.Current().OfFloat32([50, 3, 64, 64], U(707, -1, 1, 50 * 3 * 64 * 64));
-        RawTensor? dg = null, dwt = null, dc = null;
+        (RawTensor, RawTensor, RawTensor) Transposed()
+        {
+            var y = gin.Conv2dBackwardInput(w, [50, 3, 64, 64], g);
+            y.AddInPlace(cbias);
+            return (dout.Conv2d(w, g), dout.Conv2dBackwardWeight(gin, w.Shape, g), dout.SumToShape([1, 3, 1, 1]));
+        }
         yield return Harness.Measure("W7.conv_transpose2d_fwd_bwd[input=50x32x32x32,out_ch=3,k=4,s=2,p=1]", 2, 10, 1.0,
-            () =>
+            () => Scoped(() => Transposed()),
+            Gflops(3 * convFlops), () =>
             {
-                y = gin.Conv2dBackwardInput(w, [50, 3, 64, 64], g);
-                y.AddInPlace(cbias);
-                dg = dout.Conv2d(w, g);
-                dwt = dout.Conv2dBackwardWeight(gin, w.Shape, g);
-                dc = dout.SumToShape([1, 3, 1, 1]);
-            },
-            Gflops(3 * convFlops), () => new JsonObject { ["sum_dg"] = dg!.SumAll(), ["sum_dw"] = dwt!.SumAll(), ["sum_db"] = dc!.SumAll() });
-
+                var (dg, dwt, dc) = Transposed();
+                return new JsonObject { ["sum_dg"] = dg.SumAll(), ["sum_dw"] = dwt.SumAll(), ["sum_db"] = dc.SumAll() };
+            });
     }
 
     /// <summary>W7's 256 MiB copy of host memory, as the engine copies one tensor into another

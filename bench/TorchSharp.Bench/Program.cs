@@ -39,6 +39,7 @@ JsonObject? Measure(string key, int warmup, int minReps, Action call, int? exact
     if (!Selected(key)) return null;
     for (int i = 0; i < warmup; i++) Scoped(call);
     var times = new List<double>();
+    long faults = Crhn.Bench.Faults.Minor();
     var total = Stopwatch.StartNew();
     while (times.Count < 200 && (exact is int e ? times.Count < e : times.Count < minReps || total.Elapsed.TotalSeconds < target))
     {
@@ -46,7 +47,10 @@ JsonObject? Measure(string key, int warmup, int minReps, Action call, int? exact
         Scoped(call);
         times.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
     }
-    return Result(key, times);
+    faults = Crhn.Bench.Faults.Minor() - faults;
+    var result = Result(key, times);
+    result["minor_faults_per_call"] = faults < 0 ? null : (double)faults / times.Count;
+    return result;
 }
 
 // Each call's tensors are disposed when it ends, as a TorchSharp user does with dispose scopes.
@@ -135,8 +139,10 @@ IEnumerable<JsonObject?> W3()
         if (!Selected(key)) continue;
         var p = AutoencoderParameters().Select(t => new TorchSharp.Modules.Parameter(t)).ToArray();
         var opt = optim.Adam(p, lr: 1e-3);
-        void Epoch()
+        // The epoch's mean batch loss (batches are all 50 images).
+        double Epoch()
         {
+            double sum = 0;
             for (int j = 0; j < n / 50; j++)
             {
                 using var scope = NewDisposeScope();
@@ -145,18 +151,21 @@ IEnumerable<JsonObject?> W3()
                 var loss = F.mse_loss(Autoencoder(x, p), x);
                 loss.backward();
                 opt.step();
-                _ = loss.item<float>();
+                sum += loss.item<float>();
             }
+            return sum / (n / 50);
         }
-        Epoch();
+        double first = Epoch(), last = first;
         var times = new List<double>();
         for (int e = 0; e < 5; e++)
         {
             long start = Stopwatch.GetTimestamp();
-            Epoch();
+            last = Epoch();
             times.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
         }
-        yield return Result(key, times);
+        var result = Result(key, times);
+        result["check"] = new JsonObject { ["loss_epoch1"] = first, ["loss_epoch6"] = last };
+        yield return result;
     }
 }
 
@@ -244,10 +253,34 @@ IEnumerable<JsonObject?> W4()
         var loss = F.mse_loss(Autoencoder(vg, p), x);
         return autograd.grad([loss], [vg])[0];
     }
+    // The checks: LibTorch's own float32 MSE, and the same squared errors summed in float64.
+    JsonObject Mse(Tensor v)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var err = Autoencoder(v, p) - x;
+        return new JsonObject { ["mse"] = F.mse_loss(Autoencoder(v, p), x).item<float>(), ["mse_f64"] = err.to_type(ScalarType.Float64).square().mean().item<double>() };
+    }
+    JsonObject Attacked(Tensor adv, bool linf)
+    {
+        var m = Mse(adv);
+        var check = new JsonObject { ["mse_adv"] = m["mse"]!.GetValue<float>(), ["mse_adv_f64"] = m["mse_f64"]!.GetValue<double>(), ["sum_x_adv"] = adv.to_type(ScalarType.Float64).sum().item<double>() };
+        if (linf) check["linf_max"] = (adv - x).abs().max().item<float>();
+        return check;
+    }
+    JsonObject? WithCheck(JsonObject? r, Func<JsonObject> check)
+    {
+        if (r is not null) r["check"] = check();
+        return r;
+    }
     using (no_grad())
-        yield return Measure("W4.ae_forward_clean[N=100]", 1, 5, () => Autoencoder(x, p));
-    yield return Measure("W4.fgsm[N=100,eps=8/255]", 1, 5, () => clamp(x + eps * Grad(x).sign(), 0, 1));
-    yield return Measure("W4.pgd10[N=100,eps=8/255,alpha=2/255,steps=10]", 1, 5, () =>
+        yield return WithCheck(Measure("W4.ae_forward_clean[N=100]", 1, 5, () => Autoencoder(x, p)), () =>
+        {
+            var m = Mse(x);
+            return new JsonObject { ["mse_clean"] = m["mse"]!.GetValue<float>(), ["mse_clean_f64"] = m["mse_f64"]!.GetValue<double>() };
+        });
+    Tensor Fgsm() => clamp(x + eps * Grad(x).sign(), 0, 1);
+    Tensor Pgd()
     {
         var v = clamp(x + delta0, 0, 1);
         for (int s = 0; s < 10; s++)
@@ -255,7 +288,10 @@ IEnumerable<JsonObject?> W4()
             v = v + alpha * Grad(v).sign();
             v = clamp(minimum(maximum(v, x - eps), x + eps), 0, 1);
         }
-    }, exact: 5);
+        return v;
+    }
+    yield return WithCheck(Measure("W4.fgsm[N=100,eps=8/255]", 1, 5, () => Fgsm()), () => Attacked(Fgsm(), false));
+    yield return WithCheck(Measure("W4.pgd10[N=100,eps=8/255,alpha=2/255,steps=10]", 1, 5, () => Pgd(), exact: 5), () => Attacked(Pgd(), true));
     // Each layer alone, forward with its (zero) bias, on the clean forward's own inputs.
     var inputs = new List<Tensor>();
     using (no_grad())

@@ -219,8 +219,11 @@ type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], storage: '
     override _.CopyInPlace x =
         Shape.checkEqual "copy" "x" shape x.Shape
         let src, dst = CpuTensor<'T>.Of(x, "copy"), live ()
-        // Large copies on every core: one core's loads and stores reach about half the memory bandwidth.
-        FastActivation.chunked storage.Length (fun off len -> Array.blit src off dst off len)
+        // Large copies on every core: one core's loads and stores reach about half the memory
+        // bandwidth. Copies larger than the caches stream their stores.
+        let bytes = int64 storage.Length * int64 (Runtime.CompilerServices.Unsafe.SizeOf<'T>())
+        let part = if bytes >= Streaming.threshold then Streaming.copy else (fun (s: 'T[]) d off len -> Array.blit s off d off len)
+        FastActivation.chunked storage.Length (fun off len -> part src dst off len)
 
 /// Creation of CPU tensors.
 [<RequireQualifiedAccess>]

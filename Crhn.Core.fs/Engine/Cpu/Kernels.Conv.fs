@@ -224,9 +224,9 @@ module internal Conv =
         Storage.release col
         Storage.release phases
 
-    /// The most taps (C·KH·KW) the direct kernel takes: beyond, each output vector's loads walk
-    /// a phase buffer larger than L1 and im2col's GEMM wins (measured on W4's second layer,
-    /// C·KH·KW = 512).
+    /// The most taps (C·KH·KW) the pixel-vector kernel takes: W4's second layer (512 taps) runs
+    /// 5.4–5.5 ms on it against 6.4–7.2 ms through im2col and GEMM (and 6.6–9.2 ms on the
+    /// channel-vector kernel).
     let private directMaxTaps = 1024
 
     /// Whether the direct float32 kernel serves a shape: 512-bit vectors, output channels in
@@ -235,6 +235,159 @@ module internal Conv =
     let private directServes (d: Dims) =
         Vector512.IsHardwareAccelerated && d.O > 0 && d.Ckk > 0 && d.O % 8 = 0 && d.Wo % 16 = 0 && (d.HoWo / 16) % 2 = 0 && d.Ckk <= directMaxTaps
         && Environment.GetEnvironmentVariable "CRHN_CONV" <> "im2col"
+
+    /// Splits every channel of image n into its padded stride phases, channel c at c·PaddedLen.
+    let private splitImage (d: Dims) (x: float32[]) (n: int) (phases: float32[]) =
+        let xOff = n * d.C * d.H * d.W
+        for c in 0 .. d.C - 1 do
+            let sub = Storage.uninit<float32> d.PaddedLen
+            Array.Fill(sub, 0.0f)
+            (planeSplitter d x sub) (xOff + c * d.H * d.W)
+            Array.Copy(sub, 0, phases, c * d.PaddedLen, d.PaddedLen)
+            Storage.release sub
+
+    /// Taps per pass of the channel-vector kernel: a pass's weights (128 taps × 64 channels, 32 KB)
+    /// stay in L1 while every pixel block of the image runs over them (256 measured the same on
+    /// W4's third layer).
+    let private tapChunk = 128
+
+    /// Whether the channel-vector kernel serves a shape: 512-bit vectors and output channels in
+    /// blocks of 64. It takes the shapes the pixel-vector kernel does not, such as W4's third
+    /// layer (8×8 outputs: 3.5–3.9 ms against 5.9–6.9 ms through im2col and GEMM).
+    /// CRHN_CONV=im2col turns it off (for comparisons).
+    let private channelsServe (d: Dims) =
+        Vector512.IsHardwareAccelerated && d.O > 0 && d.O % 64 = 0 && d.Ckk > 0 && d.HoWo > 0
+        && Environment.GetEnvironmentVariable "CRHN_CONV" <> "im2col"
+
+    /// y = conv2d(x, w) in float32 with the output channels in the vector lanes (for layers of 64
+    /// or more channels, where the outputs per image are few): the image is split into its stride
+    /// phases once, and 64 channels (4 vectors) × 6 output pixels accumulate in 24 registers over
+    /// the taps, each tap loading the block's 4 weight vectors and broadcasting 6 inputs. Pixels
+    /// run in flat order, so a block may span rows (each broadcast has its own address) and the
+    /// last block repeats the last pixel where HoWo is not a multiple of 6. The taps run in passes
+    /// of tapChunk, the partial sums kept pixel-major (HoWo × O, in L1) between passes; the last
+    /// pass's sums are transposed into y. The weights are repacked as [block][tap][64 channels].
+    let private directChannels (d: Dims) (x: float32[]) (w: float32[]) (bias: float32[] option) (y: float32[]) =
+        let taps = tapStarts d
+        let kk = taps.Length
+        let ckk = d.Ckk
+        let rowStep = d.G.StrideH * d.RowLen
+        let offsets = Array.init ckk (fun k -> nativeint ((k / kk) * d.PaddedLen + taps.[k % kk]))
+        let blocks = d.O / 64
+        let wr = Array.zeroCreate<float32> (d.O * ckk)
+        for o in 0 .. d.O - 1 do
+            for k in 0 .. ckk - 1 do
+                wr.[((o / 64) * ckk + k) * 64 + o % 64] <- w.[o * ckk + k]
+        let b = match bias with Some b -> b | None -> Array.zeroCreate d.O
+        let pixelBlocks = (d.HoWo + 5) / 6
+        // Where pixel p's inputs start in a phase buffer (a pixel past the end repeats the last).
+        let bases = Array.init (pixelBlocks * 6) (fun p -> let p = min p (d.HoWo - 1) in nativeint ((p / d.Wo) * rowStep + p % d.Wo))
+        overImages d.N
+            (fun () -> Storage.uninit<float32> (d.C * d.PaddedLen), Storage.uninit<float32> (pixelBlocks * 6 * d.O))
+            (fun (phases, sums) n ->
+                splitImage d x n phases
+                let ph = &phases.[0]
+                let wv = &wr.[0]
+                let og = &offsets.[0]
+                let acc = &sums.[0]
+                for k0 in 0 .. tapChunk .. ckk - 1 do
+                    let k1 = nativeint (min ckk (k0 + tapChunk))
+                    for ob in 0 .. blocks - 1 do
+                        let wBlock = nativeint (ob * ckk * 64)
+                        for pb in 0 .. pixelBlocks - 1 do
+                            let r0 = &Unsafe.Add(&ph, bases.[pb * 6])
+                            let r1 = &Unsafe.Add(&ph, bases.[pb * 6 + 1])
+                            let r2 = &Unsafe.Add(&ph, bases.[pb * 6 + 2])
+                            let r3 = &Unsafe.Add(&ph, bases.[pb * 6 + 3])
+                            let r4 = &Unsafe.Add(&ph, bases.[pb * 6 + 4])
+                            let r5 = &Unsafe.Add(&ph, bases.[pb * 6 + 5])
+                            // sums[(p·O + ob·64 + 16·v)]: pixel p's partial sums for vector v.
+                            let first = (pb * 6) * d.O + ob * 64
+                            // The first pass starts from the bias (the same for every pixel), later ones from the partial sums.
+                            let src, at, step = if k0 = 0 then b, ob * 64, 0 else sums, first, d.O
+                            let inline start (p: int) (v: int) = Vector512.Create<float32>(ReadOnlySpan(src, at + p * step + 16 * v, 16))
+                            let mutable a00, a01, a02, a03 = start 0 0, start 0 1, start 0 2, start 0 3
+                            let mutable a10, a11, a12, a13 = start 1 0, start 1 1, start 1 2, start 1 3
+                            let mutable a20, a21, a22, a23 = start 2 0, start 2 1, start 2 2, start 2 3
+                            let mutable a30, a31, a32, a33 = start 3 0, start 3 1, start 3 2, start 3 3
+                            let mutable a40, a41, a42, a43 = start 4 0, start 4 1, start 4 2, start 4 3
+                            let mutable a50, a51, a52, a53 = start 5 0, start 5 1, start 5 2, start 5 3
+                            let s0 = unativeint first
+                            let o = unativeint d.O
+                            let mutable k = nativeint k0
+                            let mutable wk = wBlock + nativeint k0 * 64n
+                            while k < k1 do
+                                let off = Unsafe.Add(&og, k)
+                                let w0 = Vector512.LoadUnsafe(&wv, unativeint wk)
+                                let w1 = Vector512.LoadUnsafe(&wv, unativeint (wk + 16n))
+                                let w2 = Vector512.LoadUnsafe(&wv, unativeint (wk + 32n))
+                                let w3 = Vector512.LoadUnsafe(&wv, unativeint (wk + 48n))
+                                let x0 = Vector512.Create<float32>(Unsafe.Add(&r0, off))
+                                a00 <- Vector512.FusedMultiplyAdd(w0, x0, a00)
+                                a01 <- Vector512.FusedMultiplyAdd(w1, x0, a01)
+                                a02 <- Vector512.FusedMultiplyAdd(w2, x0, a02)
+                                a03 <- Vector512.FusedMultiplyAdd(w3, x0, a03)
+                                let x1 = Vector512.Create<float32>(Unsafe.Add(&r1, off))
+                                a10 <- Vector512.FusedMultiplyAdd(w0, x1, a10)
+                                a11 <- Vector512.FusedMultiplyAdd(w1, x1, a11)
+                                a12 <- Vector512.FusedMultiplyAdd(w2, x1, a12)
+                                a13 <- Vector512.FusedMultiplyAdd(w3, x1, a13)
+                                let x2 = Vector512.Create<float32>(Unsafe.Add(&r2, off))
+                                a20 <- Vector512.FusedMultiplyAdd(w0, x2, a20)
+                                a21 <- Vector512.FusedMultiplyAdd(w1, x2, a21)
+                                a22 <- Vector512.FusedMultiplyAdd(w2, x2, a22)
+                                a23 <- Vector512.FusedMultiplyAdd(w3, x2, a23)
+                                let x3 = Vector512.Create<float32>(Unsafe.Add(&r3, off))
+                                a30 <- Vector512.FusedMultiplyAdd(w0, x3, a30)
+                                a31 <- Vector512.FusedMultiplyAdd(w1, x3, a31)
+                                a32 <- Vector512.FusedMultiplyAdd(w2, x3, a32)
+                                a33 <- Vector512.FusedMultiplyAdd(w3, x3, a33)
+                                let x4 = Vector512.Create<float32>(Unsafe.Add(&r4, off))
+                                a40 <- Vector512.FusedMultiplyAdd(w0, x4, a40)
+                                a41 <- Vector512.FusedMultiplyAdd(w1, x4, a41)
+                                a42 <- Vector512.FusedMultiplyAdd(w2, x4, a42)
+                                a43 <- Vector512.FusedMultiplyAdd(w3, x4, a43)
+                                let x5 = Vector512.Create<float32>(Unsafe.Add(&r5, off))
+                                a50 <- Vector512.FusedMultiplyAdd(w0, x5, a50)
+                                a51 <- Vector512.FusedMultiplyAdd(w1, x5, a51)
+                                a52 <- Vector512.FusedMultiplyAdd(w2, x5, a52)
+                                a53 <- Vector512.FusedMultiplyAdd(w3, x5, a53)
+                                k <- k + 1n
+                                wk <- wk + 64n
+                            Vector512.StoreUnsafe(a00, &acc, s0 + 0un * o)
+                            Vector512.StoreUnsafe(a01, &acc, s0 + 0un * o + 16un)
+                            Vector512.StoreUnsafe(a02, &acc, s0 + 0un * o + 32un)
+                            Vector512.StoreUnsafe(a03, &acc, s0 + 0un * o + 48un)
+                            Vector512.StoreUnsafe(a10, &acc, s0 + 1un * o)
+                            Vector512.StoreUnsafe(a11, &acc, s0 + 1un * o + 16un)
+                            Vector512.StoreUnsafe(a12, &acc, s0 + 1un * o + 32un)
+                            Vector512.StoreUnsafe(a13, &acc, s0 + 1un * o + 48un)
+                            Vector512.StoreUnsafe(a20, &acc, s0 + 2un * o)
+                            Vector512.StoreUnsafe(a21, &acc, s0 + 2un * o + 16un)
+                            Vector512.StoreUnsafe(a22, &acc, s0 + 2un * o + 32un)
+                            Vector512.StoreUnsafe(a23, &acc, s0 + 2un * o + 48un)
+                            Vector512.StoreUnsafe(a30, &acc, s0 + 3un * o)
+                            Vector512.StoreUnsafe(a31, &acc, s0 + 3un * o + 16un)
+                            Vector512.StoreUnsafe(a32, &acc, s0 + 3un * o + 32un)
+                            Vector512.StoreUnsafe(a33, &acc, s0 + 3un * o + 48un)
+                            Vector512.StoreUnsafe(a40, &acc, s0 + 4un * o)
+                            Vector512.StoreUnsafe(a41, &acc, s0 + 4un * o + 16un)
+                            Vector512.StoreUnsafe(a42, &acc, s0 + 4un * o + 32un)
+                            Vector512.StoreUnsafe(a43, &acc, s0 + 4un * o + 48un)
+                            Vector512.StoreUnsafe(a50, &acc, s0 + 5un * o)
+                            Vector512.StoreUnsafe(a51, &acc, s0 + 5un * o + 16un)
+                            Vector512.StoreUnsafe(a52, &acc, s0 + 5un * o + 32un)
+                            Vector512.StoreUnsafe(a53, &acc, s0 + 5un * o + 48un)
+                // y[n, o, p] = sums[p, o].
+                let howo, channels = d.HoWo, d.O
+                let yOff = n * channels * howo
+                for o in 0 .. channels - 1 do
+                    let row = yOff + o * howo
+                    for p in 0 .. howo - 1 do
+                        y.[row + p] <- sums.[p * channels + o])
+            (fun (phases, sums) ->
+                Storage.release phases
+                Storage.release sums)
 
     /// y = conv2d(x, w) in float32 without im2col: every channel of an image is split once into
     /// its padded stride phases, where each tap reads an output row's inputs as contiguous runs;
@@ -259,13 +412,7 @@ module internal Conv =
         overImages d.N
             (fun () -> Storage.uninit<float32> (d.C * d.PaddedLen))
             (fun phases n ->
-                let xOff = n * d.C * d.H * d.W
-                for c in 0 .. d.C - 1 do
-                    let sub = Storage.uninit<float32> d.PaddedLen
-                    Array.Fill(sub, 0.0f)
-                    (planeSplitter d x sub) (xOff + c * d.H * d.W)
-                    Array.Copy(sub, 0, phases, c * d.PaddedLen, d.PaddedLen)
-                    Storage.release sub
+                splitImage d x n phases
                 let ph = &phases.[0]
                 let wv = &wr.[0]
                 let og = &offsets.[0]
@@ -355,9 +502,10 @@ module internal Conv =
     let forward<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (wShape: int[]) (w: 'T[]) (bias: 'T[] option) (g: ConvGeometry) =
         let d = dims xShape wShape g
         match box x, box w with
-        | (:? (float32[]) as x32), (:? (float32[]) as w32) when directServes d ->
+        | (:? (float32[]) as x32), (:? (float32[]) as w32) when channelsServe d || directServes d ->
             let y = Storage.uninit<float32> (d.N * d.O * d.HoWo)
-            direct d x32 w32 (bias |> Option.map (fun b -> box b :?> float32[])) y
+            let kernel = if directServes d then direct else directChannels
+            kernel d x32 w32 (bias |> Option.map (fun b -> box b :?> float32[])) y
             [| d.N; d.O; d.Ho; d.Wo |], (box y :?> 'T[])
         | _ ->
             let scratch = scratchFor<'T> d

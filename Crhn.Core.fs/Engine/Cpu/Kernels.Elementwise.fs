@@ -128,6 +128,48 @@ module internal FastActivation =
     /// d ← 1 / (1 + e⁻ˣ).
     let sigmoidInto (x: float32[]) (d: float32[]) = chunkedFrom parallelMinActivation x.Length (map sigmoid x d)
 
+/// Copies of memory too large to stay in cache.
+module internal Streaming =
+
+    open System.Runtime.InteropServices
+    open System.Runtime.Intrinsics
+    open System.Runtime.Intrinsics.X86
+    open Microsoft.FSharp.NativeInterop
+
+    #nowarn "9"
+
+    /// Bytes from which a copy streams: beyond the caches, a destination line written with an
+    /// ordinary store is first read in (read for ownership), a third of the traffic for nothing.
+    let threshold = 32L <<< 20
+
+    /// dst[off .. off + len) ← src[off .. off + len), the aligned body with non-temporal stores
+    /// (64-byte lines straight to memory, no read for ownership), the unaligned ends by Buffer.MemoryCopy.
+    let copy (src: 'T[]) (dst: 'T[]) (off: int) (len: int) =
+        let size = int64 (Runtime.CompilerServices.Unsafe.SizeOf<'T>())
+        let bytes = int64 len * size
+        if not Avx512F.IsSupported || bytes < 256L then Array.blit src off dst off len
+        else
+            let hs = GCHandle.Alloc(src, GCHandleType.Pinned)
+            let hd = GCHandle.Alloc(dst, GCHandleType.Pinned)
+            try
+                let s = hs.AddrOfPinnedObject() + nativeint (int64 off * size)
+                let d = hd.AddrOfPinnedObject() + nativeint (int64 off * size)
+                let head = (64L - (int64 d &&& 63L)) &&& 63L
+                let body = (bytes - head) / 256L * 256L
+                Buffer.MemoryCopy(NativePtr.ofNativeInt<byte> s |> NativePtr.toVoidPtr, NativePtr.ofNativeInt<byte> d |> NativePtr.toVoidPtr, head, head)
+                let mutable i = head
+                while i < head + body do
+                    for j in 0L .. 64L .. 192L do
+                        let v = Avx512F.LoadVector512(NativePtr.ofNativeInt<float32> (s + nativeint (i + j)))
+                        Avx512F.StoreAlignedNonTemporal(NativePtr.ofNativeInt<float32> (d + nativeint (i + j)), v)
+                    i <- i + 256L
+                let rest = bytes - head - body
+                Buffer.MemoryCopy(NativePtr.ofNativeInt<byte> (s + nativeint i) |> NativePtr.toVoidPtr, NativePtr.ofNativeInt<byte> (d + nativeint i) |> NativePtr.toVoidPtr, rest, rest)
+                Sse.StoreFence()
+            finally
+                hs.Free()
+                hd.Free()
+
 module internal Elementwise =
 
     let private binarySpan<'T when 'T :> IFloatingPointIeee754<'T>> (op: BinaryOp) (a: ReadOnlySpan<'T>) (b: ReadOnlySpan<'T>) (d: Span<'T>) =
