@@ -236,15 +236,16 @@ module internal Conv =
         Vector512.IsHardwareAccelerated && d.O > 0 && d.Ckk > 0 && d.O % 8 = 0 && d.Wo % 16 = 0 && (d.HoWo / 16) % 2 = 0 && d.Ckk <= directMaxTaps
         && Environment.GetEnvironmentVariable "CRHN_CONV" <> "im2col"
 
-    /// Splits every channel of image n into its padded stride phases, channel c at c·PaddedLen.
-    let private splitImage (d: Dims) (x: float32[]) (n: int) (phases: float32[]) =
+    /// Splits every channel of image n into its padded stride phases, channel c at c·PaddedLen,
+    /// through `plane`, a worker's buffer of PaddedLen (a buffer per channel would put megabytes
+    /// of short-lived arrays through the GC on every call, and their pages fault in again).
+    let private splitImage (d: Dims) (x: float32[]) (n: int) (plane: float32[]) (phases: float32[]) =
         let xOff = n * d.C * d.H * d.W
+        let split = planeSplitter d x plane
         for c in 0 .. d.C - 1 do
-            let sub = Storage.uninit<float32> d.PaddedLen
-            Array.Fill(sub, 0.0f)
-            (planeSplitter d x sub) (xOff + c * d.H * d.W)
-            Array.Copy(sub, 0, phases, c * d.PaddedLen, d.PaddedLen)
-            Storage.release sub
+            Array.Fill(plane, 0.0f)
+            split (xOff + c * d.H * d.W)
+            Array.Copy(plane, 0, phases, c * d.PaddedLen, d.PaddedLen)
 
     /// Taps per pass of the channel-vector kernel: a pass's weights (128 taps × 64 channels, 32 KB)
     /// stay in L1 while every pixel block of the image runs over them (256 measured the same on
@@ -283,9 +284,9 @@ module internal Conv =
         // Where pixel p's inputs start in a phase buffer (a pixel past the end repeats the last).
         let bases = Array.init (pixelBlocks * 6) (fun p -> let p = min p (d.HoWo - 1) in nativeint ((p / d.Wo) * rowStep + p % d.Wo))
         overImages d.N
-            (fun () -> Storage.uninit<float32> (d.C * d.PaddedLen), Storage.uninit<float32> (pixelBlocks * 6 * d.O))
-            (fun (phases, sums) n ->
-                splitImage d x n phases
+            (fun () -> Storage.uninit<float32> d.PaddedLen, Storage.uninit<float32> (d.C * d.PaddedLen), Storage.uninit<float32> (pixelBlocks * 6 * d.O))
+            (fun (plane, phases, sums) n ->
+                splitImage d x n plane phases
                 let ph = &phases.[0]
                 let wv = &wr.[0]
                 let og = &offsets.[0]
@@ -385,7 +386,8 @@ module internal Conv =
                     let row = yOff + o * howo
                     for p in 0 .. howo - 1 do
                         y.[row + p] <- sums.[p * channels + o])
-            (fun (phases, sums) ->
+            (fun (plane, phases, sums) ->
+                Storage.release plane
                 Storage.release phases
                 Storage.release sums)
 
@@ -410,9 +412,9 @@ module internal Conv =
         let vectors = d.HoWo / 16
         let perRow = d.Wo / 16
         overImages d.N
-            (fun () -> Storage.uninit<float32> (d.C * d.PaddedLen))
-            (fun phases n ->
-                splitImage d x n phases
+            (fun () -> Storage.uninit<float32> d.PaddedLen, Storage.uninit<float32> (d.C * d.PaddedLen))
+            (fun (plane, phases) n ->
+                splitImage d x n plane phases
                 let ph = &phases.[0]
                 let wv = &wr.[0]
                 let og = &offsets.[0]
@@ -496,7 +498,9 @@ module internal Conv =
                         store a60 a61 6
                         store a70 a71 7
                         v <- v + 2)
-            Storage.release
+            (fun (plane, phases) ->
+                Storage.release plane
+                Storage.release phases)
 
     /// y = conv2d(x, w): x N×C×H×W, w O×C×KH×KW, y N×O×Ho×Wo.
     let forward<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (wShape: int[]) (w: 'T[]) (bias: 'T[] option) (g: ConvGeometry) =
