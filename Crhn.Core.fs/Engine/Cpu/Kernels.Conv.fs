@@ -275,7 +275,7 @@ module internal Conv =
         let rowStep = d.G.StrideH * d.RowLen
         let offsets = Array.init ckk (fun k -> nativeint ((k / kk) * d.PaddedLen + taps.[k % kk]))
         let blocks = d.O / 64
-        let wr = Array.zeroCreate<float32> (d.O * ckk)
+        let wr = Storage.uninit<float32> (d.O * ckk)
         for o in 0 .. d.O - 1 do
             for k in 0 .. ckk - 1 do
                 wr.[((o / 64) * ckk + k) * 64 + o % 64] <- w.[o * ckk + k]
@@ -390,6 +390,7 @@ module internal Conv =
                 Storage.release plane
                 Storage.release phases
                 Storage.release sums)
+        Storage.release wr
 
     /// y = conv2d(x, w) in float32 without im2col: every channel of an image is split once into
     /// its padded stride phases, where each tap reads an output row's inputs as contiguous runs;
@@ -404,7 +405,7 @@ module internal Conv =
         // Tap k = c·KH·KW + t reads phase buffer c at taps[t].
         let offsets = Array.init ckk (fun k -> nativeint ((k / kk) * d.PaddedLen + taps.[k % kk]))
         // wr[(ob·Ckk + k)·8 + o] = w[ob·8 + o, k]: one block's 8 weights per tap side by side.
-        let wr = Array.zeroCreate<float32> (d.O * ckk)
+        let wr = Storage.uninit<float32> (d.O * ckk)
         for o in 0 .. d.O - 1 do
             for k in 0 .. ckk - 1 do
                 wr.[((o / 8) * ckk + k) * 8 + o % 8] <- w.[o * ckk + k]
@@ -501,6 +502,7 @@ module internal Conv =
             (fun (plane, phases) ->
                 Storage.release plane
                 Storage.release phases)
+        Storage.release wr
 
     /// y = conv2d(x, w): x N×C×H×W, w O×C×KH×KW, y N×O×Ho×Wo.
     let forward<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (wShape: int[]) (w: 'T[]) (bias: 'T[] option) (g: ConvGeometry) =

@@ -28,6 +28,13 @@ module internal Reduce =
     let sumToShape<'T when 'T :> IFloatingPointIeee754<'T>> (fullShape: int[]) (x: 'T[]) (target: int[]) : 'T[] =
         let n = Shape.numel target
         if x.Length = 0 then Storage.zeros<'T> n
+        elif n = x.Length then
+            // Nothing is reduced (the shapes differ at most by axes of length 1): a copy, with no
+            // float64 buffer of the whole tensor (a gradient's every step would put one on the
+            // large-object heap, and those allocations start full collections).
+            let out = Storage.uninit<'T> n
+            Array.Copy(x, out, n)
+            out
         else
             let acc = Array.zeroCreate<float> n
             // Merge neighbouring axes that are both kept or both reduced (Broadcast.coalesce with b = target).
