@@ -147,6 +147,15 @@ module Attacks =
         let scoped (step: unit -> RawTensor) =
             use _ = Memory.Scope()
             (step ()).Keep()
+        // An iterative attack's state lives in buffers of its own that each step's result is
+        // copied into before the step's scope ends: a result kept out of its scope would go back
+        // to the pool only through the GC, so every step would take fresh memory and fault its
+        // pages in (PGD-10 on 100 images: 7,000 page faults a call). The buffers outlive any scope
+        // the caller has open, as a kept result does.
+        let buffer () = (images.ZerosLike images.Shape).Keep()
+        let into (target: RawTensor) (step: unit -> RawTensor) =
+            use _ = Memory.Scope()
+            target.CopyInPlace(step ())
         match kind with
         | AttackKind.Fgsm ->
             scoped (fun () -> images.Binary(BinaryOp.Add, ((grad images).Unary UnaryOp.Sign).MulScalar s.Eps).Clamp(s.Lo, s.Hi))
@@ -154,9 +163,10 @@ module Attacks =
             let start = randomStart s images
             scoped (fun () -> project s images (ascend s start (grad start)))
         | AttackKind.Bim ->
-            let mutable adv = images
+            let adv = buffer ()
+            adv.CopyInPlace images
             for _ in 1 .. s.Steps do
-                adv <- scoped (fun () ->
+                into adv (fun () ->
                     let stepped = ascend s adv (grad adv)
                     let floor = images.AddScalar(-s.Eps).Clamp(s.Lo, Double.PositiveInfinity)
                     let ceiling = images.AddScalar s.Eps
@@ -165,19 +175,22 @@ module Attacks =
                     c.Clamp(Double.NegativeInfinity, s.Hi))
             adv
         | AttackKind.Pgd | AttackKind.Eotpgd ->
-            let mutable adv = if s.RandomStart then randomStart s images else images
+            let adv = buffer ()
+            into adv (fun () -> if s.RandomStart then randomStart s images else images)
             let samples = if kind = AttackKind.Pgd then 1 else s.EotIter
             for _ in 1 .. s.Steps do
-                adv <- scoped (fun () ->
+                into adv (fun () ->
                     let mutable g = grad adv
                     for _ in 2 .. samples do
                         g <- g.Binary(BinaryOp.Add, grad adv)
                     project s images (ascend s adv g))
             adv
         | AttackKind.Mifgsm | AttackKind.Nifgsm | AttackKind.Difgsm ->
-            let mutable adv = if kind = AttackKind.Difgsm && s.RandomStart then randomStart s images else images
-            let mutable momentum = images.ZerosLike images.Shape
+            let adv = buffer ()
+            into adv (fun () -> if kind = AttackKind.Difgsm && s.RandomStart then randomStart s images else images)
+            let momentum = buffer ()
             for step in 1 .. s.Steps do
+                use _ = Memory.Scope()
                 let g =
                     match kind with
                     | AttackKind.Nifgsm ->
@@ -187,6 +200,7 @@ module Attacks =
                         let g = gradient (fun x -> loss (inputDiversity s step x)) adv
                         (normalise g).Binary(BinaryOp.Add, momentum.MulScalar s.Decay)
                     | _ -> (normalise (grad adv)).Binary(BinaryOp.Add, momentum.MulScalar s.Decay)
-                momentum <- g
-                adv <- project s images (ascend s adv g)
+                let stepped = project s images (ascend s adv g)
+                momentum.CopyInPlace g
+                adv.CopyInPlace stepped
             adv
