@@ -49,6 +49,14 @@ type EngineTests(output: ITestOutputHelper) =
         Check.run "conv2d float32 direct" 100 LawsConv.float32ForwardWithinRounding
 
     [<Fact>]
+    member _.``float32 conv_transpose2d and conv2d's input gradient are their definition within the rounding bound, on the transposed kernel's shapes`` () =
+        Check.run "conv_transpose2d float32 direct" 100 LawsConv.float32TransposeWithinRounding
+
+    [<Fact>]
+    member _.``companion: the transposed kernel's result is not the definition with the kernel turned`` () =
+        Check.fails "conv_transpose2d flipped" 100 LawsConv.float32TransposeFlippedFails
+
+    [<Fact>]
     member _.``float32 sums are within 4 roundings of the exact sum, whatever their length`` () =
         Check.run "sums" 100 LawsReduce.sumsAreAccurate
 

@@ -75,8 +75,9 @@ module internal StridePhases =
             if 2 * j + 1 < width then x.[dst + 2 * j + 1] <- p.[odds + j]
             j <- j + 1
 
-/// 2-D convolution (cross-correlation, as PyTorch's conv2d) by im2col + GEMM, one image per task,
-/// the images split over the cores; its input adjoint (conv_transpose2d) by GEMM + col2im, and its
+/// 2-D convolution (cross-correlation, as PyTorch's conv2d) by direct float32 kernels where they
+/// serve and im2col + GEMM elsewhere, one image per task, the images split over the cores; its
+/// input adjoint (conv_transpose2d) by a direct kernel per output phase or GEMM + col2im, and its
 /// weight gradient by GEMM against the same columns, accumulated per chunk of images and summed in
 /// chunk order.
 module internal Conv =
@@ -260,6 +261,109 @@ module internal Conv =
         Vector512.IsHardwareAccelerated && d.O > 0 && d.O % 64 = 0 && d.Ckk > 0 && d.HoWo > 0
         && Environment.GetEnvironmentVariable "CRHN_CONV" <> "im2col"
 
+    /// The channel-vector kernel's core: sums[p·channels + o] = bias[o] + Σₖ wr[((o/64)·ckk + k)·64
+    /// + o mod 64] · input[bases[p] + offsets[k]] for every pixel p of `bases` (a multiple of 6)
+    /// and channel o (channels a multiple of 64), ckk = offsets.Length. 64 channels (4 vectors) ×
+    /// 6 pixels accumulate in 24 registers over the taps, each tap loading the block's 4 weight
+    /// vectors and broadcasting 6 inputs; the taps run in passes of tapChunk, the partial sums
+    /// kept pixel-major in `sums` (in L1) between passes.
+    let private channelSums (input: float32[]) (bases: nativeint[]) (offsets: nativeint[]) (wr: float32[]) (b: float32[]) (channels: int) (sums: float32[]) =
+        let ckk = offsets.Length
+        let blocks = channels / 64
+        let pixelBlocks = bases.Length / 6
+        let ph = &input.[0]
+        let wv = &wr.[0]
+        let og = &offsets.[0]
+        let acc = &sums.[0]
+        for k0 in 0 .. tapChunk .. ckk - 1 do
+            let k1 = nativeint (min ckk (k0 + tapChunk))
+            for ob in 0 .. blocks - 1 do
+                let wBlock = nativeint (ob * ckk * 64)
+                for pb in 0 .. pixelBlocks - 1 do
+                    let r0 = &Unsafe.Add(&ph, bases.[pb * 6])
+                    let r1 = &Unsafe.Add(&ph, bases.[pb * 6 + 1])
+                    let r2 = &Unsafe.Add(&ph, bases.[pb * 6 + 2])
+                    let r3 = &Unsafe.Add(&ph, bases.[pb * 6 + 3])
+                    let r4 = &Unsafe.Add(&ph, bases.[pb * 6 + 4])
+                    let r5 = &Unsafe.Add(&ph, bases.[pb * 6 + 5])
+                    // sums[(p·O + ob·64 + 16·v)]: pixel p's partial sums for vector v.
+                    let first = (pb * 6) * channels + ob * 64
+                    // The first pass starts from the bias (the same for every pixel), later ones from the partial sums.
+                    let src, at, step = if k0 = 0 then b, ob * 64, 0 else sums, first, channels
+                    let inline start (p: int) (v: int) = Vector512.Create<float32>(ReadOnlySpan(src, at + p * step + 16 * v, 16))
+                    let mutable a00, a01, a02, a03 = start 0 0, start 0 1, start 0 2, start 0 3
+                    let mutable a10, a11, a12, a13 = start 1 0, start 1 1, start 1 2, start 1 3
+                    let mutable a20, a21, a22, a23 = start 2 0, start 2 1, start 2 2, start 2 3
+                    let mutable a30, a31, a32, a33 = start 3 0, start 3 1, start 3 2, start 3 3
+                    let mutable a40, a41, a42, a43 = start 4 0, start 4 1, start 4 2, start 4 3
+                    let mutable a50, a51, a52, a53 = start 5 0, start 5 1, start 5 2, start 5 3
+                    let s0 = unativeint first
+                    let o = unativeint channels
+                    let mutable k = nativeint k0
+                    let mutable wk = wBlock + nativeint k0 * 64n
+                    while k < k1 do
+                        let off = Unsafe.Add(&og, k)
+                        let w0 = Vector512.LoadUnsafe(&wv, unativeint wk)
+                        let w1 = Vector512.LoadUnsafe(&wv, unativeint (wk + 16n))
+                        let w2 = Vector512.LoadUnsafe(&wv, unativeint (wk + 32n))
+                        let w3 = Vector512.LoadUnsafe(&wv, unativeint (wk + 48n))
+                        let x0 = Vector512.Create<float32>(Unsafe.Add(&r0, off))
+                        a00 <- Vector512.FusedMultiplyAdd(w0, x0, a00)
+                        a01 <- Vector512.FusedMultiplyAdd(w1, x0, a01)
+                        a02 <- Vector512.FusedMultiplyAdd(w2, x0, a02)
+                        a03 <- Vector512.FusedMultiplyAdd(w3, x0, a03)
+                        let x1 = Vector512.Create<float32>(Unsafe.Add(&r1, off))
+                        a10 <- Vector512.FusedMultiplyAdd(w0, x1, a10)
+                        a11 <- Vector512.FusedMultiplyAdd(w1, x1, a11)
+                        a12 <- Vector512.FusedMultiplyAdd(w2, x1, a12)
+                        a13 <- Vector512.FusedMultiplyAdd(w3, x1, a13)
+                        let x2 = Vector512.Create<float32>(Unsafe.Add(&r2, off))
+                        a20 <- Vector512.FusedMultiplyAdd(w0, x2, a20)
+                        a21 <- Vector512.FusedMultiplyAdd(w1, x2, a21)
+                        a22 <- Vector512.FusedMultiplyAdd(w2, x2, a22)
+                        a23 <- Vector512.FusedMultiplyAdd(w3, x2, a23)
+                        let x3 = Vector512.Create<float32>(Unsafe.Add(&r3, off))
+                        a30 <- Vector512.FusedMultiplyAdd(w0, x3, a30)
+                        a31 <- Vector512.FusedMultiplyAdd(w1, x3, a31)
+                        a32 <- Vector512.FusedMultiplyAdd(w2, x3, a32)
+                        a33 <- Vector512.FusedMultiplyAdd(w3, x3, a33)
+                        let x4 = Vector512.Create<float32>(Unsafe.Add(&r4, off))
+                        a40 <- Vector512.FusedMultiplyAdd(w0, x4, a40)
+                        a41 <- Vector512.FusedMultiplyAdd(w1, x4, a41)
+                        a42 <- Vector512.FusedMultiplyAdd(w2, x4, a42)
+                        a43 <- Vector512.FusedMultiplyAdd(w3, x4, a43)
+                        let x5 = Vector512.Create<float32>(Unsafe.Add(&r5, off))
+                        a50 <- Vector512.FusedMultiplyAdd(w0, x5, a50)
+                        a51 <- Vector512.FusedMultiplyAdd(w1, x5, a51)
+                        a52 <- Vector512.FusedMultiplyAdd(w2, x5, a52)
+                        a53 <- Vector512.FusedMultiplyAdd(w3, x5, a53)
+                        k <- k + 1n
+                        wk <- wk + 64n
+                    Vector512.StoreUnsafe(a00, &acc, s0 + 0un * o)
+                    Vector512.StoreUnsafe(a01, &acc, s0 + 0un * o + 16un)
+                    Vector512.StoreUnsafe(a02, &acc, s0 + 0un * o + 32un)
+                    Vector512.StoreUnsafe(a03, &acc, s0 + 0un * o + 48un)
+                    Vector512.StoreUnsafe(a10, &acc, s0 + 1un * o)
+                    Vector512.StoreUnsafe(a11, &acc, s0 + 1un * o + 16un)
+                    Vector512.StoreUnsafe(a12, &acc, s0 + 1un * o + 32un)
+                    Vector512.StoreUnsafe(a13, &acc, s0 + 1un * o + 48un)
+                    Vector512.StoreUnsafe(a20, &acc, s0 + 2un * o)
+                    Vector512.StoreUnsafe(a21, &acc, s0 + 2un * o + 16un)
+                    Vector512.StoreUnsafe(a22, &acc, s0 + 2un * o + 32un)
+                    Vector512.StoreUnsafe(a23, &acc, s0 + 2un * o + 48un)
+                    Vector512.StoreUnsafe(a30, &acc, s0 + 3un * o)
+                    Vector512.StoreUnsafe(a31, &acc, s0 + 3un * o + 16un)
+                    Vector512.StoreUnsafe(a32, &acc, s0 + 3un * o + 32un)
+                    Vector512.StoreUnsafe(a33, &acc, s0 + 3un * o + 48un)
+                    Vector512.StoreUnsafe(a40, &acc, s0 + 4un * o)
+                    Vector512.StoreUnsafe(a41, &acc, s0 + 4un * o + 16un)
+                    Vector512.StoreUnsafe(a42, &acc, s0 + 4un * o + 32un)
+                    Vector512.StoreUnsafe(a43, &acc, s0 + 4un * o + 48un)
+                    Vector512.StoreUnsafe(a50, &acc, s0 + 5un * o)
+                    Vector512.StoreUnsafe(a51, &acc, s0 + 5un * o + 16un)
+                    Vector512.StoreUnsafe(a52, &acc, s0 + 5un * o + 32un)
+                    Vector512.StoreUnsafe(a53, &acc, s0 + 5un * o + 48un)
+
     /// y = conv2d(x, w) in float32 with the output channels in the vector lanes (for layers of 64
     /// or more channels, where the outputs per image are few): the image is split into its stride
     /// phases once, and 64 channels (4 vectors) × 6 output pixels accumulate in 24 registers over
@@ -274,7 +378,6 @@ module internal Conv =
         let ckk = d.Ckk
         let rowStep = d.G.StrideH * d.RowLen
         let offsets = Array.init ckk (fun k -> nativeint ((k / kk) * d.PaddedLen + taps.[k % kk]))
-        let blocks = d.O / 64
         let wr = Storage.uninit<float32> (d.O * ckk)
         for o in 0 .. d.O - 1 do
             for k in 0 .. ckk - 1 do
@@ -287,98 +390,7 @@ module internal Conv =
             (fun () -> Storage.uninit<float32> d.PaddedLen, Storage.uninit<float32> (d.C * d.PaddedLen), Storage.uninit<float32> (pixelBlocks * 6 * d.O))
             (fun (plane, phases, sums) n ->
                 splitImage d x n plane phases
-                let ph = &phases.[0]
-                let wv = &wr.[0]
-                let og = &offsets.[0]
-                let acc = &sums.[0]
-                for k0 in 0 .. tapChunk .. ckk - 1 do
-                    let k1 = nativeint (min ckk (k0 + tapChunk))
-                    for ob in 0 .. blocks - 1 do
-                        let wBlock = nativeint (ob * ckk * 64)
-                        for pb in 0 .. pixelBlocks - 1 do
-                            let r0 = &Unsafe.Add(&ph, bases.[pb * 6])
-                            let r1 = &Unsafe.Add(&ph, bases.[pb * 6 + 1])
-                            let r2 = &Unsafe.Add(&ph, bases.[pb * 6 + 2])
-                            let r3 = &Unsafe.Add(&ph, bases.[pb * 6 + 3])
-                            let r4 = &Unsafe.Add(&ph, bases.[pb * 6 + 4])
-                            let r5 = &Unsafe.Add(&ph, bases.[pb * 6 + 5])
-                            // sums[(p·O + ob·64 + 16·v)]: pixel p's partial sums for vector v.
-                            let first = (pb * 6) * d.O + ob * 64
-                            // The first pass starts from the bias (the same for every pixel), later ones from the partial sums.
-                            let src, at, step = if k0 = 0 then b, ob * 64, 0 else sums, first, d.O
-                            let inline start (p: int) (v: int) = Vector512.Create<float32>(ReadOnlySpan(src, at + p * step + 16 * v, 16))
-                            let mutable a00, a01, a02, a03 = start 0 0, start 0 1, start 0 2, start 0 3
-                            let mutable a10, a11, a12, a13 = start 1 0, start 1 1, start 1 2, start 1 3
-                            let mutable a20, a21, a22, a23 = start 2 0, start 2 1, start 2 2, start 2 3
-                            let mutable a30, a31, a32, a33 = start 3 0, start 3 1, start 3 2, start 3 3
-                            let mutable a40, a41, a42, a43 = start 4 0, start 4 1, start 4 2, start 4 3
-                            let mutable a50, a51, a52, a53 = start 5 0, start 5 1, start 5 2, start 5 3
-                            let s0 = unativeint first
-                            let o = unativeint d.O
-                            let mutable k = nativeint k0
-                            let mutable wk = wBlock + nativeint k0 * 64n
-                            while k < k1 do
-                                let off = Unsafe.Add(&og, k)
-                                let w0 = Vector512.LoadUnsafe(&wv, unativeint wk)
-                                let w1 = Vector512.LoadUnsafe(&wv, unativeint (wk + 16n))
-                                let w2 = Vector512.LoadUnsafe(&wv, unativeint (wk + 32n))
-                                let w3 = Vector512.LoadUnsafe(&wv, unativeint (wk + 48n))
-                                let x0 = Vector512.Create<float32>(Unsafe.Add(&r0, off))
-                                a00 <- Vector512.FusedMultiplyAdd(w0, x0, a00)
-                                a01 <- Vector512.FusedMultiplyAdd(w1, x0, a01)
-                                a02 <- Vector512.FusedMultiplyAdd(w2, x0, a02)
-                                a03 <- Vector512.FusedMultiplyAdd(w3, x0, a03)
-                                let x1 = Vector512.Create<float32>(Unsafe.Add(&r1, off))
-                                a10 <- Vector512.FusedMultiplyAdd(w0, x1, a10)
-                                a11 <- Vector512.FusedMultiplyAdd(w1, x1, a11)
-                                a12 <- Vector512.FusedMultiplyAdd(w2, x1, a12)
-                                a13 <- Vector512.FusedMultiplyAdd(w3, x1, a13)
-                                let x2 = Vector512.Create<float32>(Unsafe.Add(&r2, off))
-                                a20 <- Vector512.FusedMultiplyAdd(w0, x2, a20)
-                                a21 <- Vector512.FusedMultiplyAdd(w1, x2, a21)
-                                a22 <- Vector512.FusedMultiplyAdd(w2, x2, a22)
-                                a23 <- Vector512.FusedMultiplyAdd(w3, x2, a23)
-                                let x3 = Vector512.Create<float32>(Unsafe.Add(&r3, off))
-                                a30 <- Vector512.FusedMultiplyAdd(w0, x3, a30)
-                                a31 <- Vector512.FusedMultiplyAdd(w1, x3, a31)
-                                a32 <- Vector512.FusedMultiplyAdd(w2, x3, a32)
-                                a33 <- Vector512.FusedMultiplyAdd(w3, x3, a33)
-                                let x4 = Vector512.Create<float32>(Unsafe.Add(&r4, off))
-                                a40 <- Vector512.FusedMultiplyAdd(w0, x4, a40)
-                                a41 <- Vector512.FusedMultiplyAdd(w1, x4, a41)
-                                a42 <- Vector512.FusedMultiplyAdd(w2, x4, a42)
-                                a43 <- Vector512.FusedMultiplyAdd(w3, x4, a43)
-                                let x5 = Vector512.Create<float32>(Unsafe.Add(&r5, off))
-                                a50 <- Vector512.FusedMultiplyAdd(w0, x5, a50)
-                                a51 <- Vector512.FusedMultiplyAdd(w1, x5, a51)
-                                a52 <- Vector512.FusedMultiplyAdd(w2, x5, a52)
-                                a53 <- Vector512.FusedMultiplyAdd(w3, x5, a53)
-                                k <- k + 1n
-                                wk <- wk + 64n
-                            Vector512.StoreUnsafe(a00, &acc, s0 + 0un * o)
-                            Vector512.StoreUnsafe(a01, &acc, s0 + 0un * o + 16un)
-                            Vector512.StoreUnsafe(a02, &acc, s0 + 0un * o + 32un)
-                            Vector512.StoreUnsafe(a03, &acc, s0 + 0un * o + 48un)
-                            Vector512.StoreUnsafe(a10, &acc, s0 + 1un * o)
-                            Vector512.StoreUnsafe(a11, &acc, s0 + 1un * o + 16un)
-                            Vector512.StoreUnsafe(a12, &acc, s0 + 1un * o + 32un)
-                            Vector512.StoreUnsafe(a13, &acc, s0 + 1un * o + 48un)
-                            Vector512.StoreUnsafe(a20, &acc, s0 + 2un * o)
-                            Vector512.StoreUnsafe(a21, &acc, s0 + 2un * o + 16un)
-                            Vector512.StoreUnsafe(a22, &acc, s0 + 2un * o + 32un)
-                            Vector512.StoreUnsafe(a23, &acc, s0 + 2un * o + 48un)
-                            Vector512.StoreUnsafe(a30, &acc, s0 + 3un * o)
-                            Vector512.StoreUnsafe(a31, &acc, s0 + 3un * o + 16un)
-                            Vector512.StoreUnsafe(a32, &acc, s0 + 3un * o + 32un)
-                            Vector512.StoreUnsafe(a33, &acc, s0 + 3un * o + 48un)
-                            Vector512.StoreUnsafe(a40, &acc, s0 + 4un * o)
-                            Vector512.StoreUnsafe(a41, &acc, s0 + 4un * o + 16un)
-                            Vector512.StoreUnsafe(a42, &acc, s0 + 4un * o + 32un)
-                            Vector512.StoreUnsafe(a43, &acc, s0 + 4un * o + 48un)
-                            Vector512.StoreUnsafe(a50, &acc, s0 + 5un * o)
-                            Vector512.StoreUnsafe(a51, &acc, s0 + 5un * o + 16un)
-                            Vector512.StoreUnsafe(a52, &acc, s0 + 5un * o + 32un)
-                            Vector512.StoreUnsafe(a53, &acc, s0 + 5un * o + 48un)
+                channelSums phases bases offsets wr b d.O sums
                 // y[n, o, p] = sums[p, o].
                 let howo, channels = d.HoWo, d.O
                 let yOff = n * channels * howo
@@ -391,6 +403,82 @@ module internal Conv =
                 Storage.release phases
                 Storage.release sums)
         Storage.release wr
+
+    /// Whether the transposed channel-vector kernel serves the input adjoint of d (conv_transpose2d
+    /// into d's input): 512-bit vectors, the result's channels in blocks of 64, and kernels a whole
+    /// number of strides tall and wide. CRHN_CONV=im2col turns it off (for comparisons).
+    let private transposedServes (d: Dims) =
+        Vector512.IsHardwareAccelerated && d.C > 0 && d.C % 64 = 0 && d.O > 0 && d.HoWo > 0
+        && d.KH % d.G.StrideH = 0 && d.KW % d.G.StrideW = 0
+        && Environment.GetEnvironmentVariable "CRHN_CONV" <> "im2col"
+
+    /// dx = conv2dᵀ(dy, w) in float32 on the channel-vector kernel. Output row oy = s·a + φ takes,
+    /// from kernel row ky = s·j + r, dy's row a + q − j, where φ + pad = s·q + r and j < KH/s: each
+    /// of the s² output phases is a stride-1 correlation of dy (zero-padded) with its own
+    /// (KH/s)×(KW/s) slice of the kernel, so no tap multiplies the zeros col2im would add (a
+    /// quarter of GEMM + col2im's work at stride 2). Each image's dy is padded once; each phase's
+    /// sums are scattered into its pixels of dx, which together are all of them.
+    let private transposedChannels (d: Dims) (dy: float32[]) (w: float32[]) (dx: float32[]) =
+        let sh, sw = d.G.StrideH, d.G.StrideW
+        let jh, jw = d.KH / sh, d.KW / sw
+        // Phase φ along an axis of `size` outputs: its outputs, and q and r of φ + pad = s·q + r.
+        let along (s: int) (pad: int) (size: int) (phi: int) = (size - phi + s - 1) / s, (phi + pad) / s, (phi + pad) % s
+        let padTop, padLeft = jh - 1, jw - 1
+        let last (s: int) (pad: int) (size: int) =
+            Seq.init s (fun phi -> let count, q, _ = along s pad size phi in count - 1 + q) |> Seq.max
+        let hp = padTop + max d.Ho (last sh d.G.PadH d.H + 1)
+        let wp = padLeft + max d.Wo (last sw d.G.PadW d.W + 1)
+        let plane = hp * wp
+        let taps = jh * jw
+        let ckk = d.O * taps
+        let phases =
+            [| for py in 0 .. sh - 1 do
+                 for px in 0 .. sw - 1 do
+                     let rows, qy, ry = along sh d.G.PadH d.H py
+                     let cols, qx, rx = along sw d.G.PadW d.W px
+                     let count = rows * cols
+                     if count > 0 then
+                         // Tap k = o·taps + j reads dy channel o at (a + qy − j/jw, b + qx − j mod jw).
+                         let offsets = Array.init ckk (fun k ->
+                             let o, j = k / taps, k % taps
+                             nativeint (o * plane + (qy - j / jw + padTop) * wp + qx - j % jw + padLeft))
+                         let wr = Storage.uninit<float32> (d.C * ckk)
+                         for k in 0 .. ckk - 1 do
+                             let o, j = k / taps, k % taps
+                             let ky, kx = (j / jw) * sh + ry, (j % jw) * sw + rx
+                             for c in 0 .. d.C - 1 do
+                                 wr.[((c / 64) * ckk + k) * 64 + c % 64] <- w.[((o * d.C + c) * d.KH + ky) * d.KW + kx]
+                         // A pixel past the end repeats the last.
+                         let bases = Array.init (((count + 5) / 6) * 6) (fun p -> let p = min p (count - 1) in nativeint ((p / cols) * wp + p % cols))
+                         let targets = Array.init count (fun p -> (py + sh * (p / cols)) * d.W + px + sw * (p % cols))
+                         yield offsets, wr, bases, targets |]
+        let widest = phases |> Array.map (fun (_, _, bases, _) -> bases.Length) |> Array.max
+        let zero = Array.zeroCreate<float32> d.C
+        overImages d.N
+            (fun () -> Storage.uninit<float32> (d.O * plane), Storage.uninit<float32> (widest * d.C))
+            (fun (padded, sums) n ->
+                Array.Fill(padded, 0.0f)
+                let src = n * d.O * d.HoWo
+                for o in 0 .. d.O - 1 do
+                    for i in 0 .. d.Ho - 1 do
+                        ReadOnlySpan(dy, src + o * d.HoWo + i * d.Wo, d.Wo).CopyTo(Span(padded, o * plane + (i + padTop) * wp + padLeft, d.Wo))
+                let dst = n * d.C * d.H * d.W
+                for offsets, wr, bases, targets in phases do
+                    channelSums padded bases offsets wr zero d.C sums
+                    let count = nativeint targets.Length
+                    let channels = nativeint d.C
+                    let t0 = &targets.[0]
+                    for c in 0 .. d.C - 1 do
+                        let plane = &dx.[dst + c * d.H * d.W]
+                        let column = &sums.[c]
+                        let mutable p = 0n
+                        while p < count do
+                            Unsafe.Add(&plane, Unsafe.Add(&t0, p)) <- Unsafe.Add(&column, p * channels)
+                            p <- p + 1n)
+            (fun (padded, sums) ->
+                Storage.release padded
+                Storage.release sums)
+        for _, wr, _, _ in phases do Storage.release wr
 
     /// y = conv2d(x, w) in float32 without im2col: every channel of an image is split once into
     /// its padded stride phases, where each tap reads an output row's inputs as contiguous runs;
@@ -534,15 +622,17 @@ module internal Conv =
     /// dx = conv2dᵀ(dy, w), the input adjoint (conv_transpose2d of dy), for an input of xShape.
     let backwardInput<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (dy: 'T[]) (wShape: int[]) (w: 'T[]) (g: ConvGeometry) =
         let d = dims xShape wShape g
-        let scratch = scratchFor<'T> d
-        // col2im writes every element of its image.
+        // Both write every element of dx.
         let dx = Storage.uninit<'T>(Shape.numel xShape)
-        overImages d.N
-            scratch
-            (fun (col, phases) n ->
-                gemm true false d.Ckk d.HoWo d.O w 0 d.Ckk dy (n * d.O * d.HoWo) d.HoWo 'T.Zero col 0 d.HoWo
-                col2im d col dx (n * d.C * d.H * d.W) phases)
-            releaseScratch
+        match box dy, box w, box dx with
+        | (:? (float32[]) as dy32), (:? (float32[]) as w32), (:? (float32[]) as dx32) when transposedServes d -> transposedChannels d dy32 w32 dx32
+        | _ ->
+            overImages d.N
+                (scratchFor<'T> d)
+                (fun (col, phases) n ->
+                    gemm true false d.Ckk d.HoWo d.O w 0 d.Ckk dy (n * d.O * d.HoWo) d.HoWo 'T.Zero col 0 d.HoWo
+                    col2im d col dx (n * d.C * d.H * d.W) phases)
+                releaseScratch
         dx
 
     /// dw = Σₙ dy[n]·im2col(x[n])ᵀ, the weight gradient of conv2d, with `alsoPerImage col phases n`
@@ -583,13 +673,20 @@ module internal Conv =
         [| d.N; d.O; d.Ho; d.Wo |], y, dw
 
     /// Both gradients of conv2d in one sweep over the images: for each image, dwᵀ += im2col(x[n])·dy[n]ᵀ,
-    /// then dx[n] by GEMM + col2im into the same column buffer, so dy[n] is read while it is hot.
-    /// Returns (dx, dw).
+    /// then dx[n] by GEMM + col2im into the same column buffer, so dy[n] is read while it is hot;
+    /// where the transposed channel-vector kernel serves, dx comes from it in a sweep of its own
+    /// (it skips the taps that would multiply zeros). Returns (dx, dw).
     let backward<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (dy: 'T[]) (wShape: int[]) (w: 'T[]) (g: ConvGeometry) =
         let d = dims xShape wShape g
-        let dx = Storage.uninit<'T>(Shape.numel xShape)
-        let dw =
-            weightSweep gemm d x dy (fun col phases n ->
-                gemm true false d.Ckk d.HoWo d.O w 0 d.Ckk dy (n * d.O * d.HoWo) d.HoWo 'T.Zero col 0 d.HoWo
-                col2im d col dx (n * d.C * d.H * d.W) phases)
-        dx, dw
+        match box dy, box w with
+        | (:? (float32[]) as dy32), (:? (float32[]) as w32) when transposedServes d ->
+            let dx = Storage.uninit<float32>(Shape.numel xShape)
+            transposedChannels d dy32 w32 dx
+            (box dx :?> 'T[]), weightSweep gemm d x dy (fun _ _ _ -> ())
+        | _ ->
+            let dx = Storage.uninit<'T>(Shape.numel xShape)
+            let dw =
+                weightSweep gemm d x dy (fun col phases n ->
+                    gemm true false d.Ckk d.HoWo d.O w 0 d.Ckk dy (n * d.O * d.HoWo) d.HoWo 'T.Zero col 0 d.HoWo
+                    col2im d col dx (n * d.C * d.H * d.W) phases)
+            dx, dw
