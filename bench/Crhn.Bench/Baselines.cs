@@ -187,6 +187,57 @@ public static class Baselines
                 }, exactReps: reps);
         }
     }
+    /// <summary>Each layer of W3's autoencoder alone at W3's batch (50 images), forward and backward
+    /// of the sum of its output: the kernel's gradient, and the input's for every layer but the
+    /// first (whose input is the data). Inputs are the first 50 clean images through the layers
+    /// before it. Same keys in TorchSharp.Bench.</summary>
+    public static IEnumerable<JsonObject?> AutoencoderLayerGradients()
+    {
+        const int n = 50;
+        var g = new ConvGeometry(2, 2, 1, 1);
+        var kernels = Models.W3Autoencoder().Kernels.Select(k => k.Primal).ToArray();
+        int[] channels = [3, 32, 64, 64];
+        int[] sizes = [64, 32, 16, 8];
+        var h = Backends.Current().OfFloat32([n, 3, 64, 64], U(301, 0, 1, 500 * 3 * 64 * 64)[..(n * 3 * 64 * 64)]);
+        var inputs = new List<RawTensor>();
+        for (int k = 0; k < 3; k++)
+        {
+            inputs.Add(h);
+            h = h.Conv2d(kernels[k], g).Unary(UnaryOp.Tanh);
+        }
+        for (int k = 2; k >= 0; k--)
+        {
+            inputs.Add(h);
+            h = h.Conv2dBackwardInput(kernels[k], [n, channels[k], sizes[k], sizes[k]], g).Unary(UnaryOp.Tanh);
+        }
+        for (int layer = 0; layer < 6; layer++)
+        {
+            bool transposed = layer >= 3;
+            int k = transposed ? 5 - layer : layer;
+            var x = inputs[layer];
+            int outChannels = transposed ? channels[k] : channels[k + 1];
+            var name = transposed ? $"convT{k + 1}" : $"conv{k + 1}";
+            var key = $"W3.layer_fwd_bwd[{name},input={string.Join('x', x.Shape)},out_ch={outChannels},k=4,s=2,p=1,grads={(layer == 0 ? "weight" : "input+weight")}]";
+            // What the tape runs: the forward, then the gradient of the output's sum (all ones) in
+            // the kernel and (past the first layer) the input, each pair in one fused pass.
+            RawTensor Pass()
+            {
+                var y = transposed ? x.Conv2dBackwardInput(kernels[k], [n, outChannels, sizes[k], sizes[k]], g) : x.Conv2d(kernels[k], g);
+                var gy = y.FullLike(y.Shape, 1.0);
+                if (layer == 0) return x.Conv2dBackwardWeight(gy, kernels[k].Shape, g);
+                var (_, dw) = transposed ? gy.Conv2dAndWeightGrad(kernels[k], x, g) : gy.Conv2dBackward(x, kernels[k], g);
+                return dw;
+            }
+            yield return Harness.Measure(key, 2, 10, 1.0,
+                () =>
+                {
+                    using var scope = Crhn.Core.Memory.Scope();
+                    Pass();
+                },
+                check: () => new JsonObject { ["sum_dw"] = Pass().SumAll() });
+        }
+    }
+
     /// <summary>Each layer of W4's autoencoder alone, forward with its (zero) bias, as the engine's
     /// Conv2d and ConvTranspose2d run it: the three convolutions and the three transposed
     /// convolutions, on the clean forward's own inputs (X_all[0:100], stream 301, through the

@@ -34,7 +34,7 @@ if (backend is not null)
     Console.Error.WriteLine($"== {chosen.Describe()}");
     var onBackend = new JsonArray();
     var workloads = Workloads.TensorKernels().Concat(Models.Rhn()).Concat(Models.AutoencoderEpochs()).Concat(Models.Retrieval()).Concat(Models.CrhnTraining())
-        .Concat(Baselines.Hopfield()).Concat(Baselines.PredictiveCoding()).Concat(Baselines.Attacks()).Concat(Baselines.AutoencoderLayers()).Concat(Iterative.Epochs());
+        .Concat(Baselines.Hopfield()).Concat(Baselines.PredictiveCoding()).Concat(Baselines.Attacks()).Concat(Baselines.AutoencoderLayers()).Concat(Baselines.AutoencoderLayerGradients()).Concat(Iterative.Epochs());
     foreach (var r in workloads.OfType<JsonObject>())
         onBackend.Add(r);
     var file = Path.Combine(outDir, $"results-{chosen.Name.Replace(':', '-')}.json");
@@ -57,7 +57,7 @@ foreach (var p in providers.Where(p => provider is null || p.Name == provider))
     Console.Error.WriteLine($"== {p.Description}");
     var results = new JsonArray();
     var all = Workloads.Kernels(p, direct: p.Name == "openblas").Concat(Workloads.Svd(p)).Concat(Models.Rhn()).Concat(Models.AutoencoderEpochs()).Concat(Models.Retrieval()).Concat(Models.CrhnTraining())
-        .Concat(Baselines.Hopfield()).Concat(Baselines.PredictiveCoding()).Concat(Baselines.Attacks()).Concat(Baselines.AutoencoderLayers()).Concat(Iterative.Epochs());
+        .Concat(Baselines.Hopfield()).Concat(Baselines.PredictiveCoding()).Concat(Baselines.Attacks()).Concat(Baselines.AutoencoderLayers()).Concat(Baselines.AutoencoderLayerGradients()).Concat(Iterative.Epochs());
     foreach (var r in all.OfType<JsonObject>())
         results.Add(r);
     if (p.Name == "openblas" && only is null)

@@ -19,7 +19,7 @@ for (int i = 0; i < args.Length; i++)
 Directory.CreateDirectory(outDir);
 Console.Error.WriteLine($"== TorchSharp {typeof(Tensor).Assembly.GetName().Version}, LibTorch {__version__}, {get_num_threads()} threads");
 var results = new JsonArray();
-foreach (var r in W7().Concat(W5()).Concat(W3()).Concat(W1()).Concat(W2()).Concat(W4()).Concat(W6()).OfType<JsonObject>())
+foreach (var r in W7().Concat(W5()).Concat(W3()).Concat(W3Layers()).Concat(W1()).Concat(W2()).Concat(W4()).Concat(W6()).OfType<JsonObject>())
     results.Add(r);
 var path = Path.Combine(outDir, "results-torchsharp.json");
 File.WriteAllText(path, new JsonObject { ["env"] = new JsonObject { ["torchsharp"] = typeof(Tensor).Assembly.GetName().Version!.ToString(), ["libtorch"] = __version__, ["threads"] = get_num_threads() }, ["results"] = results }
@@ -166,6 +166,41 @@ IEnumerable<JsonObject?> W3()
         var result = Result(key, times);
         result["check"] = new JsonObject { ["loss_epoch1"] = first, ["loss_epoch6"] = last };
         yield return result;
+    }
+}
+
+// Each layer of W3's autoencoder alone at W3's batch, forward and backward of its output's sum:
+// the kernel's gradient, and the input's past the first layer (same keys in Crhn.Bench).
+IEnumerable<JsonObject?> W3Layers()
+{
+    const int n = 50;
+    var p = AutoencoderParameters();
+    int[] channels = [3, 32, 64, 64];
+    var inputs = new List<Tensor>();
+    using (no_grad())
+    {
+        var h = U(301, 0, 1, 500, 3, 64, 64).narrow(0, 0, n);
+        for (int k = 0; k < 3; k++) { inputs.Add(h); h = tanh(F.conv2d(h, p[k], null, [2], [1])); }
+        for (int k = 2; k >= 0; k--) { inputs.Add(h); h = tanh(F.conv_transpose2d(h, p[k], null, [2], [1])); }
+    }
+    for (int layer = 0; layer < 6; layer++)
+    {
+        bool transposed = layer >= 3;
+        int k = transposed ? 5 - layer : layer;
+        var input = inputs[layer];
+        int outChannels = transposed ? channels[k] : channels[k + 1];
+        var name = transposed ? $"convT{k + 1}" : $"conv{k + 1}";
+        var key = $"W3.layer_fwd_bwd[{name},input={string.Join('x', input.shape)},out_ch={outChannels},k=4,s=2,p=1,grads={(layer == 0 ? "weight" : "input+weight")}]";
+        Tensor Pass()
+        {
+            var x = layer == 0 ? input : input.detach().requires_grad_();
+            var w = p[k].detach().requires_grad_();
+            (transposed ? F.conv_transpose2d(x, w, null, [2], [1]) : F.conv2d(x, w, null, [2], [1])).sum().backward();
+            return w.grad!;
+        }
+        var r = Measure(key, 2, 10, () => Pass());
+        if (r is not null) r["check"] = new JsonObject { ["sum_dw"] = Pass().sum().item<float>() };
+        yield return r;
     }
 }
 

@@ -61,7 +61,10 @@ type CpuTensor<'T when 'T :> IFloatingPointIeee754<'T>>(shape: int[], storage: '
         Numerics.Tensors.TensorPrimitives.ConvertChecked<float, 'T>(ReadOnlySpan values, Span out)
         CpuTensor<'T>.Make(s, out)
     override _.ZerosLike s = CpuTensor<'T>.Make(s, Storage.zeros (Shape.numel s))
-    override _.FullLike(s, v) = CpuTensor<'T>.Make(s, Array.create (Shape.numel s) (ofFloat v))
+    override _.FullLike(s, v) =
+        let out = Storage.uninit<'T> (Shape.numel s)
+        Array.Fill(out, ofFloat v)
+        CpuTensor<'T>.Make(s, out)
     override _.ToFloat32Array() =
         let out = GC.AllocateUninitializedArray<float32> storage.Length
         Numerics.Tensors.TensorPrimitives.ConvertChecked<'T, float32>(ReadOnlySpan (live ()), Span out)

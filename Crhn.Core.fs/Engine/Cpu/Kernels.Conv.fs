@@ -168,10 +168,10 @@ module internal Conv =
     let private tapStarts (d: Dims) =
         Array.init (d.KH * d.KW) (fun t -> (t / d.KW) * d.RowLen + d.Column(t % d.KW))
 
-    /// col[(c·KH + p)·KW + q, oy·Wo + ox] = x[n, c, oy·sh + p − ph, ox·sw + q − pw] (0 outside).
-    /// `phases` is the padded phase buffer (PaddedLen): cleared once, its padding stays zero while
-    /// each channel's rows are split into it.
-    let private im2col<'T when 'T :> IFloatingPointIeee754<'T>> (d: Dims) (x: 'T[]) (xOff: int) (col: 'T[]) (phases: 'T[]) =
+    /// col[(c·KH + p)·KW + q, colOff + oy·Wo + ox] = x[n, c, oy·sh + p − ph, ox·sw + q − pw] (0
+    /// outside), col's rows `ld` apart. `phases` is the padded phase buffer (PaddedLen): cleared
+    /// once, its padding stays zero while each channel's rows are split into it.
+    let private im2colAt<'T when 'T :> IFloatingPointIeee754<'T>> (d: Dims) (x: 'T[]) (xOff: int) (col: 'T[]) (colOff: int) (ld: int) (phases: 'T[]) =
         let split = planeSplitter d x phases
         let taps = tapStarts d
         let rowStep = d.G.StrideH * d.RowLen
@@ -179,9 +179,13 @@ module internal Conv =
         for c in 0 .. d.C - 1 do
             split (xOff + c * d.H * d.W)
             for t in 0 .. taps.Length - 1 do
-                let rowBase = (c * taps.Length + t) * d.HoWo
+                let rowBase = (c * taps.Length + t) * ld + colOff
                 for oy in 0 .. d.Ho - 1 do
                     ReadOnlySpan(phases, taps.[t] + oy * rowStep, d.Wo).CopyTo(Span(col, rowBase + oy * d.Wo, d.Wo))
+
+    /// One image's columns on their own (rows HoWo long).
+    let private im2col<'T when 'T :> IFloatingPointIeee754<'T>> (d: Dims) (x: 'T[]) (xOff: int) (col: 'T[]) (phases: 'T[]) =
+        im2colAt d x xOff col 0 d.HoWo phases
 
     /// The adjoint of im2col: x[n, c, iy, ix] = the sum of every column entry that reads it
     /// (accumulated in the padded phase buffer, then its interior written into x, whose old
@@ -659,9 +663,37 @@ module internal Conv =
         Storage.release total
         dw
 
+    /// Output pixels per image up to which the weight gradient runs as one GEMM over all images
+    /// (weightBatched): W3's 8×8 and 16×16 layers. Their GEMMs per image are 64 or 256 deep, too
+    /// short for the micro-kernel.
+    let private batchedMaxPixels = 256
+
+    /// dw = DY·COLᵀ in one GEMM as deep as all the images' pixels: DY (O × N·HoWo) holds dy's
+    /// images side by side, COL (Ckk × N·HoWo) every image's columns side by side, and dw's Ckk
+    /// columns are split over the cores.
+    let private weightBatched<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (d: Dims) (x: 'T[]) (dy: 'T[]) =
+        let depth = d.N * d.HoWo
+        let cols = Storage.uninit<'T> (d.Ckk * depth)
+        overImages d.N
+            (fun () -> Storage.uninit<'T> d.PaddedLen)
+            (fun phases n -> im2colAt d x (n * d.C * d.H * d.W) cols (n * d.HoWo) depth phases)
+            Storage.release
+        let dys = Layout.permute [| d.N; d.O; d.HoWo |] dy [| 1; 0; 2 |]
+        let dw = Storage.uninit<'T> (d.O * d.Ckk)
+        let parts = min Environment.ProcessorCount ((d.Ckk + 31) / 32)
+        let part i = (d.Ckk * i / parts) / 32 * 32
+        let run i =
+            let j0, j1 = part i, (if i = parts - 1 then d.Ckk else part (i + 1))
+            if j1 > j0 then gemm false true d.O (j1 - j0) depth dys 0 depth cols (j0 * depth) depth 'T.Zero dw j0 d.Ckk
+        if parts = 1 then run 0 else Parallel.For(0, parts, Action<int>(run)) |> ignore
+        Storage.release cols
+        Storage.release dys
+        dw
+
     /// dw = Σₙ dy[n]·im2col(x[n])ᵀ, the weight gradient of conv2d.
     let backwardWeight<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (dy: 'T[]) (wShape: int[]) (g: ConvGeometry) =
-        weightSweep gemm (dims xShape wShape g) x dy (fun _ _ _ -> ())
+        let d = dims xShape wShape g
+        if d.HoWo <= batchedMaxPixels then weightBatched gemm d x dy else weightSweep gemm d x dy (fun _ _ _ -> ())
 
     /// conv2d(x, w) and the weight gradient Σₙ dy[n]·im2col(x[n])ᵀ in one sweep, each image's
     /// columns built once for both GEMMs: the reverse pass of conv_transpose2d (x its output's
@@ -682,7 +714,7 @@ module internal Conv =
         | (:? (float32[]) as dy32), (:? (float32[]) as w32) when transposedServes d ->
             let dx = Storage.uninit<float32>(Shape.numel xShape)
             transposedChannels d dy32 w32 dx
-            (box dx :?> 'T[]), weightSweep gemm d x dy (fun _ _ _ -> ())
+            (box dx :?> 'T[]), (if d.HoWo <= batchedMaxPixels then weightBatched gemm d x dy else weightSweep gemm d x dy (fun _ _ _ -> ()))
         | _ ->
             let dx = Storage.uninit<'T>(Shape.numel xShape)
             let dw =
