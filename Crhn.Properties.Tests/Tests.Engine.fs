@@ -49,12 +49,20 @@ type EngineTests(output: ITestOutputHelper) =
         Check.run "conv2d float32 direct" 100 LawsConv.float32ForwardWithinRounding
 
     [<Fact>]
-    member _.``float32 conv_transpose2d and conv2d's input gradient are their definition within the rounding bound, on the transposed kernel's shapes`` () =
+    member _.``float32 conv_transpose2d and conv2d's input gradient are their definition within the rounding bound, on the transposed kernels' shapes`` () =
         Check.run "conv_transpose2d float32 direct" 100 LawsConv.float32TransposeWithinRounding
 
     [<Fact>]
     member _.``companion: the transposed kernel's result is not the definition with the kernel turned`` () =
         Check.fails "conv_transpose2d flipped" 100 LawsConv.float32TransposeFlippedFails
+
+    [<Fact>]
+    member _.``float32 weight gradients of conv2d and conv_transpose2d are their definition within the rounding bound, on the weight kernel's shapes`` () =
+        Check.run "conv2d weight gradient float32" 100 LawsConv.float32WeightGradientWithinRounding
+
+    [<Fact>]
+    member _.``companion: the weight kernel's gradient is not the definition with the taps turned`` () =
+        Check.fails "conv2d weight gradient turned" 100 LawsConv.float32WeightGradientTurnedFails
 
     [<Fact>]
     member _.``float32 sums are within 4 roundings of the exact sum, whatever their length`` () =

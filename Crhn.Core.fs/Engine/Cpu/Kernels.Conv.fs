@@ -241,16 +241,20 @@ module internal Conv =
         Vector512.IsHardwareAccelerated && d.O > 0 && d.Ckk > 0 && d.O % 8 = 0 && d.Wo % 16 = 0 && (d.HoWo / 16) % 2 = 0 && d.Ckk <= directMaxTaps
         && Environment.GetEnvironmentVariable "CRHN_CONV" <> "im2col"
 
-    /// Splits every channel of image n into its padded stride phases, channel c at c·PaddedLen,
-    /// through `plane`, a worker's buffer of PaddedLen (a buffer per channel would put megabytes
-    /// of short-lived arrays through the GC on every call, and their pages fault in again).
-    let private splitImage (d: Dims) (x: float32[]) (n: int) (plane: float32[]) (phases: float32[]) =
+    /// Splits every channel of image n into its padded stride phases, channel c at at + c·PaddedLen
+    /// of `phases`, through `plane`, a worker's buffer of PaddedLen (a buffer per channel would put
+    /// megabytes of short-lived arrays through the GC on every call, and their pages fault in again).
+    let private splitImageAt (d: Dims) (x: float32[]) (n: int) (plane: float32[]) (phases: float32[]) (at: int) =
         let xOff = n * d.C * d.H * d.W
         let split = planeSplitter d x plane
         for c in 0 .. d.C - 1 do
             Array.Fill(plane, 0.0f)
             split (xOff + c * d.H * d.W)
-            Array.Copy(plane, 0, phases, c * d.PaddedLen, d.PaddedLen)
+            Array.Copy(plane, 0, phases, at + c * d.PaddedLen, d.PaddedLen)
+
+    /// Image n's phases on their own, channel c at c·PaddedLen.
+    let private splitImage (d: Dims) (x: float32[]) (n: int) (plane: float32[]) (phases: float32[]) =
+        splitImageAt d x n plane phases 0
 
     /// Taps per pass of the channel-vector kernel: a pass's weights (128 taps × 64 channels, 32 KB)
     /// stay in L1 while every pixel block of the image runs over them (256 measured the same on
@@ -408,6 +412,53 @@ module internal Conv =
                 Storage.release sums)
         Storage.release wr
 
+    /// dw = Σₙ dy[n]·im2col(x[n])ᵀ in float32 on the channel-vector kernel with its roles turned:
+    /// dw's columns (c, tap) stand where output pixels stood, and every output pixel of every image
+    /// stands where a tap stood, so 64 output channels × 6 columns accumulate in 24 registers over
+    /// all N·Ho·Wo pixels, each pixel loading the 4 vectors of dy's channels there and broadcasting
+    /// 6 inputs. No column buffer: the images are split into their stride phases once (all of them,
+    /// N·C·PaddedLen), where column (c, tap) reads pixel (n, oy, ox) at n·C·PaddedLen +
+    /// c·PaddedLen + taps[tap] + oy·sh·RowLen + ox; dy is transposed pixel-major, and the
+    /// columns are split over the cores, each summing its own in the same order on every run.
+    let private weightChannels (d: Dims) (x: float32[]) (dy: float32[]) (dw: float32[]) =
+        let taps = tapStarts d
+        let kk = taps.Length
+        let rowStep = d.G.StrideH * d.RowLen
+        let imageLen = d.C * d.PaddedLen
+        let pixels = d.N * d.HoWo
+        let phases = Storage.uninit<float32> (d.N * imageLen)
+        // dyT[((o/64)·pixels + n·HoWo + q)·64 + o mod 64] = dy[n, o, q]: the kernel's weight layout.
+        let dyT = Storage.uninit<float32> (d.O * pixels)
+        overImages d.N
+            (fun () -> Storage.uninit<float32> d.PaddedLen)
+            (fun plane n ->
+                splitImageAt d x n plane phases (n * imageLen)
+                for o in 0 .. d.O - 1 do
+                    let src = (n * d.O + o) * d.HoWo
+                    let dst = ((o / 64) * pixels + n * d.HoWo) * 64 + o % 64
+                    for q in 0 .. d.HoWo - 1 do
+                        dyT.[dst + q * 64] <- dy.[src + q])
+            Storage.release
+        let offsets = Array.init pixels (fun p -> let n, q = p / d.HoWo, p % d.HoWo in nativeint (n * imageLen + (q / d.Wo) * rowStep + q % d.Wo))
+        let zero = Array.zeroCreate<float32> d.O
+        let tiles = (d.Ckk + 5) / 6
+        let parts = max 1 (min Environment.ProcessorCount tiles)
+        let run i =
+            let j0, j1 = 6 * (tiles * i / parts), min d.Ckk (6 * (tiles * (i + 1) / parts))
+            if j1 > j0 then
+                let count = j1 - j0
+                // Column j0 + t (a column past j1 repeats the last).
+                let bases = Array.init (((count + 5) / 6) * 6) (fun t -> let j = min (j0 + t) (j1 - 1) in nativeint ((j / kk) * d.PaddedLen + taps.[j % kk]))
+                let sums = Storage.uninit<float32> (bases.Length * d.O)
+                channelSums phases bases offsets dyT zero d.O sums
+                for o in 0 .. d.O - 1 do
+                    for t in 0 .. count - 1 do
+                        dw.[o * d.Ckk + j0 + t] <- sums.[t * d.O + o]
+                Storage.release sums
+        if parts = 1 then run 0 else Parallel.For(0, parts, Action<int>(run)) |> ignore
+        Storage.release phases
+        Storage.release dyT
+
     /// Whether the transposed channel-vector kernel serves the input adjoint of d (conv_transpose2d
     /// into d's input): 512-bit vectors, the result's channels in blocks of 64, and kernels a whole
     /// number of strides tall and wide. CRHN_CONV=im2col turns it off (for comparisons).
@@ -416,13 +467,19 @@ module internal Conv =
         && d.KH % d.G.StrideH = 0 && d.KW % d.G.StrideW = 0
         && Environment.GetEnvironmentVariable "CRHN_CONV" <> "im2col"
 
-    /// dx = conv2dᵀ(dy, w) in float32 on the channel-vector kernel. Output row oy = s·a + φ takes,
-    /// from kernel row ky = s·j + r, dy's row a + q − j, where φ + pad = s·q + r and j < KH/s: each
-    /// of the s² output phases is a stride-1 correlation of dy (zero-padded) with its own
-    /// (KH/s)×(KW/s) slice of the kernel, so no tap multiplies the zeros col2im would add (a
-    /// quarter of GEMM + col2im's work at stride 2). Each image's dy is padded once; each phase's
-    /// sums are scattered into its pixels of dx, which together are all of them.
-    let private transposedChannels (d: Dims) (dy: float32[]) (w: float32[]) (dx: float32[]) =
+    /// One output phase of conv2dᵀ into d's input: its first row and column (Py, Px) and how many
+    /// of each, and for tap k = o·taps + j (o a channel of dy, j < (KH/s)·(KW/s)) where it reads
+    /// the padded dy (Offsets) and which element of w weighs it for result channel c (Weight k c).
+    [<NoComparison; NoEquality>]
+    type private TransposedPhase = { Py: int; Px: int; Rows: int; Cols: int; Offsets: nativeint[]; Weight: int -> int -> int }
+
+    /// conv2dᵀ(dy, w) by output phases. Output row oy = s·a + φ takes, from kernel row ky = s·j + r,
+    /// dy's row a + q − j, where φ + pad = s·q + r and j < KH/s: each of the s² output phases is a
+    /// stride-1 correlation of dy (zero-padded by KH/s − 1 rows and KW/s − 1 columns, planes of
+    /// Plane = hp·Wp) with its own (KH/s)×(KW/s) slice of the kernel, so no tap multiplies the
+    /// zeros col2im would add (a quarter of GEMM + col2im's work at stride 2). Returns (Plane, Wp,
+    /// where dy's row i of channel o goes in the padded planes, the phases with outputs).
+    let private transposedPlan (d: Dims) =
         let sh, sw = d.G.StrideH, d.G.StrideW
         let jh, jw = d.KH / sh, d.KW / sw
         // Phase φ along an axis of `size` outputs: its outputs, and q and r of φ + pad = s·q + r.
@@ -434,38 +491,55 @@ module internal Conv =
         let wp = padLeft + max d.Wo (last sw d.G.PadW d.W + 1)
         let plane = hp * wp
         let taps = jh * jw
-        let ckk = d.O * taps
         let phases =
             [| for py in 0 .. sh - 1 do
                  for px in 0 .. sw - 1 do
                      let rows, qy, ry = along sh d.G.PadH d.H py
                      let cols, qx, rx = along sw d.G.PadW d.W px
-                     let count = rows * cols
-                     if count > 0 then
+                     if rows * cols > 0 then
                          // Tap k = o·taps + j reads dy channel o at (a + qy − j/jw, b + qx − j mod jw).
-                         let offsets = Array.init ckk (fun k ->
+                         let offsets = Array.init (d.O * taps) (fun k ->
                              let o, j = k / taps, k % taps
                              nativeint (o * plane + (qy - j / jw + padTop) * wp + qx - j % jw + padLeft))
-                         let wr = Storage.uninit<float32> (d.C * ckk)
-                         for k in 0 .. ckk - 1 do
+                         let weight k c =
                              let o, j = k / taps, k % taps
-                             let ky, kx = (j / jw) * sh + ry, (j % jw) * sw + rx
-                             for c in 0 .. d.C - 1 do
-                                 wr.[((c / 64) * ckk + k) * 64 + c % 64] <- w.[((o * d.C + c) * d.KH + ky) * d.KW + kx]
-                         // A pixel past the end repeats the last.
-                         let bases = Array.init (((count + 5) / 6) * 6) (fun p -> let p = min p (count - 1) in nativeint ((p / cols) * wp + p % cols))
-                         let targets = Array.init count (fun p -> (py + sh * (p / cols)) * d.W + px + sw * (p % cols))
-                         yield offsets, wr, bases, targets |]
+                             ((o * d.C + c) * d.KH + (j / jw) * sh + ry) * d.KW + (j % jw) * sw + rx
+                         yield { Py = py; Px = px; Rows = rows; Cols = cols; Offsets = offsets; Weight = weight } |]
+        let row o i = o * plane + (i + padTop) * wp + padLeft
+        plane, wp, row, phases
+
+    /// Image n of dy into its zero-padded planes (transposedPlan's).
+    let private padImage (d: Dims) (dy: float32[]) (n: int) (row: int -> int -> int) (padded: float32[]) =
+        Array.Fill(padded, 0.0f)
+        let src = n * d.O * d.HoWo
+        for o in 0 .. d.O - 1 do
+            for i in 0 .. d.Ho - 1 do
+                ReadOnlySpan(dy, src + o * d.HoWo + i * d.Wo, d.Wo).CopyTo(Span(padded, row o i, d.Wo))
+
+    /// dx = conv2dᵀ(dy, w) in float32 on the channel-vector kernel, phase by phase
+    /// (transposedPlan); each phase's sums are scattered into its pixels of dx, which together
+    /// are all of them.
+    let private transposedChannels (d: Dims) (dy: float32[]) (w: float32[]) (dx: float32[]) =
+        let plane, wp, row, plan = transposedPlan d
+        let phases =
+            plan |> Array.map (fun ph ->
+                let ckk = ph.Offsets.Length
+                let count = ph.Rows * ph.Cols
+                let wr = Storage.uninit<float32> (d.C * ckk)
+                for k in 0 .. ckk - 1 do
+                    for c in 0 .. d.C - 1 do
+                        wr.[((c / 64) * ckk + k) * 64 + c % 64] <- w.[ph.Weight k c]
+                // A pixel past the end repeats the last.
+                let bases = Array.init (((count + 5) / 6) * 6) (fun p -> let p = min p (count - 1) in nativeint ((p / ph.Cols) * wp + p % ph.Cols))
+                let sh, sw = d.G.StrideH, d.G.StrideW
+                let targets = Array.init count (fun p -> (ph.Py + sh * (p / ph.Cols)) * d.W + ph.Px + sw * (p % ph.Cols))
+                ph.Offsets, wr, bases, targets)
         let widest = phases |> Array.map (fun (_, _, bases, _) -> bases.Length) |> Array.max
         let zero = Array.zeroCreate<float32> d.C
         overImages d.N
             (fun () -> Storage.uninit<float32> (d.O * plane), Storage.uninit<float32> (widest * d.C))
             (fun (padded, sums) n ->
-                Array.Fill(padded, 0.0f)
-                let src = n * d.O * d.HoWo
-                for o in 0 .. d.O - 1 do
-                    for i in 0 .. d.Ho - 1 do
-                        ReadOnlySpan(dy, src + o * d.HoWo + i * d.Wo, d.Wo).CopyTo(Span(padded, o * plane + (i + padTop) * wp + padLeft, d.Wo))
+                padImage d dy n row padded
                 let dst = n * d.C * d.H * d.W
                 for offsets, wr, bases, targets in phases do
                     channelSums padded bases offsets wr zero d.C sums
@@ -484,11 +558,108 @@ module internal Conv =
                 Storage.release sums)
         for _, wr, _, _ in phases do Storage.release wr
 
+    /// Whether the transposed pixel-vector kernel serves the input adjoint of d: 512-bit vectors,
+    /// the result's channels in blocks of 8, stride 2 with even kernels, and an input of even
+    /// height and width whose phases (H/2 × W/2) are rows of whole 16-lane vectors, an even
+    /// number of them. CRHN_CONV=im2col turns it off (for comparisons).
+    let private transposedPixelsServe (d: Dims) =
+        Vector512.IsHardwareAccelerated && d.C > 0 && d.C % 8 = 0 && d.O > 0 && d.HoWo > 0
+        && d.G.StrideH = 2 && d.G.StrideW = 2 && d.KH % 2 = 0 && d.KW % 2 = 0 && d.H % 2 = 0 && d.W % 2 = 0
+        && (d.W / 2) % 16 = 0 && ((d.H / 2) * (d.W / 2) / 16) % 2 = 0
+        && Environment.GetEnvironmentVariable "CRHN_CONV" <> "im2col"
+
+    /// The pixel-vector kernel's core: out[outOff + o·outStride + 16v + l] = b[o] + Σₖ wr[((o/8)·ckk
+    /// + k)·8 + o mod 8] · input[bases[v] + offsets[k] + l] for every channel o (channels a multiple
+    /// of 8), vector v of `bases` (an even number of them) and lane l < 16, ckk = offsets.Length:
+    /// 8 channels × 2 vectors of 16 pixels accumulate in 16 registers over the taps (each input
+    /// vector loaded once per tap and used by 8 channels, each weight broadcast once and used by
+    /// 32 pixels), then are stored.
+    let private pixelSums (input: float32[]) (bases: nativeint[]) (offsets: nativeint[]) (wr: float32[]) (b: float32[]) (channels: int) (out: float32[]) (outOff: int) (outStride: int) =
+        let ckk = offsets.Length
+        let ph = &input.[0]
+        let wv = &wr.[0]
+        let og = &offsets.[0]
+        let nckk = nativeint ckk
+        for ob in 0 .. channels / 8 - 1 do
+            let wBase = ob * ckk * 8
+            let b0 = Vector512.Create<float32>(b.[ob * 8 + 0])
+            let b1 = Vector512.Create<float32>(b.[ob * 8 + 1])
+            let b2 = Vector512.Create<float32>(b.[ob * 8 + 2])
+            let b3 = Vector512.Create<float32>(b.[ob * 8 + 3])
+            let b4 = Vector512.Create<float32>(b.[ob * 8 + 4])
+            let b5 = Vector512.Create<float32>(b.[ob * 8 + 5])
+            let b6 = Vector512.Create<float32>(b.[ob * 8 + 6])
+            let b7 = Vector512.Create<float32>(b.[ob * 8 + 7])
+            let mutable v = 0
+            while v < bases.Length do
+                let mutable a00 = b0
+                let mutable a01 = b0
+                let mutable a10 = b1
+                let mutable a11 = b1
+                let mutable a20 = b2
+                let mutable a21 = b2
+                let mutable a30 = b3
+                let mutable a31 = b3
+                let mutable a40 = b4
+                let mutable a41 = b4
+                let mutable a50 = b5
+                let mutable a51 = b5
+                let mutable a60 = b6
+                let mutable a61 = b6
+                let mutable a70 = b7
+                let mutable a71 = b7
+                // Element offsets as native ints, so that each load's address is one
+                // register plus a constant, with no bounds check or sign extension.
+                let mutable k = 0n
+                let mutable wk = nativeint wBase
+                let q0, q1 = bases.[v], bases.[v + 1]
+                while k < nckk do
+                    let off = Unsafe.Add(&og, k)
+                    let x0 = Vector512.LoadUnsafe(&ph, unativeint (off + q0))
+                    let x1 = Vector512.LoadUnsafe(&ph, unativeint (off + q1))
+                    let w0 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 0n))
+                    a00 <- Vector512.FusedMultiplyAdd(w0, x0, a00)
+                    a01 <- Vector512.FusedMultiplyAdd(w0, x1, a01)
+                    let w1 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 1n))
+                    a10 <- Vector512.FusedMultiplyAdd(w1, x0, a10)
+                    a11 <- Vector512.FusedMultiplyAdd(w1, x1, a11)
+                    let w2 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 2n))
+                    a20 <- Vector512.FusedMultiplyAdd(w2, x0, a20)
+                    a21 <- Vector512.FusedMultiplyAdd(w2, x1, a21)
+                    let w3 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 3n))
+                    a30 <- Vector512.FusedMultiplyAdd(w3, x0, a30)
+                    a31 <- Vector512.FusedMultiplyAdd(w3, x1, a31)
+                    let w4 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 4n))
+                    a40 <- Vector512.FusedMultiplyAdd(w4, x0, a40)
+                    a41 <- Vector512.FusedMultiplyAdd(w4, x1, a41)
+                    let w5 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 5n))
+                    a50 <- Vector512.FusedMultiplyAdd(w5, x0, a50)
+                    a51 <- Vector512.FusedMultiplyAdd(w5, x1, a51)
+                    let w6 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 6n))
+                    a60 <- Vector512.FusedMultiplyAdd(w6, x0, a60)
+                    a61 <- Vector512.FusedMultiplyAdd(w6, x1, a61)
+                    let w7 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 7n))
+                    a70 <- Vector512.FusedMultiplyAdd(w7, x0, a70)
+                    a71 <- Vector512.FusedMultiplyAdd(w7, x1, a71)
+                    k <- k + 1n
+                    wk <- wk + 8n
+                let out0 = outOff + ob * 8 * outStride + v * 16
+                let store (acc0: Vector512<float32>) (acc1: Vector512<float32>) (o: int) =
+                    acc0.CopyTo(Span(out, out0 + o * outStride, 16))
+                    acc1.CopyTo(Span(out, out0 + o * outStride + 16, 16))
+                store a00 a01 0
+                store a10 a11 1
+                store a20 a21 2
+                store a30 a31 3
+                store a40 a41 4
+                store a50 a51 5
+                store a60 a61 6
+                store a70 a71 7
+                v <- v + 2
+
     /// y = conv2d(x, w) in float32 without im2col: every channel of an image is split once into
-    /// its padded stride phases, where each tap reads an output row's inputs as contiguous runs;
-    /// 8 output channels × 2 vectors of 16 output pixels are accumulated in 16 registers over the
-    /// C·KH·KW taps (each input vector loaded once per tap and used by 8 channels, each weight
-    /// broadcast once and used by 32 pixels), then stored. The weights are repacked tap-major.
+    /// its padded stride phases, where each tap reads an output row's inputs as contiguous runs,
+    /// and the pixel-vector kernel (pixelSums) runs over them. The weights are repacked tap-major.
     let private direct (d: Dims) (x: float32[]) (w: float32[]) (bias: float32[] option) (y: float32[]) =
         let taps = tapStarts d
         let kk = taps.Length
@@ -502,99 +673,53 @@ module internal Conv =
             for k in 0 .. ckk - 1 do
                 wr.[((o / 8) * ckk + k) * 8 + o % 8] <- w.[o * ckk + k]
         let b = match bias with Some b -> b | None -> Array.zeroCreate d.O
-        let vectors = d.HoWo / 16
         let perRow = d.Wo / 16
+        // Vector v of 16 output pixels: where its inputs start in the phase buffer.
+        let bases = Array.init (d.HoWo / 16) (fun v -> nativeint ((v / perRow) * rowStep + (v % perRow) * 16))
         overImages d.N
             (fun () -> Storage.uninit<float32> d.PaddedLen, Storage.uninit<float32> (d.C * d.PaddedLen))
             (fun (plane, phases) n ->
                 splitImage d x n plane phases
-                let ph = &phases.[0]
-                let wv = &wr.[0]
-                let og = &offsets.[0]
-                let nckk = nativeint ckk
-                for ob in 0 .. d.O / 8 - 1 do
-                    let wBase = ob * ckk * 8
-                    let b0 = Vector512.Create<float32>(b.[ob * 8 + 0])
-                    let b1 = Vector512.Create<float32>(b.[ob * 8 + 1])
-                    let b2 = Vector512.Create<float32>(b.[ob * 8 + 2])
-                    let b3 = Vector512.Create<float32>(b.[ob * 8 + 3])
-                    let b4 = Vector512.Create<float32>(b.[ob * 8 + 4])
-                    let b5 = Vector512.Create<float32>(b.[ob * 8 + 5])
-                    let b6 = Vector512.Create<float32>(b.[ob * 8 + 6])
-                    let b7 = Vector512.Create<float32>(b.[ob * 8 + 7])
-                    let mutable v = 0
-                    while v < vectors do
-                        // Two vectors of 16 output pixels: (row, first column) of each.
-                        let p0 = (v / perRow) * rowStep + (v % perRow) * 16
-                        let p1 = ((v + 1) / perRow) * rowStep + ((v + 1) % perRow) * 16
-                        let mutable a00 = b0
-                        let mutable a01 = b0
-                        let mutable a10 = b1
-                        let mutable a11 = b1
-                        let mutable a20 = b2
-                        let mutable a21 = b2
-                        let mutable a30 = b3
-                        let mutable a31 = b3
-                        let mutable a40 = b4
-                        let mutable a41 = b4
-                        let mutable a50 = b5
-                        let mutable a51 = b5
-                        let mutable a60 = b6
-                        let mutable a61 = b6
-                        let mutable a70 = b7
-                        let mutable a71 = b7
-                        // Element offsets as native ints, so that each load's address is one
-                        // register plus a constant, with no bounds check or sign extension.
-                        let mutable k = 0n
-                        let mutable wk = nativeint wBase
-                        let q0, q1 = nativeint p0, nativeint p1
-                        while k < nckk do
-                            let off = Unsafe.Add(&og, k)
-                            let x0 = Vector512.LoadUnsafe(&ph, unativeint (off + q0))
-                            let x1 = Vector512.LoadUnsafe(&ph, unativeint (off + q1))
-                            let w0 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 0n))
-                            a00 <- Vector512.FusedMultiplyAdd(w0, x0, a00)
-                            a01 <- Vector512.FusedMultiplyAdd(w0, x1, a01)
-                            let w1 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 1n))
-                            a10 <- Vector512.FusedMultiplyAdd(w1, x0, a10)
-                            a11 <- Vector512.FusedMultiplyAdd(w1, x1, a11)
-                            let w2 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 2n))
-                            a20 <- Vector512.FusedMultiplyAdd(w2, x0, a20)
-                            a21 <- Vector512.FusedMultiplyAdd(w2, x1, a21)
-                            let w3 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 3n))
-                            a30 <- Vector512.FusedMultiplyAdd(w3, x0, a30)
-                            a31 <- Vector512.FusedMultiplyAdd(w3, x1, a31)
-                            let w4 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 4n))
-                            a40 <- Vector512.FusedMultiplyAdd(w4, x0, a40)
-                            a41 <- Vector512.FusedMultiplyAdd(w4, x1, a41)
-                            let w5 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 5n))
-                            a50 <- Vector512.FusedMultiplyAdd(w5, x0, a50)
-                            a51 <- Vector512.FusedMultiplyAdd(w5, x1, a51)
-                            let w6 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 6n))
-                            a60 <- Vector512.FusedMultiplyAdd(w6, x0, a60)
-                            a61 <- Vector512.FusedMultiplyAdd(w6, x1, a61)
-                            let w7 = Vector512.Create<float32>(Unsafe.Add(&wv, wk + 7n))
-                            a70 <- Vector512.FusedMultiplyAdd(w7, x0, a70)
-                            a71 <- Vector512.FusedMultiplyAdd(w7, x1, a71)
-                            k <- k + 1n
-                            wk <- wk + 8n
-                        let out0 = (n * d.O + ob * 8) * d.HoWo + v * 16
-                        let store (acc0: Vector512<float32>) (acc1: Vector512<float32>) (o: int) =
-                            acc0.CopyTo(Span(y, out0 + o * d.HoWo, 16))
-                            acc1.CopyTo(Span(y, out0 + o * d.HoWo + 16, 16))
-                        store a00 a01 0
-                        store a10 a11 1
-                        store a20 a21 2
-                        store a30 a31 3
-                        store a40 a41 4
-                        store a50 a51 5
-                        store a60 a61 6
-                        store a70 a71 7
-                        v <- v + 2)
+                pixelSums phases bases offsets wr b d.O y (n * d.O * d.HoWo) d.HoWo)
             (fun (plane, phases) ->
                 Storage.release plane
                 Storage.release phases)
         Storage.release wr
+
+    /// dx = conv2dᵀ(dy, w) in float32 on the pixel-vector kernel, phase by phase (transposedPlan):
+    /// each phase's outputs (H/2 × W/2 per channel) go to a buffer, and each output row is merged
+    /// from its two column phases by vector shuffles (StridePhases.merge).
+    let private transposedPixels (d: Dims) (dy: float32[]) (w: float32[]) (dx: float32[]) =
+        let plane, wp, row, plan = transposedPlan d
+        let rows, cols = d.H / 2, d.W / 2
+        let count = rows * cols
+        let bases = Array.init (count / 16) (fun v -> nativeint ((v * 16 / cols) * wp + (v * 16) % cols))
+        let weights =
+            plan |> Array.map (fun ph ->
+                let ckk = ph.Offsets.Length
+                let wr = Storage.uninit<float32> (d.C * ckk)
+                for c in 0 .. d.C - 1 do
+                    for k in 0 .. ckk - 1 do
+                        wr.[((c / 8) * ckk + k) * 8 + c % 8] <- w.[ph.Weight k c]
+                wr)
+        let zero = Array.zeroCreate<float32> d.C
+        overImages d.N
+            (fun () -> Storage.uninit<float32> (d.O * plane), Storage.uninit<float32> (4 * d.C * count))
+            (fun (padded, sums) n ->
+                padImage d dy n row padded
+                // Phase (py, px)'s channel c at ((py·2 + px)·C + c)·count.
+                for i in 0 .. plan.Length - 1 do
+                    let ph = plan.[i]
+                    pixelSums padded bases ph.Offsets weights.[i] zero d.C sums ((ph.Py * 2 + ph.Px) * d.C * count) count
+                let dst = n * d.C * d.H * d.W
+                for c in 0 .. d.C - 1 do
+                    for oy in 0 .. d.H - 1 do
+                        let evens = ((oy % 2) * 2 * d.C + c) * count + (oy / 2) * cols
+                        StridePhases.merge sums evens (evens + d.C * count) dx (dst + (c * d.H + oy) * d.W) d.W)
+            (fun (padded, sums) ->
+                Storage.release padded
+                Storage.release sums)
+        Array.iter Storage.release weights
 
     /// y = conv2d(x, w): x N×C×H×W, w O×C×KH×KW, y N×O×Ho×Wo.
     let forward<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (wShape: int[]) (w: 'T[]) (bias: 'T[] option) (g: ConvGeometry) =
@@ -630,6 +755,7 @@ module internal Conv =
         let dx = Storage.uninit<'T>(Shape.numel xShape)
         match box dy, box w, box dx with
         | (:? (float32[]) as dy32), (:? (float32[]) as w32), (:? (float32[]) as dx32) when transposedServes d -> transposedChannels d dy32 w32 dx32
+        | (:? (float32[]) as dy32), (:? (float32[]) as w32), (:? (float32[]) as dx32) when transposedPixelsServe d -> transposedPixels d dy32 w32 dx32
         | _ ->
             overImages d.N
                 (scratchFor<'T> d)
@@ -690,31 +816,43 @@ module internal Conv =
         Storage.release dys
         dw
 
+    /// dw = Σₙ dy[n]·im2col(x[n])ᵀ: on the turned channel-vector kernel where it serves, else by GEMM.
+    let private weightGrad<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (d: Dims) (x: 'T[]) (dy: 'T[]) =
+        match box x, box dy with
+        | (:? (float32[]) as x32), (:? (float32[]) as dy32) when channelsServe d ->
+            let dw = Storage.uninit<float32> (d.O * d.Ckk)
+            weightChannels d x32 dy32 dw
+            box dw :?> 'T[]
+        | _ when d.HoWo <= batchedMaxPixels -> weightBatched gemm d x dy
+        | _ -> weightSweep gemm d x dy (fun _ _ _ -> ())
+
     /// dw = Σₙ dy[n]·im2col(x[n])ᵀ, the weight gradient of conv2d.
     let backwardWeight<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (dy: 'T[]) (wShape: int[]) (g: ConvGeometry) =
-        let d = dims xShape wShape g
-        if d.HoWo <= batchedMaxPixels then weightBatched gemm d x dy else weightSweep gemm d x dy (fun _ _ _ -> ())
+        weightGrad gemm (dims xShape wShape g) x dy
 
     /// conv2d(x, w) and the weight gradient Σₙ dy[n]·im2col(x[n])ᵀ in one sweep, each image's
     /// columns built once for both GEMMs: the reverse pass of conv_transpose2d (x its output's
     /// gradient, dy its input). Returns (output shape, y, dw).
     let forwardAndWeight<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (wShape: int[]) (w: 'T[]) (dy: 'T[]) (g: ConvGeometry) =
         let d = dims xShape wShape g
-        let y = Storage.uninit<'T>(d.N * d.O * d.HoWo)
-        let dw = weightSweep gemm d x dy (fun col _ n -> gemm false false d.O d.HoWo d.Ckk w 0 d.Ckk col 0 d.HoWo 'T.Zero y (n * d.O * d.HoWo) d.HoWo)
-        [| d.N; d.O; d.Ho; d.Wo |], y, dw
+        match box x with
+        | :? (float32[]) when channelsServe d ->
+            let shape, y = forward gemm xShape x wShape w None g
+            shape, y, weightGrad gemm d x dy
+        | _ ->
+            let y = Storage.uninit<'T>(d.N * d.O * d.HoWo)
+            let dw = weightSweep gemm d x dy (fun col _ n -> gemm false false d.O d.HoWo d.Ckk w 0 d.Ckk col 0 d.HoWo 'T.Zero y (n * d.O * d.HoWo) d.HoWo)
+            [| d.N; d.O; d.Ho; d.Wo |], y, dw
 
-    /// Both gradients of conv2d in one sweep over the images: for each image, dwᵀ += im2col(x[n])·dy[n]ᵀ,
-    /// then dx[n] by GEMM + col2im into the same column buffer, so dy[n] is read while it is hot;
-    /// where the transposed channel-vector kernel serves, dx comes from it in a sweep of its own
-    /// (it skips the taps that would multiply zeros). Returns (dx, dw).
+    /// Both gradients of conv2d. Where a channel-vector kernel serves either, each gradient runs
+    /// on its own (backwardInput, weightGrad). Otherwise one sweep over the images: for each image,
+    /// dwᵀ += im2col(x[n])·dy[n]ᵀ, then dx[n] by GEMM + col2im into the same column buffer, so
+    /// dy[n] is read while it is hot. Returns (dx, dw).
     let backward<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (dy: 'T[]) (wShape: int[]) (w: 'T[]) (g: ConvGeometry) =
         let d = dims xShape wShape g
-        match box dy, box w with
-        | (:? (float32[]) as dy32), (:? (float32[]) as w32) when transposedServes d ->
-            let dx = Storage.uninit<float32>(Shape.numel xShape)
-            transposedChannels d dy32 w32 dx
-            (box dx :?> 'T[]), (if d.HoWo <= batchedMaxPixels then weightBatched gemm d x dy else weightSweep gemm d x dy (fun _ _ _ -> ()))
+        match box dy with
+        | :? (float32[]) when transposedServes d || transposedPixelsServe d || channelsServe d ->
+            backwardInput gemm xShape dy wShape w g, weightGrad gemm d x dy
         | _ ->
             let dx = Storage.uninit<'T>(Shape.numel xShape)
             let dw =

@@ -313,13 +313,7 @@ module internal Elementwise =
         Array.map (fun v -> if 'T.op_GreaterThanOrEqual(v, lo) && 'T.op_LessThanOrEqual(v, hi) then 'T.One else 'T.Zero) x
 
     /// True when every element is finite.
-    let isFinite<'T when 'T :> IFloatingPointIeee754<'T>> (x: 'T[]) =
-        let mutable ok = true
-        let mutable i = 0
-        while ok && i < x.Length do
-            ok <- 'T.IsFinite x.[i]
-            i <- i + 1
-        ok
+    let isFinite<'T when 'T :> IFloatingPointIeee754<'T>> (x: 'T[]) = TensorPrimitives.IsFiniteAll(ReadOnlySpan x)
 
     open System.Runtime.Intrinsics
     open System.Runtime.InteropServices
