@@ -1,6 +1,6 @@
 // Idiomatic TorchSharp for the workloads of ../shared/bench/WORKLOADS.md (W1–W7, same keys, same
 // inputs, same timing rules as Crhn.Bench): results-torchsharp.json. Usage:
-//   dotnet run --project bench/TorchSharp.Bench -c Release -- [--out DIR] [--only KEYPREFIX]
+//   dotnet run --project bench/TorchSharp.Bench -c Release -- [--out DIR] [--only 'PREFIX|PREFIX…']
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -27,7 +27,7 @@ File.WriteAllText(path, new JsonObject { ["env"] = new JsonObject { ["torchsharp
 Console.Error.WriteLine($"wrote {path}");
 return 0;
 
-bool Selected(string key) => only is null || key.StartsWith(only, StringComparison.Ordinal);
+bool Selected(string key) => only is null || only.Split('|').Any(p => key.StartsWith(p, StringComparison.Ordinal));
 
 // The inputs: SplitMix64 stream `seed`, U(lo, hi), as float32, in a shape.
 Tensor U(ulong seed, double lo, double hi, params long[] shape) =>
