@@ -25,7 +25,8 @@ module internal Storage =
     [<Literal>]
     let Threshold = 16384
 
-    /// At most this many bytes wait in the pools by default (1 GiB); beyond it a freed array is left to the GC.
+    /// At most this many bytes wait in the pools by default (1 GiB); beyond it the arrays of the
+    /// lengths asked for least recently make room (MakeRoom), or the freed array is left to the GC.
     [<Literal>]
     let DefaultMaxPooledBytes = 1L <<< 30
 
@@ -52,6 +53,9 @@ module internal Storage =
     let mutable private pooledBytes = 0L
 
     let mutable private missedBytes = 0L
+
+    /// Counts requests (under the gate): when each length was last asked for.
+    let mutable private clock = 0L
 
     /// Whether an array taken inside a scope is still the tensor's: it ends when the scope hands
     /// the array back, and tensors over the array then refuse to be read (ObjectDisposedException).
@@ -81,6 +85,9 @@ module internal Storage =
         static let pooled = HashSet<'T[]>(HashIdentity.Reference)
         static let leases = ConditionalWeakTable<'T[], Lease<'T>>()
         static let elementBytes = int64 (Runtime.InteropServices.Marshal.SizeOf<'T>())
+        /// When each length was last asked for (clock), hit or miss.
+        static let lastAsked = Dictionary<int, int64>()
+        static let asked (length: int) = match lastAsked.TryGetValue length with | true, t -> t | _ -> 0L
 
         /// Takes an array out of the scope it belongs to, if any (the caller holds the gate).
         static member private Disown(array: 'T[]) =
@@ -106,6 +113,8 @@ module internal Storage =
 
         static member Take(length: int) : 'T[] option =
             lock gate (fun () ->
+                clock <- clock + 1L
+                lastAsked.[length] <- clock
                 match buckets.TryGetValue length with
                 | true, stack when stack.Count > 0 ->
                     Interlocked.Add(&pooledBytes, -(int64 length * elementBytes)) |> ignore
@@ -126,10 +135,33 @@ module internal Storage =
                         let s = Stack<'T[]>()
                         buckets.[array.Length] <- s
                         s
-                if not (pooled.Contains array) && stack.Count < MaxPerLength && Interlocked.Read(&pooledBytes) + bytes <= Interlocked.Read(&maxPooledBytes) then
-                    Interlocked.Add(&pooledBytes, bytes) |> ignore
-                    pooled.Add array |> ignore
-                    stack.Push array)
+                if not (pooled.Contains array) && stack.Count < MaxPerLength then
+                    Pool<'T>.MakeRoom(array.Length, bytes)
+                    if Interlocked.Read(&pooledBytes) + bytes <= Interlocked.Read(&maxPooledBytes) then
+                        Interlocked.Add(&pooledBytes, bytes) |> ignore
+                        pooled.Add array |> ignore
+                        stack.Push array)
+
+        /// Where `bytes` more of `length` would pass the limit, drops (to the GC) the arrays of the
+        /// lengths asked for less recently than `length`, least recent first, until they fit: a
+        /// pool full of a finished workload's sizes would otherwise turn every array of the next
+        /// one away, and each of its steps would fault its pages in again (the caller holds the gate).
+        static member private MakeRoom(length: int, bytes: int64) =
+            let limit = Interlocked.Read &maxPooledBytes
+            if Interlocked.Read(&pooledBytes) + bytes > limit && bytes <= limit then
+                let stale =
+                    buckets
+                    |> Seq.filter (fun kv -> kv.Value.Count > 0 && asked kv.Key < asked length)
+                    |> Seq.sortBy (fun kv -> asked kv.Key)
+                    |> Seq.map (fun kv -> kv.Key, kv.Value)
+                    |> Seq.toArray
+                let mutable i = 0
+                while Interlocked.Read(&pooledBytes) + bytes > limit && i < stale.Length do
+                    let len, stack = stale.[i]
+                    while stack.Count > 0 && Interlocked.Read(&pooledBytes) + bytes > limit do
+                        pooled.Remove(stack.Pop()) |> ignore
+                        Interlocked.Add(&pooledBytes, -(int64 len * elementBytes)) |> ignore
+                    i <- i + 1
 
         /// A lease is made only when the table has none for the array: a lease made and dropped
         /// would hand its array back while the array is still in use. A lease whose finalizer
