@@ -57,11 +57,11 @@ type EngineTests(output: ITestOutputHelper) =
         Check.fails "conv_transpose2d flipped" 100 LawsConv.float32TransposeFlippedFails
 
     [<Fact>]
-    member _.``float32 weight gradients of conv2d and conv_transpose2d are their definition within the rounding bound, on the weight kernel's shapes`` () =
+    member _.``float32 weight gradients of conv2d and conv_transpose2d are their definition within the rounding bound, on the weight kernels' shapes`` () =
         Check.run "conv2d weight gradient float32" 100 LawsConv.float32WeightGradientWithinRounding
 
     [<Fact>]
-    member _.``companion: the weight kernel's gradient is not the definition with the taps turned`` () =
+    member _.``companion: the weight kernels' gradient is not the definition with the taps turned`` () =
         Check.fails "conv2d weight gradient turned" 100 LawsConv.float32WeightGradientTurnedFails
 
     [<Fact>]

@@ -467,6 +467,106 @@ module internal Conv =
         && d.KH % d.G.StrideH = 0 && d.KW % d.G.StrideW = 0
         && Environment.GetEnvironmentVariable "CRHN_CONV" <> "im2col"
 
+    /// Whether the pixel-vector weight kernel (weightPixels) serves d: 512-bit vectors, output
+    /// rows of whole 16-lane vectors and output channels in blocks of 4. CRHN_CONV=im2col turns it
+    /// off (for comparisons).
+    let private weightPixelsServe (d: Dims) =
+        Vector512.IsHardwareAccelerated && d.O > 0 && d.O % 4 = 0 && d.Ckk > 0 && d.Wo > 0 && d.Wo % 16 = 0
+        && Environment.GetEnvironmentVariable "CRHN_CONV" <> "im2col"
+
+    /// dw = Σₙ dy[n]·im2col(x[n])ᵀ in float32 with the output pixels in the vector lanes, for
+    /// layers of few channels (a first layer's 27 or 48 columns, where a GEMM over them is too
+    /// narrow): column k = (c, tap) of image n reads its 16 inputs for 16 output pixels of a row
+    /// as one contiguous run of the image's stride phases, and dy's 16 as one run of dy itself,
+    /// so 4 output channels × 6 columns accumulate in 24 vector registers over an image's pixel
+    /// vectors, each loading 4 dy vectors and 6 input vectors. The images are split over the
+    /// cores, each chunk's lane sums kept in its own buffer (O·Ckk vectors) and added in chunk
+    /// order, then summed across the lanes.
+    let private weightPixels (d: Dims) (x: float32[]) (dy: float32[]) (dw: float32[]) =
+        let taps = tapStarts d
+        let kk = taps.Length
+        let rowStep = d.G.StrideH * d.RowLen
+        let perRow = d.Wo / 16
+        let vectors = d.HoWo / 16
+        // Column k reads the phase buffer from colOff[k]; a column past Ckk repeats the last.
+        let kTiles = (d.Ckk + 5) / 6
+        let colOff = Array.init (kTiles * 6) (fun k -> let k = min k (d.Ckk - 1) in nativeint ((k / kk) * d.PaddedLen + taps.[k % kk]))
+        // Vector v of an image: where its inputs start in the phases, and its pixels in dy's planes.
+        let xBase = Array.init vectors (fun v -> nativeint ((v / perRow) * rowStep + (v % perRow) * 16))
+        let yBase = Array.init vectors (fun v -> nativeint (v * 16))
+        let lanes = d.O * kTiles * 6 * 16
+        let total = Storage.zeros<float32> lanes
+        overImages d.N
+            (fun () -> Storage.uninit<float32> d.PaddedLen, Storage.uninit<float32> (d.C * d.PaddedLen), Storage.zeros<float32> lanes)
+            (fun (plane, phases, acc) n ->
+                splitImage d x n plane phases
+                let ph = &phases.[0]
+                let dv = &dy.[n * d.O * d.HoWo]
+                let plane = nativeint d.HoWo
+                for ot in 0 .. d.O / 4 - 1 do
+                    let y0 = nativeint (ot * 4) * plane
+                    for kt in 0 .. kTiles - 1 do
+                        // acc[((o·kTiles·6 + k)·16 + lane]: column k's lane sums for channel o.
+                        let at (i: int) (j: int) = (((ot * 4 + i) * kTiles * 6) + kt * 6 + j) * 16
+                        let load (i: int) (j: int) = Vector512.Create<float32>(ReadOnlySpan(acc, at i j, 16))
+                        let mutable a00, a01, a02, a03, a04, a05 = load 0 0, load 0 1, load 0 2, load 0 3, load 0 4, load 0 5
+                        let mutable a10, a11, a12, a13, a14, a15 = load 1 0, load 1 1, load 1 2, load 1 3, load 1 4, load 1 5
+                        let mutable a20, a21, a22, a23, a24, a25 = load 2 0, load 2 1, load 2 2, load 2 3, load 2 4, load 2 5
+                        let mutable a30, a31, a32, a33, a34, a35 = load 3 0, load 3 1, load 3 2, load 3 3, load 3 4, load 3 5
+                        let c0, c1, c2 = colOff.[kt * 6], colOff.[kt * 6 + 1], colOff.[kt * 6 + 2]
+                        let c3, c4, c5 = colOff.[kt * 6 + 3], colOff.[kt * 6 + 4], colOff.[kt * 6 + 5]
+                        for v in 0 .. vectors - 1 do
+                            let xb = xBase.[v]
+                            let yb = y0 + yBase.[v]
+                            let g0 = Vector512.LoadUnsafe(&dv, unativeint yb)
+                            let g1 = Vector512.LoadUnsafe(&dv, unativeint (yb + plane))
+                            let g2 = Vector512.LoadUnsafe(&dv, unativeint (yb + 2n * plane))
+                            let g3 = Vector512.LoadUnsafe(&dv, unativeint (yb + 3n * plane))
+                            let x0 = Vector512.LoadUnsafe(&ph, unativeint (xb + c0))
+                            a00 <- Vector512.FusedMultiplyAdd(g0, x0, a00)
+                            a10 <- Vector512.FusedMultiplyAdd(g1, x0, a10)
+                            a20 <- Vector512.FusedMultiplyAdd(g2, x0, a20)
+                            a30 <- Vector512.FusedMultiplyAdd(g3, x0, a30)
+                            let x1 = Vector512.LoadUnsafe(&ph, unativeint (xb + c1))
+                            a01 <- Vector512.FusedMultiplyAdd(g0, x1, a01)
+                            a11 <- Vector512.FusedMultiplyAdd(g1, x1, a11)
+                            a21 <- Vector512.FusedMultiplyAdd(g2, x1, a21)
+                            a31 <- Vector512.FusedMultiplyAdd(g3, x1, a31)
+                            let x2 = Vector512.LoadUnsafe(&ph, unativeint (xb + c2))
+                            a02 <- Vector512.FusedMultiplyAdd(g0, x2, a02)
+                            a12 <- Vector512.FusedMultiplyAdd(g1, x2, a12)
+                            a22 <- Vector512.FusedMultiplyAdd(g2, x2, a22)
+                            a32 <- Vector512.FusedMultiplyAdd(g3, x2, a32)
+                            let x3 = Vector512.LoadUnsafe(&ph, unativeint (xb + c3))
+                            a03 <- Vector512.FusedMultiplyAdd(g0, x3, a03)
+                            a13 <- Vector512.FusedMultiplyAdd(g1, x3, a13)
+                            a23 <- Vector512.FusedMultiplyAdd(g2, x3, a23)
+                            a33 <- Vector512.FusedMultiplyAdd(g3, x3, a33)
+                            let x4 = Vector512.LoadUnsafe(&ph, unativeint (xb + c4))
+                            a04 <- Vector512.FusedMultiplyAdd(g0, x4, a04)
+                            a14 <- Vector512.FusedMultiplyAdd(g1, x4, a14)
+                            a24 <- Vector512.FusedMultiplyAdd(g2, x4, a24)
+                            a34 <- Vector512.FusedMultiplyAdd(g3, x4, a34)
+                            let x5 = Vector512.LoadUnsafe(&ph, unativeint (xb + c5))
+                            a05 <- Vector512.FusedMultiplyAdd(g0, x5, a05)
+                            a15 <- Vector512.FusedMultiplyAdd(g1, x5, a15)
+                            a25 <- Vector512.FusedMultiplyAdd(g2, x5, a25)
+                            a35 <- Vector512.FusedMultiplyAdd(g3, x5, a35)
+                        let store (i: int) (j: int) (a: Vector512<float32>) = a.CopyTo(Span(acc, at i j, 16))
+                        store 0 0 a00; store 0 1 a01; store 0 2 a02; store 0 3 a03; store 0 4 a04; store 0 5 a05
+                        store 1 0 a10; store 1 1 a11; store 1 2 a12; store 1 3 a13; store 1 4 a14; store 1 5 a15
+                        store 2 0 a20; store 2 1 a21; store 2 2 a22; store 2 3 a23; store 2 4 a24; store 2 5 a25
+                        store 3 0 a30; store 3 1 a31; store 3 2 a32; store 3 3 a33; store 3 4 a34; store 3 5 a35)
+            (fun (plane, phases, acc) ->
+                Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan total, ReadOnlySpan acc, Span total)
+                Storage.release plane
+                Storage.release phases
+                Storage.release acc)
+        for o in 0 .. d.O - 1 do
+            for k in 0 .. d.Ckk - 1 do
+                dw.[o * d.Ckk + k] <- Numerics.Tensors.TensorPrimitives.Sum(ReadOnlySpan(total, ((o * kTiles * 6) + k) * 16, 16))
+        Storage.release total
+
     /// One output phase of conv2dᵀ into d's input: its first row and column (Py, Px) and how many
     /// of each, and for tap k = o·taps + j (o a channel of dy, j < (KH/s)·(KW/s)) where it reads
     /// the padded dy (Offsets) and which element of w weighs it for result channel c (Weight k c).
@@ -795,8 +895,9 @@ module internal Conv =
     let private batchedMaxPixels = 256
 
     /// dw = DY·COLᵀ in one GEMM as deep as all the images' pixels: DY (O × N·HoWo) holds dy's
-    /// images side by side, COL (Ckk × N·HoWo) every image's columns side by side, and dw's Ckk
-    /// columns are split over the cores.
+    /// images side by side, COL (Ckk × N·HoWo) every image's columns side by side. dw's Ckk columns
+    /// are split over the cores where there are 32 of them a core; otherwise (a first layer's 27 or
+    /// 48 taps) the depth is, each core summing its share of the pixels, the shares added in order.
     let private weightBatched<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (d: Dims) (x: 'T[]) (dy: 'T[]) =
         let depth = d.N * d.HoWo
         let cols = Storage.uninit<'T> (d.Ckk * depth)
@@ -806,12 +907,22 @@ module internal Conv =
             Storage.release
         let dys = Layout.permute [| d.N; d.O; d.HoWo |] dy [| 1; 0; 2 |]
         let dw = Storage.uninit<'T> (d.O * d.Ckk)
-        let parts = min Environment.ProcessorCount ((d.Ckk + 31) / 32)
-        let part i = (d.Ckk * i / parts) / 32 * 32
-        let run i =
-            let j0, j1 = part i, (if i = parts - 1 then d.Ckk else part (i + 1))
-            if j1 > j0 then gemm false true d.O (j1 - j0) depth dys 0 depth cols (j0 * depth) depth 'T.Zero dw j0 d.Ckk
-        if parts = 1 then run 0 else Parallel.For(0, parts, Action<int>(run)) |> ignore
+        let cores = Environment.ProcessorCount
+        if d.Ckk >= 32 * cores || depth < 1024 * cores then
+            let parts = min cores ((d.Ckk + 31) / 32)
+            let part i = (d.Ckk * i / parts) / 32 * 32
+            let run i =
+                let j0, j1 = part i, (if i = parts - 1 then d.Ckk else part (i + 1))
+                if j1 > j0 then gemm false true d.O (j1 - j0) depth dys 0 depth cols (j0 * depth) depth 'T.Zero dw j0 d.Ckk
+            if parts = 1 then run 0 else Parallel.For(0, parts, Action<int>(run)) |> ignore
+        else
+            let partials = Array.init cores (fun i -> if i = 0 then dw else Storage.uninit<'T> (d.O * d.Ckk))
+            Parallel.For(0, cores, Action<int>(fun i ->
+                let k0, k1 = depth * i / cores, depth * (i + 1) / cores
+                gemm false true d.O d.Ckk (k1 - k0) dys k0 depth cols k0 depth 'T.Zero partials.[i] 0 d.Ckk)) |> ignore
+            for i in 1 .. cores - 1 do
+                Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan dw, ReadOnlySpan partials.[i], Span dw)
+                Storage.release partials.[i]
         Storage.release cols
         Storage.release dys
         dw
@@ -822,6 +933,10 @@ module internal Conv =
         | (:? (float32[]) as x32), (:? (float32[]) as dy32) when channelsServe d ->
             let dw = Storage.uninit<float32> (d.O * d.Ckk)
             weightChannels d x32 dy32 dw
+            box dw :?> 'T[]
+        | (:? (float32[]) as x32), (:? (float32[]) as dy32) when weightPixelsServe d ->
+            let dw = Storage.uninit<float32> (d.O * d.Ckk)
+            weightPixels d x32 dy32 dw
             box dw :?> 'T[]
         | _ when d.HoWo <= batchedMaxPixels -> weightBatched gemm d x dy
         | _ -> weightSweep gemm d x dy (fun _ _ _ -> ())
@@ -836,7 +951,7 @@ module internal Conv =
     let forwardAndWeight<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (wShape: int[]) (w: 'T[]) (dy: 'T[]) (g: ConvGeometry) =
         let d = dims xShape wShape g
         match box x with
-        | :? (float32[]) when channelsServe d ->
+        | :? (float32[]) when channelsServe d || directServes d || weightPixelsServe d ->
             let shape, y = forward gemm xShape x wShape w None g
             shape, y, weightGrad gemm d x dy
         | _ ->
