@@ -321,36 +321,6 @@ type EngineTests(output: ITestOutputHelper) =
         Assert.True(obj.ReferenceEquals(first, second) || [ 1 .. 2 ] |> List.exists (fun _ -> obj.ReferenceEquals(first, storageIn ())),
                     "a scope's arrays did not come back for the next one")
 
-    /// A pool filled to its limit with one workload's arrays (1 MB each, 256 MB), then a new length
-    /// (64 MB) asked for and handed back: whether the next request for it gets the same array.
-    /// With `oldAskedSince`, an old-length array is asked for (and handed back) after the new one
-    /// was. int16 arrays, so that no other test's arrays share these pools; what the test leaves in
-    /// the pool is taken out again and the limit restored.
-    static member private ReusedAfterAFullPool (oldAskedSince: bool) =
-        let before = Kernels.Storage.MaxPooledBytes()
-        let oldLength, newLength = (1 <<< 19) + 37, (1 <<< 25) + 41
-        Kernels.Storage.SetMaxPooledBytes(256L <<< 20)
-        try
-            let old = Array.init 256 (fun _ -> Kernels.Storage.uninit<int16> oldLength)
-            Array.iter Kernels.Storage.release old
-            let fresh = Kernels.Storage.uninit<int16> newLength
-            if oldAskedSince then Kernels.Storage.release (Kernels.Storage.uninit<int16> oldLength)
-            Kernels.Storage.release fresh
-            let reused = obj.ReferenceEquals(fresh, Kernels.Storage.uninit<int16> newLength)
-            let mine = Collections.Generic.HashSet<int16[]>(HashIdentity.Reference)
-            Array.iter (mine.Add >> ignore) old
-            while mine.Contains(Kernels.Storage.uninit<int16> oldLength) do ()
-            reused
-        finally Kernels.Storage.SetMaxPooledBytes before
-
-    [<Fact>]
-    member _.``a full pool makes room for the length asked for now by dropping those of a finished workload`` () =
-        Assert.True(EngineTests.ReusedAfterAFullPool false, "the new length's array did not come back from a pool full of old ones")
-
-    [<Fact>]
-    member _.``companion: while the old length is still asked for, a full pool keeps it and turns the new one away`` () =
-        Assert.False(EngineTests.ReusedAfterAFullPool true, "the pool dropped arrays of a length still in use")
-
     /// Prop: a weight used several times gets the sum of the gradients of its uses. W (d×d) enters
     /// H = tanh(X·op(W)), then 2–5 products op(W)·op(H) or op(H)·op(W) with random transposes (H is
     /// itself used by each) and an element-wise W ⊙ W; the tied gradient equals the sum of the
@@ -389,3 +359,42 @@ type EngineTests(output: ITestOutputHelper) =
     [<Fact>]
     member _.``companion: the gradient of one use alone is not the tied gradient`` () =
         Check.fails "one use of a tied weight" 100 (EngineTests.TiedGradientsAdd false)
+
+/// The storage pool's limit is process-wide: these tests set it, so no other test runs meanwhile.
+[<CollectionDefinition("storage pool limit", DisableParallelization = true)>]
+type StoragePoolCollection() = class end
+
+/// How a full storage pool makes room.
+[<Collection("storage pool limit")>]
+type StoragePoolTests() =
+
+    /// A pool filled to its limit with one workload's arrays (1 MB each, 256 MB), then a new length
+    /// (64 MB) asked for and handed back: whether the next request for it gets the same array.
+    /// With `oldAskedSince`, an old-length array is asked for (and handed back) after the new one
+    /// was. int16 arrays, so that no other test's arrays share these pools; what the test leaves in
+    /// the pool is taken out again and the limit restored. The limit is set 256 MB above what
+    /// the pools hold already, and no other test runs meanwhile (this class's collection).
+    static member private ReusedAfterAFullPool (oldAskedSince: bool) =
+        let before = Kernels.Storage.MaxPooledBytes()
+        let oldLength, newLength = (1 <<< 19) + 37, (1 <<< 25) + 41
+        Kernels.Storage.SetMaxPooledBytes(Kernels.Storage.PooledBytes() + (256L <<< 20))
+        try
+            let old = Array.init 256 (fun _ -> Kernels.Storage.uninit<int16> oldLength)
+            Array.iter Kernels.Storage.release old
+            let fresh = Kernels.Storage.uninit<int16> newLength
+            if oldAskedSince then Kernels.Storage.release (Kernels.Storage.uninit<int16> oldLength)
+            Kernels.Storage.release fresh
+            let reused = obj.ReferenceEquals(fresh, Kernels.Storage.uninit<int16> newLength)
+            let mine = Collections.Generic.HashSet<int16[]>(HashIdentity.Reference)
+            Array.iter (mine.Add >> ignore) old
+            while mine.Contains(Kernels.Storage.uninit<int16> oldLength) do ()
+            reused
+        finally Kernels.Storage.SetMaxPooledBytes before
+
+    [<Fact>]
+    member _.``a full pool makes room for the length asked for now by dropping those of a finished workload`` () =
+        Assert.True(StoragePoolTests.ReusedAfterAFullPool false, "the new length's array did not come back from a pool full of old ones")
+
+    [<Fact>]
+    member _.``companion: while the old length is still asked for, a full pool keeps it and turns the new one away`` () =
+        Assert.False(StoragePoolTests.ReusedAfterAFullPool true, "the pool dropped arrays of a length still in use")

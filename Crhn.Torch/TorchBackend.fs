@@ -76,7 +76,11 @@ type TorchBackend private (device: Device, torchDevice: torch.Device) =
         b.Wrap(torch.full(ReadOnlySpan<int64>(Convert.dims shape), v, Nullable(Convert.scalarType dtype), torchDevice))
     override _.Scope() = torch.NewDisposeScope() :> IDisposable
     override _.Describe() =
-        sprintf "torch: LibTorch %s through TorchSharp %O on %O, %d threads; SIMD: Vector512 %b, Vector256 %b; %d cores"
+        let convolutions =
+            if device.Type = DeviceType.Cpu && ConvolutionProbe.float32Wrong.Force() then
+                "; LibTorch's float32 convolutions are wrong on this CPU (a probe against float64), so they run in float64"
+            else ""
+        sprintf "torch: LibTorch %s through TorchSharp %O on %O, %d threads; SIMD: Vector512 %b, Vector256 %b; %d cores%s"
             torch.__version__ (typeof<torch.Tensor>.Assembly.GetName().Version) device (torch.get_num_threads ())
             Runtime.Intrinsics.Vector512.IsHardwareAccelerated Runtime.Intrinsics.Vector256.IsHardwareAccelerated
-            Environment.ProcessorCount
+            Environment.ProcessorCount convolutions

@@ -23,6 +23,28 @@ module internal Convert =
     let strides (g: ConvGeometry) = [| int64 g.StrideH; int64 g.StrideW |]
     let padding (g: ConvGeometry) = [| int64 g.PadH; int64 g.PadW |]
 
+/// Whether LibTorch's float32 convolutions on the CPU compute what its float64 ones do. On some
+/// machines they do not: on this project's 2-core AMD EPYC (Zen 5) VM, LibTorch 2.10's float32
+/// conv_transpose2d of ones (2×3×2×2 by 3×3×3×3) returned rows such as 3 3 3 3 or 3 3 0 0 where
+/// 3 6 6 3 is right, differently from run to run, at every ISA oneDNN was limited to but SSE4.1;
+/// float64 (not oneDNN) was right. A probe at the first float32 convolution on the CPU decides,
+/// once per process; where it fails, float32 convolutions run in float64 (cast in, cast back).
+module internal ConvolutionProbe =
+    /// conv_transpose2d, conv2d and conv2d's weight gradient (autograd) on small tensors of ones,
+    /// in the given type, as float64 values.
+    let private run (scalar: torch.ScalarType) =
+        use _ = torch.enable_grad()
+        use dy = torch.ones([| 2L; 3L; 2L; 2L |], dtype = scalar)
+        use w = torch.ones([| 3L; 3L; 3L; 3L |], dtype = scalar)
+        use x = torch.nn.functional.conv_transpose2d(dy, w, null, [| 1L; 1L |], [| 0L; 0L |])
+        use wg = w.detach().requires_grad_(true)
+        use y = torch.nn.functional.conv2d(x, wg, null, [| 2L; 2L |], [| 1L; 1L |])
+        use dw = torch.autograd.grad([| y |], [| wg |], [| torch.ones_like(y) |]).[0]
+        [| x; y; dw |] |> Array.collect (fun t -> use wide = t.detach().to_type(torch.ScalarType.Float64) in wide.data<float>().ToArray())
+
+    /// True when float32 results differ from float64 ones (small integers, exact in both).
+    let float32Wrong = lazy (run torch.ScalarType.Float32 <> run torch.ScalarType.Float64)
+
 /// A matrix packed for products on the torch backend: op(M) copied once, contiguous.
 type TorchPacked(matrix: torch.Tensor) =
     inherit PackedMatrix()
@@ -59,15 +81,26 @@ type TorchTensor(tensor: torch.Tensor, backend: string, device: Device) =
 
     let op (transpose: bool) (t: TT) = if transpose then t.t() else t
 
+    /// run(operands) for a convolution, in float64 where LibTorch's float32 convolutions on the
+    /// CPU are wrong (ConvolutionProbe): the operands cast up and the results cast back.
+    static member private Convolve(operands: TT[], run: TT[] -> TT[]) : TT[] =
+        if operands.[0].dtype = torch.ScalarType.Float32 && operands.[0].device_type = DeviceType.CPU && ConvolutionProbe.float32Wrong.Force() then
+            let wide = operands |> Array.map (fun t -> t.to_type(torch.ScalarType.Float64))
+            try run wide |> Array.map (fun r -> use r = r in r.to_type(torch.ScalarType.Float32))
+            finally for t in wide do t.Dispose()
+        else run operands
+
     /// The input and weight gradients of conv2d(x, w) against dy, through LibTorch's autograd
     /// (TorchSharp exposes no convolution_backward): one forward to record, one backward.
+    /// Returns y, then the gradients asked for.
     static member private ConvGrads(x: TT, w: TT, dy: TT, g: ConvGeometry, wantInput: bool) =
-        use _ = torch.enable_grad()
-        use xg = x.detach().requires_grad_(wantInput)
-        use wg = w.detach().requires_grad_(true)
-        use y = torch.nn.functional.conv2d(xg, wg, null, Convert.strides g, Convert.padding g)
-        let grads = torch.autograd.grad([| y |], (if wantInput then [| xg; wg |] else [| wg |]), [| dy |])
-        y.detach(), grads
+        TorchTensor.Convolve([| x; w; dy |], fun ops ->
+            use _ = torch.enable_grad()
+            use xg = ops.[0].detach().requires_grad_(wantInput)
+            use wg = ops.[1].detach().requires_grad_(true)
+            use y = torch.nn.functional.conv2d(xg, wg, null, Convert.strides g, Convert.padding g)
+            let grads = torch.autograd.grad([| y |], (if wantInput then [| xg; wg |] else [| wg |]), [| ops.[2] |])
+            Array.append [| y.detach() |] (Seq.toArray grads))
 
     /// The LibTorch tensor (shared, not copied).
     member _.Torch = live ()
@@ -199,28 +232,33 @@ type TorchTensor(tensor: torch.Tensor, backend: string, device: Device) =
         let c = other into "matmul accumulate"
         c.addmm_(op transA (live ()), op transB b) |> ignore
     override _.Conv2d(weight, g) =
-        wrap (torch.nn.functional.conv2d(live (), other weight "conv2d", null, Convert.strides g, Convert.padding g))
+        let y = TorchTensor.Convolve([| live (); other weight "conv2d" |], fun ops -> [| torch.nn.functional.conv2d(ops.[0], ops.[1], null, Convert.strides g, Convert.padding g) |])
+        wrap y.[0]
     override _.Conv2dBias(weight, bias, g) =
-        wrap (torch.nn.functional.conv2d(live (), other weight "conv2d", other bias "conv2d", Convert.strides g, Convert.padding g))
+        let y =
+            TorchTensor.Convolve([| live (); other weight "conv2d"; other bias "conv2d" |], fun ops ->
+                [| torch.nn.functional.conv2d(ops.[0], ops.[1], ops.[2], Convert.strides g, Convert.padding g) |])
+        wrap y.[0]
     override _.Conv2dBackwardInput(weight, inputShape, g) =
         let w = other weight "conv2d backward"
         let h = (shape.[2] - 1) * g.StrideH - 2 * g.PadH + weight.Shape.[2]
         let wd = (shape.[3] - 1) * g.StrideW - 2 * g.PadW + weight.Shape.[3]
         let outputPadding = [| int64 (inputShape.[2] - h); int64 (inputShape.[3] - wd) |]
-        wrap (torch.nn.functional.conv_transpose2d(live (), w, null, Convert.strides g, Convert.padding g, outputPadding))
+        let x = TorchTensor.Convolve([| live (); w |], fun ops -> [| torch.nn.functional.conv_transpose2d(ops.[0], ops.[1], null, Convert.strides g, Convert.padding g, outputPadding) |])
+        wrap x.[0]
     override _.Conv2dBackwardWeight(gradOutput, weightShape, g) =
         let dy = other gradOutput "conv2d backward"
         use w = torch.zeros(ReadOnlySpan<int64>(Convert.dims weightShape), Nullable scalarType, (live ()).device)
-        let y, grads = TorchTensor.ConvGrads(live (), w, dy, g, false)
-        y.Dispose()
-        wrap grads.[0]
+        let results = TorchTensor.ConvGrads(live (), w, dy, g, false)
+        results.[0].Dispose()
+        wrap results.[1]
     override _.Conv2dAndWeightGrad(weight, gradOutput, g) =
-        let y, grads = TorchTensor.ConvGrads(live (), other weight "conv2d", other gradOutput "conv2d backward", g, false)
-        wrap y, wrap grads.[0]
+        let results = TorchTensor.ConvGrads(live (), other weight "conv2d", other gradOutput "conv2d backward", g, false)
+        wrap results.[0], wrap results.[1]
     override _.Conv2dBackward(input, weight, g) =
-        let y, grads = TorchTensor.ConvGrads(other input "conv2d backward", other weight "conv2d backward", live (), g, true)
-        y.Dispose()
-        wrap grads.[0], wrap grads.[1]
+        let results = TorchTensor.ConvGrads(other input "conv2d backward", other weight "conv2d backward", live (), g, true)
+        results.[0].Dispose()
+        wrap results.[1], wrap results.[2]
     override _.Svd() =
         if shape.Length <> 2 then raise (Shape.mismatch "svd" "a 2-D tensor" shape "this")
         let struct (u, s, vt) = torch.linalg.svd(live (), false)

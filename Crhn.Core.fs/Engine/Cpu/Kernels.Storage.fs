@@ -54,6 +54,9 @@ module internal Storage =
 
     let mutable private missedBytes = 0L
 
+    /// The bytes waiting in the pools now.
+    let PooledBytes () = Interlocked.Read &pooledBytes
+
     /// Counts requests (under the gate): when each length was last asked for.
     let mutable private clock = 0L
 
