@@ -8,19 +8,12 @@ open Crhn.Core.Native
 /// and probed: TryCreate returns the trace of every path it tried when the library is absent.
 /// Products of at most SkinnyRows rows go to the managed kernels: OpenBLAS packs the whole
 /// right-hand matrix for them, and the predictive-coding network's 12-row batches against a
-/// 12288×256 weight ran 1.6–1.8× slower through it (BENCHMARKS.md, issue 6). On a CPU with
-/// AVX-512, float32 products of fewer than ManagedBelow multiply-adds go there too: from 256³ to
-/// the CRHN codec's 100×2048×512 products they ran 10–30 % faster on the managed kernels than on
-/// OpenBLAS 0.3.21 (2-core Zen 5), while 1024³ ran 15 % slower (BENCHMARKS.md, issue 20).
+/// 12288×256 weight ran 1.6–1.8× slower through it (BENCHMARKS.md, issue 6).
 type OpenBlasProvider private (path: string) =
     static let skinny = ManagedProvider() :> ILinearAlgebraProvider
 
     /// Row counts (of the row-major product) at or below which GEMM runs on the managed kernels.
     static member SkinnyRows = 16
-
-    /// Multiply-adds (m·n·k) below which a float32 GEMM runs on the managed kernels where 512-bit
-    /// vectors are hardware-accelerated.
-    static member ManagedBelow = 1L <<< 30
 
     static member private Install (path: string) =
         let threads = Environment.ProcessorCount
@@ -56,8 +49,7 @@ type OpenBlasProvider private (path: string) =
         member _.Sgemm(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc) =
             ProviderChecks.gemm "sgemm" transA transB m n k a.Length aOffset lda b.Length bOffset ldb c.Length cOffset ldc
             if m > 0 && n > 0 then
-                if m <= OpenBlasProvider.SkinnyRows || (Runtime.Intrinsics.Vector512.IsHardwareAccelerated && int64 m * int64 n * int64 k < OpenBlasProvider.ManagedBelow) then
-                    skinny.Sgemm(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc)
+                if m <= OpenBlasProvider.SkinnyRows then skinny.Sgemm(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc)
                 else OpenBlasNative.sgemm (transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc)
         member _.Dgemm(transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc) =
             ProviderChecks.gemm "dgemm" transA transB m n k a.Length aOffset lda b.Length bOffset ldb c.Length cOffset ldc
