@@ -13,11 +13,10 @@ type EigResult = { Values: float[]; Vectors: float[]; N: int }
 /// Matrix transposes for the providers' layout changes.
 module internal Transpose =
 
-    /// The transpose of a row-major rows×cols matrix, in a new array: 32×32 tiles, so that
+    /// The transpose of a row-major rows×cols matrix into d: 32×32 tiles, so that
     /// reads and writes both stay within a few cache lines per row of a tile; the tile rows are
     /// shared among the cores when the matrix is large.
-    let tiled (rows: int) (cols: int) (x: 'T[]) : 'T[] =
-        let d = GC.AllocateUninitializedArray<'T>(rows * cols)
+    let tiledInto (rows: int) (cols: int) (x: 'T[]) (d: 'T[]) =
         let tile = 32
         let band (b: int) =
             let i0 = b * tile
@@ -29,6 +28,11 @@ module internal Transpose =
         let bands = (rows + tile - 1) / tile
         if rows * cols >= (1 <<< 18) then Threading.Tasks.Parallel.For(0, bands, Action<int>(band)) |> ignore
         else for b in 0 .. bands - 1 do band b
+
+    /// The transpose in a new array.
+    let tiled (rows: int) (cols: int) (x: 'T[]) : 'T[] =
+        let d = GC.AllocateUninitializedArray<'T>(rows * cols)
+        tiledInto rows cols x d
         d
 
 /// The narrow boundary between the engine and a dense linear-algebra library, over flat

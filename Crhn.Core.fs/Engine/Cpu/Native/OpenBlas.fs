@@ -4,6 +4,7 @@ open System
 open System.Collections.Generic
 open System.IO
 open System.Runtime.InteropServices
+open Crhn.Core.Kernels
 open Crhn.Core.Providers
 
 /// Every P/Invoke of Crhn lives in this folder. This file binds Debian's libopenblas.so.0
@@ -177,7 +178,9 @@ module internal OpenBlasNative =
         let query = Array.zeroCreate<'T> 1
         run query
         ints.[6] <- max 1 (toInt query.[0])
-        run (GC.AllocateUninitializedArray<'T> ints.[6])
+        let workspace = Storage.uninit<'T> ints.[6]
+        run workspace
+        Storage.release workspace
         { U = u; S = s; Vt = vt; M = m; N = n }
 
     let private lapack (f: nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * unativeint -> unit) =
@@ -202,31 +205,37 @@ module internal OpenBlasNative =
         ints.[ints.Length - 2] <- -1
         run query
         ints.[ints.Length - 2] <- max 1 (toInt query.[0])
-        run (GC.AllocateUninitializedArray<'T> ints.[ints.Length - 2])
+        let workspace = Storage.uninit<'T> ints.[ints.Length - 2]
+        run workspace
+        Storage.release workspace
 
-    /// Thin SVD of a tall row-major m×n matrix (m > n), QR first: A = QR (geqrf on A column-major,
+    /// Thin SVD of a tall row-major m×n matrix (m > n), QR first (its temporaries and LAPACK's
+    /// workspaces from the storage pool: fresh, they cost 19,000 page faults a call at 4096×1024): A = QR (geqrf on A column-major,
     /// i.e. on the row-major transpose), R = U_R·S·Vᵀ (gesdd of the n×n R), Q formed by orgqr, then
     /// U = Q·U_R by one GEMM that writes U row-major. gesdd itself takes the same path for a tall
     /// column-major matrix; calling the pieces saves its copies and the transposes of U and Vᵀ.
     let private tallSvd<'T when 'T :> Numerics.INumber<'T>> (geqrf: string * (nativeint list -> unit)) (orgqr: string * (nativeint list -> unit)) (squareSvd: int -> int -> 'T[] -> SvdResult<'T>)
                         (gemm: bool * bool * int * int * int * 'T * 'T[] * int * int * 'T[] * int * int * 'T * 'T[] * int * int -> unit) (toInt: 'T -> int) (m: int) (n: int) (a: 'T[]) =
-        let qa = Transpose.tiled m n a
+        let qa = Storage.uninit<'T> (m * n)
+        Transpose.tiledInto m n a qa
         let tau = GC.AllocateUninitializedArray<'T> n
         // M, N, LDA, LWORK, INFO.
         let qrInts = [| m; n; m; 0; 0 |]
         withWorkspace (fst geqrf) (snd geqrf) [ qrInts :> Array, 0; qrInts, 1; qa, 0; qrInts, 2; tau, 0 ] qrInts toInt
         // R row-major: R[i, j] = qa[j·m + i] for i ≤ j, zero below.
-        let r = Array.zeroCreate<'T> (n * n)
+        let r = Storage.zeros<'T> (n * n)
         for i in 0 .. n - 1 do
             for j in i .. n - 1 do
                 r.[i * n + j] <- qa.[j * m + i]
         let rs = squareSvd n n r
+        Storage.release r
         // M, N, K, LDA, LWORK, INFO.
         let qInts = [| m; n; n; m; 0; 0 |]
         withWorkspace (fst orgqr) (snd orgqr) [ qInts :> Array, 0; qInts, 1; qInts, 2; qa, 0; qInts, 3; tau, 0 ] qInts toInt
         // qa, column-major m×n Q, is row-major Qᵀ (n×m): U = (Qᵀ)ᵀ·U_R.
         let u = GC.AllocateUninitializedArray<'T> (m * n)
         gemm (true, false, m, n, n, 'T.One, qa, 0, m, rs.U, 0, n, 'T.Zero, u, 0, n)
+        Storage.release qa
         { U = u; S = rs.S; Vt = rs.Vt; M = m; N = n }
 
     let private qr (f: nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint -> unit) =
