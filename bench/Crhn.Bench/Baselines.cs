@@ -187,17 +187,15 @@ public static class Baselines
                 }, exactReps: reps);
         }
     }
-    /// <summary>Each layer of W3's autoencoder alone at W3's batch (50 images), forward and backward
-    /// of the sum of its output: the kernel's gradient, and the input's for every layer but the
-    /// first (whose input is the data). Inputs are the first 50 clean images through the layers
-    /// before it. Same keys in TorchSharp.Bench.</summary>
-    public static IEnumerable<JsonObject?> AutoencoderLayerGradients()
+    /// <summary>W3/W4's autoencoder layers' channels and input sizes, in encoder order.</summary>
+    static readonly int[] channels = [3, 32, 64, 64], sizes = [64, 32, 16, 8];
+
+    /// <summary>The autoencoder's geometry, kernels, and each of its six layers' input for the first
+    /// n images of X_all (stream 301): the three convolutions', then the three transposed ones'.</summary>
+    static (ConvGeometry Geometry, RawTensor[] Kernels, List<RawTensor> Inputs) LayerInputs(int n)
     {
-        const int n = 50;
         var g = new ConvGeometry(2, 2, 1, 1);
         var kernels = Models.W3Autoencoder().Kernels.Select(k => k.Primal).ToArray();
-        int[] channels = [3, 32, 64, 64];
-        int[] sizes = [64, 32, 16, 8];
         var h = Backends.Current().OfFloat32([n, 3, 64, 64], U(301, 0, 1, 500 * 3 * 64 * 64)[..(n * 3 * 64 * 64)]);
         var inputs = new List<RawTensor>();
         for (int k = 0; k < 3; k++)
@@ -210,6 +208,17 @@ public static class Baselines
             inputs.Add(h);
             h = h.Conv2dBackwardInput(kernels[k], [n, channels[k], sizes[k], sizes[k]], g).Unary(UnaryOp.Tanh);
         }
+        return (g, kernels, inputs);
+    }
+
+    /// <summary>Each layer of W3's autoencoder alone at W3's batch (50 images), forward and backward
+    /// of the sum of its output: the kernel's gradient, and the input's for every layer but the
+    /// first (whose input is the data). Inputs are the first 50 clean images through the layers
+    /// before it. Same keys in TorchSharp.Bench.</summary>
+    public static IEnumerable<JsonObject?> AutoencoderLayerGradients()
+    {
+        const int n = 50;
+        var (g, kernels, inputs) = LayerInputs(n);
         for (int layer = 0; layer < 6; layer++)
         {
             bool transposed = layer >= 3;
@@ -245,22 +254,7 @@ public static class Baselines
     public static IEnumerable<JsonObject?> AutoencoderLayers()
     {
         const int n = 100;
-        var g = new ConvGeometry(2, 2, 1, 1);
-        var kernels = Models.W3Autoencoder().Kernels.Select(k => k.Primal).ToArray();
-        int[] channels = [3, 32, 64, 64];
-        int[] sizes = [64, 32, 16, 8];
-        var h = Backends.Current().OfFloat32([n, 3, 64, 64], U(301, 0, 1, 500 * 3 * 64 * 64)[..(n * 3 * 64 * 64)]);
-        var inputs = new List<RawTensor>();
-        for (int k = 0; k < 3; k++)
-        {
-            inputs.Add(h);
-            h = h.Conv2d(kernels[k], g).Unary(UnaryOp.Tanh);
-        }
-        for (int k = 2; k >= 0; k--)
-        {
-            inputs.Add(h);
-            h = h.Conv2dBackwardInput(kernels[k], [n, channels[k], sizes[k], sizes[k]], g).Unary(UnaryOp.Tanh);
-        }
+        var (g, kernels, inputs) = LayerInputs(n);
         for (int layer = 0; layer < 6; layer++)
         {
             bool transposed = layer >= 3;
