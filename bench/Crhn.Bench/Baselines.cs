@@ -211,6 +211,18 @@ public static class Baselines
         return (g, kernels, inputs);
     }
 
+    /// <summary>The six layers in the order of LayerInputs: name, transposed or not, kernel index,
+    /// input and output channels.</summary>
+    static IEnumerable<(string Name, bool Transposed, int K, RawTensor X, int OutChannels)> Layers(List<RawTensor> inputs)
+    {
+        for (int layer = 0; layer < 6; layer++)
+        {
+            bool transposed = layer >= 3;
+            int k = transposed ? 5 - layer : layer;
+            yield return (transposed ? $"convT{k + 1}" : $"conv{k + 1}", transposed, k, inputs[layer], transposed ? channels[k] : channels[k + 1]);
+        }
+    }
+
     /// <summary>Each layer of W3's autoencoder alone at W3's batch (50 images), forward and backward
     /// of the sum of its output: the kernel's gradient, and the input's for every layer but the
     /// first (whose input is the data). Inputs are the first 50 clean images through the layers
@@ -219,21 +231,17 @@ public static class Baselines
     {
         const int n = 50;
         var (g, kernels, inputs) = LayerInputs(n);
-        for (int layer = 0; layer < 6; layer++)
+        foreach (var (name, transposed, k, x, outChannels) in Layers(inputs))
         {
-            bool transposed = layer >= 3;
-            int k = transposed ? 5 - layer : layer;
-            var x = inputs[layer];
-            int outChannels = transposed ? channels[k] : channels[k + 1];
-            var name = transposed ? $"convT{k + 1}" : $"conv{k + 1}";
-            var key = $"W3.layer_fwd_bwd[{name},input={string.Join('x', x.Shape)},out_ch={outChannels},k=4,s=2,p=1,grads={(layer == 0 ? "weight" : "input+weight")}]";
+            bool first = !transposed && k == 0;
+            var key = $"W3.layer_fwd_bwd[{name},input={string.Join('x', x.Shape)},out_ch={outChannels},k=4,s=2,p=1,grads={(first ? "weight" : "input+weight")}]";
             // What the tape runs: the forward, then the gradient of the output's sum (all ones) in
             // the kernel and (past the first layer) the input, each pair in one fused pass.
             RawTensor Pass()
             {
                 var y = transposed ? x.Conv2dBackwardInput(kernels[k], [n, outChannels, sizes[k], sizes[k]], g) : x.Conv2d(kernels[k], g);
                 var gy = y.FullLike(y.Shape, 1.0);
-                if (layer == 0) return x.Conv2dBackwardWeight(gy, kernels[k].Shape, g);
+                if (first) return x.Conv2dBackwardWeight(gy, kernels[k].Shape, g);
                 var (_, dw) = transposed ? gy.Conv2dAndWeightGrad(kernels[k], x, g) : gy.Conv2dBackward(x, kernels[k], g);
                 return dw;
             }
@@ -255,12 +263,8 @@ public static class Baselines
     {
         const int n = 100;
         var (g, kernels, inputs) = LayerInputs(n);
-        for (int layer = 0; layer < 6; layer++)
+        foreach (var (name, transposed, k, x, outChannels) in Layers(inputs))
         {
-            bool transposed = layer >= 3;
-            int k = transposed ? 5 - layer : layer;
-            var x = inputs[layer];
-            int outChannels = transposed ? channels[k] : channels[k + 1];
             var bias = Backends.Current().Zeros(Dtype.Float32, [outChannels]);
             RawTensor Layer()
             {
@@ -269,7 +273,6 @@ public static class Baselines
                 y.AddInPlace(bias.View([1, outChannels, 1, 1]));
                 return y;
             }
-            var name = transposed ? $"convT{k + 1}" : $"conv{k + 1}";
             var key = $"W4.layer_fwd[{name},input={string.Join('x', x.Shape)},out_ch={outChannels},k=4,s=2,p=1]";
             yield return Harness.Measure(key, 2, 10, 1.0,
                 () =>
