@@ -502,9 +502,9 @@ module internal Conv =
                 splitImage d x n plane phases
                 let ph = &phases.[0]
                 let dv = &dy.[n * d.O * d.HoWo]
-                let plane = nativeint d.HoWo
+                let planeLen = nativeint d.HoWo
                 for ot in 0 .. d.O / 4 - 1 do
-                    let y0 = nativeint (ot * 4) * plane
+                    let y0 = nativeint (ot * 4) * planeLen
                     for kt in 0 .. kTiles - 1 do
                         // acc[((o·kTiles·6 + k)·16 + lane]: column k's lane sums for channel o.
                         let at (i: int) (j: int) = (((ot * 4 + i) * kTiles * 6) + kt * 6 + j) * 16
@@ -519,9 +519,9 @@ module internal Conv =
                             let xb = xBase.[v]
                             let yb = y0 + yBase.[v]
                             let g0 = Vector512.LoadUnsafe(&dv, unativeint yb)
-                            let g1 = Vector512.LoadUnsafe(&dv, unativeint (yb + plane))
-                            let g2 = Vector512.LoadUnsafe(&dv, unativeint (yb + 2n * plane))
-                            let g3 = Vector512.LoadUnsafe(&dv, unativeint (yb + 3n * plane))
+                            let g1 = Vector512.LoadUnsafe(&dv, unativeint (yb + planeLen))
+                            let g2 = Vector512.LoadUnsafe(&dv, unativeint (yb + 2n * planeLen))
+                            let g3 = Vector512.LoadUnsafe(&dv, unativeint (yb + 3n * planeLen))
                             let x0 = Vector512.LoadUnsafe(&ph, unativeint (xb + c0))
                             a00 <- Vector512.FusedMultiplyAdd(g0, x0, a00)
                             a10 <- Vector512.FusedMultiplyAdd(g1, x0, a10)
