@@ -927,7 +927,8 @@ module internal Conv =
         Storage.release dys
         dw
 
-    /// dw = Σₙ dy[n]·im2col(x[n])ᵀ: on the turned channel-vector kernel where it serves, else by GEMM.
+    /// dw = Σₙ dy[n]·im2col(x[n])ᵀ: on the turned channel-vector kernel (64·k output channels) or
+    /// the pixel-vector one (rows of whole vectors) where one serves, else by GEMM.
     let private weightGrad<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (d: Dims) (x: 'T[]) (dy: 'T[]) =
         match box x, box dy with
         | (:? (float32[]) as x32), (:? (float32[]) as dy32) when channelsServe d ->
@@ -959,8 +960,8 @@ module internal Conv =
             let dw = weightSweep gemm d x dy (fun col _ n -> gemm false false d.O d.HoWo d.Ckk w 0 d.Ckk col 0 d.HoWo 'T.Zero y (n * d.O * d.HoWo) d.HoWo)
             [| d.N; d.O; d.Ho; d.Wo |], y, dw
 
-    /// Both gradients of conv2d. Where a channel-vector kernel serves either, each gradient runs
-    /// on its own (backwardInput, weightGrad). Otherwise one sweep over the images: for each image,
+    /// Both gradients of conv2d. Where a direct transposed kernel serves the input's, or the
+    /// channel-vector kernel the weight's, each gradient runs on its own (backwardInput, weightGrad). Otherwise one sweep over the images: for each image,
     /// dwᵀ += im2col(x[n])·dy[n]ᵀ, then dx[n] by GEMM + col2im into the same column buffer, so
     /// dy[n] is read while it is hot. Returns (dx, dw).
     let backward<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (dy: 'T[]) (wShape: int[]) (w: 'T[]) (g: ConvGeometry) =

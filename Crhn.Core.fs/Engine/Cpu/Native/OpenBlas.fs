@@ -209,11 +209,12 @@ module internal OpenBlasNative =
         run workspace
         Storage.release workspace
 
-    /// Thin SVD of a tall row-major m×n matrix (m > n), QR first (its temporaries and LAPACK's
-    /// workspaces from the storage pool: fresh, they cost 19,000 page faults a call at 4096×1024): A = QR (geqrf on A column-major,
+    /// Thin SVD of a tall row-major m×n matrix (m > n), QR first: A = QR (geqrf on A column-major,
     /// i.e. on the row-major transpose), R = U_R·S·Vᵀ (gesdd of the n×n R), Q formed by orgqr, then
     /// U = Q·U_R by one GEMM that writes U row-major. gesdd itself takes the same path for a tall
     /// column-major matrix; calling the pieces saves its copies and the transposes of U and Vᵀ.
+    /// The temporaries and LAPACK's workspaces come from the storage pool (fresh, they cost 19,000
+    /// page faults a call at 4096×1024).
     let private tallSvd<'T when 'T :> Numerics.INumber<'T>> (geqrf: string * (nativeint list -> unit)) (orgqr: string * (nativeint list -> unit)) (squareSvd: int -> int -> 'T[] -> SvdResult<'T>)
                         (gemm: bool * bool * int * int * int * 'T * 'T[] * int * int * 'T[] * int * int * 'T * 'T[] * int * int -> unit) (toInt: 'T -> int) (m: int) (n: int) (a: 'T[]) =
         let qa = Storage.uninit<'T> (m * n)
