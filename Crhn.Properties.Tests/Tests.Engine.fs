@@ -162,6 +162,17 @@ type EngineTests(output: ITestOutputHelper) =
         Check.fails "scaled svd" 50 LawsProviders.scaledFactorsAreCaught
 
     [<Theory; MemberData(nameof EngineTests.ProviderNames)>]
+    member this.``tall SVD keeps orthonormal factors at any condition number`` (provider: string) =
+        this.Provider provider |> Option.iter (fun p ->
+            Check.run (provider + " tall sgesdd") 40 (LawsProviders.tallSvdHoldsAtAnyCondition p true)
+            Check.run (provider + " tall dgesdd") 40 (LawsProviders.tallSvdHoldsAtAnyCondition p false))
+
+    [<Fact>]
+    member this.``companion: a tall SVD forming U as A·V·S⁻¹ at any condition is caught`` () =
+        this.Provider "openblas" |> Option.iter (fun _ ->
+            Check.fails "ungated tall svd" 30 (LawsProviders.ungatedTallSvdIsCaught (Native.OpenBlasNative.dgesddTallWith infinity)))
+
+    [<Theory; MemberData(nameof EngineTests.ProviderNames)>]
     member this.``symmetric eigendecomposition has orthonormal vectors and descending values`` (provider: string) =
         this.Provider provider |> Option.iter (fun p -> Check.run (provider + " dsyevd") 50 (LawsProviders.eigenHolds p))
 

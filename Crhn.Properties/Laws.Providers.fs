@@ -186,6 +186,45 @@ module LawsProviders =
             let _, uErr, _, _ = svdErrors fake false (m, n, a)
             uErr <= tol)
 
+    /// A tall matrix (m ≥ 2n, n ≥ 2) with condition number about 10^decades: uniform entries,
+    /// column j scaled by 10^(−decades·j/(n − 1)).
+    let illConditionedTallGen (decades: int list) =
+        gen {
+            let! n = Gen.choose (2, 40)
+            let! m = Gen.choose (2 * n, 130)
+            let! d = Gen.elements decades
+            let! a = Generators.values -1.0 1.0 [| m; n |]
+            return m, n, Array.init (m * n) (fun i -> a.[i] * 10.0 ** (-float d * float (i % n) / float (n - 1)))
+        }
+
+    /// Tall SVDs form U as A·V·S⁻¹ only where σ₁ ≤ 16·σₙ, since that U's orthonormality error
+    /// grows with σ₁/σₙ: over condition numbers 1 to 10⁴ (float32) or 10⁸ (float64), where
+    /// most cases take the orgqr route instead, the bounds of svdHolds still hold.
+    let tallSvdHoldsAtAnyCondition (provider: ILinearAlgebraProvider) (single: bool) =
+        Prop.forAll (Arb.fromGen (illConditionedTallGen (if single then [ 0; 1; 2; 4 ] else [ 0; 1; 4; 8 ]))) (fun (m, n, a) ->
+            let tol = 10.0 * float m * (if single then pown 2.0 -24 else pown 2.0 -53)
+            let recon, uErr, vErr, descending = svdErrors provider single (m, n, a)
+            (recon <= tol |> Prop.label (sprintf "reconstruction %.3g > %.3g" recon tol))
+            .&. (uErr <= tol |> Prop.label (sprintf "UᵀU − I: %.3g > %.3g" uErr tol))
+            .&. (vErr <= tol |> Prop.label (sprintf "VVᵀ − I: %.3g > %.3g" vErr tol))
+            .&. (descending |> Prop.label "singular values not non-negative and descending"))
+
+    /// Companion: without the condition gate (`tallSvd` = dgesddTallWith ∞, U = A·V·S⁻¹ always),
+    /// float64 matrices of condition 10⁸ lose U's orthonormality far beyond the bound.
+    let ungatedTallSvdIsCaught (tallSvd: int -> int -> float[] -> SvdResult<float>) =
+        Prop.forAll (Arb.fromGen (illConditionedTallGen [ 8 ])) (fun (m, n, a) ->
+            let fake =
+                { new ILinearAlgebraProvider with
+                    member _.Name = "ungated"
+                    member _.Description = "tall SVD with U = A·V·S⁻¹ at any condition"
+                    member _.Sgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc) = ()
+                    member _.Dgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc) = ()
+                    member _.Sgesdd(_, _, _) = invalidOp "unused"
+                    member _.Dgesdd(m, n, a) = tallSvd m n a
+                    member _.Dsyevd(_, _) = invalidOp "unused" }
+            let _, uErr, _, _ = svdErrors fake false (m, n, a)
+            uErr <= 10.0 * float m * pown 2.0 -53)
+
     /// A symmetric matrix Bᵀ + B with B uniform in [−1, 1], or (nonSymmetric) B itself.
     let eigenGen (nonSymmetric: bool) =
         gen {

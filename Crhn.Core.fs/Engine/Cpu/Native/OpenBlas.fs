@@ -158,6 +158,33 @@ module internal OpenBlasNative =
         if info < 0 then invalidOp (sprintf "%s: argument %d had an illegal value" routine (-info))
         elif info > 0 then raise (ArithmeticException(sprintf "%s: the decomposition did not converge (info = %d)" routine info))
 
+    /// Whether gesdd runs on one OpenBLAS thread: OpenBLAS threads the matrix–vector products of
+    /// its bidiagonal reduction, and their synchronisation costs more than the extra threads give
+    /// up to min(m, n) = 512 on a 16-core Xeon (1 thread: sgesdd of 512² 38.8 ms, 2–16 threads
+    /// 45.9–48.7 ms) and at every size measured on a 2-core EPYC (1024²: 225–238 ms against 257–259;
+    /// 128²: 1.07 against 2.03), while at 1024² the 16 cores win (247 ms on 8 threads against 465
+    /// on one). Figures: bench/results/issue20-gesdd-threads.txt.
+    let gesddSingleThreaded (k: int) = k <= 512 || Environment.ProcessorCount <= 2
+
+    let private narrowing = obj ()
+    let mutable private narrowed = 0
+    let mutable private threadsBefore = 0
+
+    /// Runs f with OpenBLAS on one thread, restoring its thread count when the last of any
+    /// overlapping callers finishes. The count is process-wide: BLAS calls that other threads make
+    /// meanwhile run on one thread too.
+    let private singleThreaded (f: unit -> unit) =
+        lock narrowing (fun () ->
+            if narrowed = 0 then
+                threadsBefore <- openblas_get_num_threads ()
+                openblas_set_num_threads 1
+            narrowed <- narrowed + 1)
+        try f ()
+        finally
+            lock narrowing (fun () ->
+                narrowed <- narrowed - 1
+                if narrowed = 0 then openblas_set_num_threads threadsBefore)
+
     /// Thin SVD of a row-major m×n matrix (gesdd, jobz = 'S'). Row-major A is column-major Aᵀ
     /// (n×m); gesdd of Aᵀ gives Aᵀ = U'ΣV'ᵀ, so A's U is V' and A's Vᵀ is U'ᵀ. Read row-major,
     /// LAPACK's column-major VT' (k×m) buffer is exactly U (m×k), and its U' (n×k) buffer is
@@ -179,7 +206,7 @@ module internal OpenBlasNative =
         run query
         ints.[6] <- max 1 (toInt query.[0])
         let workspace = Storage.uninit<'T> ints.[6]
-        run workspace
+        if gesddSingleThreaded k then singleThreaded (fun () -> run workspace) else run workspace
         Storage.release workspace
         { U = u; S = s; Vt = vt; M = m; N = n }
 
@@ -210,13 +237,18 @@ module internal OpenBlasNative =
         Storage.release workspace
 
     /// Thin SVD of a tall row-major m×n matrix (m > n), QR first: A = QR (geqrf on A column-major,
-    /// i.e. on the row-major transpose), R = U_R·S·Vᵀ (gesdd of the n×n R), Q formed by orgqr, then
-    /// U = Q·U_R by one GEMM that writes U row-major. gesdd itself takes the same path for a tall
-    /// column-major matrix; calling the pieces saves its copies and the transposes of U and Vᵀ.
-    /// The temporaries and LAPACK's workspaces come from the storage pool (fresh, they cost 19,000
+    /// i.e. on the row-major transpose), R = U_R·S·Vᵀ (gesdd of the n×n R). U then comes one of two
+    /// ways. Well conditioned (σ₁ ≤ `maxCondition`·σₙ, σₙ > 0): U = A·V·S⁻¹, one GEMM of A by Vᵀ's
+    /// rows scaled by 1/σ, no Q; its columns carry A·V's rounding magnified by σ₁/σᵢ, so their
+    /// orthonormality error grows with the condition number (measured at 4096×1024 in float32:
+    /// 2.3e-6 against LAPACK's 2.3e-6 at κ = 3, 2.1e-6 against 1.7e-6 at κ = 14, 5.8e-6 at κ = 130,
+    /// 1.2e-4 at κ = 1300). Otherwise Q is formed by orgqr and U = Q·U_R by one GEMM that writes U
+    /// row-major, gesdd's own path for a tall matrix, without its copies and transposes. The
+    /// temporaries and LAPACK's workspaces come from the storage pool (fresh, they cost 19,000
     /// page faults a call at 4096×1024).
-    let private tallSvd<'T when 'T :> Numerics.INumber<'T>> (geqrf: string * (nativeint list -> unit)) (orgqr: string * (nativeint list -> unit)) (squareSvd: int -> int -> 'T[] -> SvdResult<'T>)
-                        (gemm: bool * bool * int * int * int * 'T * 'T[] * int * int * 'T[] * int * int * 'T * 'T[] * int * int -> unit) (toInt: 'T -> int) (m: int) (n: int) (a: 'T[]) =
+    let private tallSvd<'T when 'T :> Numerics.INumber<'T> and 'T: comparison> (geqrf: string * (nativeint list -> unit)) (orgqr: string * (nativeint list -> unit)) (squareSvd: int -> int -> 'T[] -> SvdResult<'T>)
+                        (gemm: bool * bool * int * int * int * 'T * 'T[] * int * int * 'T[] * int * int * 'T * 'T[] * int * int -> unit) (toInt: 'T -> int)
+                        (maxCondition: float) (m: int) (n: int) (a: 'T[]) =
         let qa = Storage.uninit<'T> (m * n)
         Transpose.tiledInto m n a qa
         let tau = GC.AllocateUninitializedArray<'T> n
@@ -229,13 +261,22 @@ module internal OpenBlasNative =
             for j in i .. n - 1 do
                 r.[i * n + j] <- qa.[j * m + i]
         let rs = squareSvd n n r
-        Storage.release r
-        // M, N, K, LDA, LWORK, INFO.
-        let qInts = [| m; n; n; m; 0; 0 |]
-        withWorkspace (fst orgqr) (snd orgqr) [ qInts :> Array, 0; qInts, 1; qInts, 2; qa, 0; qInts, 3; tau, 0 ] qInts toInt
-        // qa, column-major m×n Q, is row-major Qᵀ (n×m): U = (Qᵀ)ᵀ·U_R.
         let u = GC.AllocateUninitializedArray<'T> (m * n)
-        gemm (true, false, m, n, n, 'T.One, qa, 0, m, rs.U, 0, n, 'T.Zero, u, 0, n)
+        let smallest = rs.S.[n - 1]
+        if smallest > 'T.Zero && rs.S.[0] <= 'T.CreateChecked maxCondition * smallest then
+            // r (n×n, no longer needed) ← S⁻¹·Vᵀ; U = A·(S⁻¹·Vᵀ)ᵀ.
+            for i in 0 .. n - 1 do
+                let inverse = 'T.One / rs.S.[i]
+                for j in 0 .. n - 1 do
+                    r.[i * n + j] <- rs.Vt.[i * n + j] * inverse
+            gemm (false, true, m, n, n, 'T.One, a, 0, n, r, 0, n, 'T.Zero, u, 0, n)
+        else
+            // M, N, K, LDA, LWORK, INFO.
+            let qInts = [| m; n; n; m; 0; 0 |]
+            withWorkspace (fst orgqr) (snd orgqr) [ qInts :> Array, 0; qInts, 1; qInts, 2; qa, 0; qInts, 3; tau, 0 ] qInts toInt
+            // qa, column-major m×n Q, is row-major Qᵀ (n×m): U = (Qᵀ)ᵀ·U_R.
+            gemm (true, false, m, n, n, 'T.One, qa, 0, m, rs.U, 0, n, 'T.Zero, u, 0, n)
+        Storage.release r
         Storage.release qa
         { U = u; S = rs.S; Vt = rs.Vt; M = m; N = n }
 
@@ -249,13 +290,18 @@ module internal OpenBlasNative =
         | [ pm; pn; pk; pa; lda; tau; work; lwork; info ] -> f (pm, pn, pk, pa, lda, tau, work, lwork, info)
         | _ -> ()
 
-    /// Thin SVD of a tall row-major m×n float32 matrix (m > n), QR first; the input is not modified.
-    let sgesddTall (m: int) (n: int) (a: float32[]) =
-        tallSvd ("sgeqrf", qr sgeqrf_) ("sorgqr", orthogonal sorgqr_) sgesdd sgemm (fun x -> int (ceil x)) m n a
+    /// The largest σ₁/σₙ for which a tall SVD forms U as A·V·S⁻¹: at 16 its orthonormality error
+    /// stays within twice the orgqr route's (the measurements above).
+    let wellConditioned = 16.0
 
-    /// Thin SVD of a tall row-major m×n float64 matrix (m > n), QR first; the input is not modified.
-    let dgesddTall (m: int) (n: int) (a: float[]) =
-        tallSvd ("dgeqrf", qr dgeqrf_) ("dorgqr", orthogonal dorgqr_) dgesdd dgemm (fun x -> int (ceil x)) m n a
+    /// Thin SVD of a tall row-major m×n float32 matrix (m > n), QR first, U as A·V·S⁻¹ where
+    /// σ₁ ≤ maxCondition·σₙ; the input is not modified.
+    let sgesddTallWith (maxCondition: float) (m: int) (n: int) (a: float32[]) =
+        tallSvd ("sgeqrf", qr sgeqrf_) ("sorgqr", orthogonal sorgqr_) sgesdd sgemm (fun x -> int (ceil x)) maxCondition m n a
+
+    /// Thin SVD of a tall row-major m×n float64 matrix (m > n), as sgesddTallWith.
+    let dgesddTallWith (maxCondition: float) (m: int) (n: int) (a: float[]) =
+        tallSvd ("dgeqrf", qr dgeqrf_) ("dorgqr", orthogonal dorgqr_) dgesdd dgemm (fun x -> int (ceil x)) maxCondition m n a
 
     /// Eigendecomposition of a symmetric n×n matrix (dsyevd, jobz = 'V'). A symmetric row-major
     /// matrix is its own column-major self; LAPACK leaves eigenvector i (ascending λ) in column i
