@@ -38,11 +38,17 @@ public static class Models
             var model = W3Autoencoder();
             var times = new List<double>();
             var losses = new List<double>();
+            var faults = new List<long>();
+            long faultsBefore = Faults.Minor();
+            int gen0Before = GC.CollectionCount(0), gen2Before = GC.CollectionCount(2);
             var clock = Stopwatch.StartNew();
             model.Fit(x, 6, 50, 1e-3, Microsoft.FSharp.Core.FuncConvert.FromAction<EpochReport>(r =>
             {
                 times.Add(clock.Elapsed.TotalSeconds);
                 losses.Add(r.Loss);
+                long now = Faults.Minor();
+                faults.Add(now - faultsBefore);
+                faultsBefore = now;
                 clock.Restart();
             }), CancellationToken.None);
             var timed = times.Skip(1).Order().ToArray();
@@ -54,6 +60,8 @@ public static class Models
                 ["times_s"] = new JsonArray([.. times.Skip(1).Select(t => (JsonNode)t)]),
                 ["derived"] = new JsonObject { ["images_per_s"] = n / median },
                 ["check"] = new JsonObject { ["loss_epoch1"] = losses[0], ["loss_epoch6"] = losses[^1] },
+                ["minor_faults_per_call"] = faultsBefore < 0 ? null : faults.Skip(1).Average(),
+                ["gc_per_epoch"] = new JsonObject { ["gen0"] = (GC.CollectionCount(0) - gen0Before) / 6.0, ["gen2"] = (GC.CollectionCount(2) - gen2Before) / 6.0 },
             };
         }
     }
