@@ -78,6 +78,8 @@ public static class Models
             () => r = codes.MatMul(false, true, w).Unary(UnaryOp.Tanh).MatMul(false, false, w).Unary(UnaryOp.Tanh),
             t => new JsonObject { ["gflops"] = 4.0 * N * d * h / t / 1e9 },
             () => new JsonObject { ["recon_mse_before"] = r!.Binary(BinaryOp.Sub, codes).Unary(UnaryOp.Square).SumAll() / ((double)N * d) });
+        // The network's orthogonal start (a 1024×4096 QR) takes seconds: only when its keys run.
+        if (!Harness.Selected("crhn.sra_")) yield break;
         var net = new RhnNetwork([d, h], 7, null);
         yield return Harness.Measure($"crhn.sra_round[N={N},d={d},h={h},rsra+lsra]", 1, 3, 1.0,
             () => { net.RightRotations(codes); net.LeftRotations(codes); },

@@ -569,9 +569,10 @@ module internal Conv =
 
     /// One output phase of conv2dᵀ into d's input: its first row and column (Py, Px) and how many
     /// of each, and for tap k = o·taps + j (o a channel of dy, j < (KH/s)·(KW/s)) where it reads
-    /// the padded dy (Offsets) and which element of w weighs it for result channel c (Weight k c).
+    /// the padded dy (Offsets) and which element of w weighs it for result channel c
+    /// (Weights[k] + c·KH·KW).
     [<NoComparison; NoEquality>]
-    type private TransposedPhase = { Py: int; Px: int; Rows: int; Cols: int; Offsets: nativeint[]; Weight: int -> int -> int }
+    type private TransposedPhase = { Py: int; Px: int; Rows: int; Cols: int; Offsets: nativeint[]; Weights: int[] }
 
     /// conv2dᵀ(dy, w) by output phases. Output row oy = s·a + φ takes, from kernel row ky = s·j + r,
     /// dy's row a + q − j, where φ + pad = s·q + r and j < KH/s: each of the s² output phases is a
@@ -601,10 +602,10 @@ module internal Conv =
                          let offsets = Array.init (d.O * taps) (fun k ->
                              let o, j = k / taps, k % taps
                              nativeint (o * plane + (qy - j / jw + padTop) * wp + qx - j % jw + padLeft))
-                         let weight k c =
+                         let weights = Array.init (d.O * taps) (fun k ->
                              let o, j = k / taps, k % taps
-                             ((o * d.C + c) * d.KH + (j / jw) * sh + ry) * d.KW + (j % jw) * sw + rx
-                         yield { Py = py; Px = px; Rows = rows; Cols = cols; Offsets = offsets; Weight = weight } |]
+                             (o * d.C * d.KH + (j / jw) * sh + ry) * d.KW + (j % jw) * sw + rx)
+                         yield { Py = py; Px = px; Rows = rows; Cols = cols; Offsets = offsets; Weights = weights } |]
         let row o i = o * plane + (i + padTop) * wp + padLeft
         plane, wp, row, phases
 
@@ -626,9 +627,11 @@ module internal Conv =
                 let ckk = ph.Offsets.Length
                 let count = ph.Rows * ph.Cols
                 let wr = Storage.uninit<float32> (d.C * ckk)
+                let channelStep = d.KH * d.KW
                 for k in 0 .. ckk - 1 do
+                    let w0 = ph.Weights.[k]
                     for c in 0 .. d.C - 1 do
-                        wr.[((c / 64) * ckk + k) * 64 + c % 64] <- w.[ph.Weight k c]
+                        wr.[((c / 64) * ckk + k) * 64 + c % 64] <- w.[w0 + c * channelStep]
                 // A pixel past the end repeats the last.
                 let bases = Array.init (((count + 5) / 6) * 6) (fun p -> let p = min p (count - 1) in nativeint ((p / ph.Cols) * wp + p % ph.Cols))
                 let sh, sw = d.G.StrideH, d.G.StrideW
@@ -798,9 +801,10 @@ module internal Conv =
             plan |> Array.map (fun ph ->
                 let ckk = ph.Offsets.Length
                 let wr = Storage.uninit<float32> (d.C * ckk)
+                let channelStep = d.KH * d.KW
                 for c in 0 .. d.C - 1 do
                     for k in 0 .. ckk - 1 do
-                        wr.[((c / 8) * ckk + k) * 8 + c % 8] <- w.[ph.Weight k c]
+                        wr.[((c / 8) * ckk + k) * 8 + c % 8] <- w.[ph.Weights.[k] + c * channelStep]
                 wr)
         let zero = Array.zeroCreate<float32> d.C
         overImages d.N
