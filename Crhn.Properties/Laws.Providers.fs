@@ -158,15 +158,30 @@ module LawsProviders =
         let descending = s |> Array.pairwise |> Array.forall (fun (x, y) -> x >= y) && s |> Array.forall (fun x -> x >= 0.0)
         sqrt recon / max (sqrt norm) Double.Epsilon, uErr, vErr, descending
 
+    /// The SVD bounds (reconstruction, both factors orthonormal to 10·max(m, n)·u, S descending)
+    /// for one matrix.
+    let private svdBounds (provider: ILinearAlgebraProvider) (single: bool) (m: int, n: int, a: float[]) =
+        let u = if single then (pown 2.0 -24) else (pown 2.0 -53)
+        let tol = 10.0 * float (max m n) * u
+        let recon, uErr, vErr, descending = svdErrors provider single (m, n, a)
+        (recon <= tol |> Prop.label (sprintf "reconstruction %.3g > %.3g" recon tol))
+        .&. (uErr <= tol |> Prop.label (sprintf "UᵀU − I: %.3g > %.3g" uErr tol))
+        .&. (vErr <= tol |> Prop.label (sprintf "VVᵀ − I: %.3g > %.3g" vErr tol))
+        .&. (descending |> Prop.label "singular values not non-negative and descending")
+
     let svdHolds (provider: ILinearAlgebraProvider) (single: bool) =
-        Prop.forAll (Arb.fromGen svdGen) (fun (m, n, a) ->
-            let u = if single then (pown 2.0 -24) else (pown 2.0 -53)
-            let tol = 10.0 * float (max m n) * u
-            let recon, uErr, vErr, descending = svdErrors provider single (m, n, a)
-            (recon <= tol |> Prop.label (sprintf "reconstruction %.3g > %.3g" recon tol))
-            .&. (uErr <= tol |> Prop.label (sprintf "UᵀU − I: %.3g > %.3g" uErr tol))
-            .&. (vErr <= tol |> Prop.label (sprintf "VVᵀ − I: %.3g > %.3g" vErr tol))
-            .&. (descending |> Prop.label "singular values not non-negative and descending"))
+        Prop.forAll (Arb.fromGen svdGen) (svdBounds provider single)
+
+    /// A provider whose only working call is a float64 SVD, `svd` (a companion's broken one).
+    let private dgesddOnly (name: string) (svd: int -> int -> float[] -> SvdResult<float>) =
+        { new ILinearAlgebraProvider with
+            member _.Name = name
+            member _.Description = name
+            member _.Sgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc) = ()
+            member _.Dgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc) = ()
+            member _.Sgesdd(_, _, _) = invalidOp "unused"
+            member _.Dgesdd(m, n, a) = svd m n a
+            member _.Dsyevd(_, _) = invalidOp "unused" }
 
     /// Companion: factors scaled by (1 + 100·tol) break orthonormality under the same tolerance.
     let scaledFactorsAreCaught =
@@ -174,16 +189,7 @@ module LawsProviders =
             let tol = 10.0 * float (max m n) * (pown 2.0 -53)
             let r = LinearAlgebra.Managed().Dgesdd(m, n, a)
             let scaled = { r with U = Array.map (fun x -> x * (1.0 + 100.0 * tol)) r.U }
-            let fake =
-                { new ILinearAlgebraProvider with
-                    member _.Name = "scaled"
-                    member _.Description = "scaled U"
-                    member _.Sgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc) = ()
-                    member _.Dgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc) = ()
-                    member _.Sgesdd(_, _, _) = invalidOp "unused"
-                    member _.Dgesdd(_, _, _) = scaled
-                    member _.Dsyevd(_, _) = invalidOp "unused" }
-            let _, uErr, _, _ = svdErrors fake false (m, n, a)
+            let _, uErr, _, _ = svdErrors (dgesddOnly "scaled U" (fun _ _ _ -> scaled)) false (m, n, a)
             uErr <= tol)
 
     /// A tall matrix (m ≥ 2n, n ≥ 2) with condition number about 10^decades: uniform entries,
@@ -201,28 +207,13 @@ module LawsProviders =
     /// grows with σ₁/σₙ: over condition numbers 1 to 10⁴ (float32) or 10⁸ (float64), where
     /// most cases take the orgqr route instead, the bounds of svdHolds still hold.
     let tallSvdHoldsAtAnyCondition (provider: ILinearAlgebraProvider) (single: bool) =
-        Prop.forAll (Arb.fromGen (illConditionedTallGen (if single then [ 0; 1; 2; 4 ] else [ 0; 1; 4; 8 ]))) (fun (m, n, a) ->
-            let tol = 10.0 * float m * (if single then pown 2.0 -24 else pown 2.0 -53)
-            let recon, uErr, vErr, descending = svdErrors provider single (m, n, a)
-            (recon <= tol |> Prop.label (sprintf "reconstruction %.3g > %.3g" recon tol))
-            .&. (uErr <= tol |> Prop.label (sprintf "UᵀU − I: %.3g > %.3g" uErr tol))
-            .&. (vErr <= tol |> Prop.label (sprintf "VVᵀ − I: %.3g > %.3g" vErr tol))
-            .&. (descending |> Prop.label "singular values not non-negative and descending"))
+        Prop.forAll (Arb.fromGen (illConditionedTallGen (if single then [ 0; 1; 2; 4 ] else [ 0; 1; 4; 8 ]))) (svdBounds provider single)
 
     /// Companion: without the condition gate (`tallSvd` = dgesddTallWith ∞, U = A·V·S⁻¹ always),
     /// float64 matrices of condition 10⁸ lose U's orthonormality far beyond the bound.
     let ungatedTallSvdIsCaught (tallSvd: int -> int -> float[] -> SvdResult<float>) =
         Prop.forAll (Arb.fromGen (illConditionedTallGen [ 8 ])) (fun (m, n, a) ->
-            let fake =
-                { new ILinearAlgebraProvider with
-                    member _.Name = "ungated"
-                    member _.Description = "tall SVD with U = A·V·S⁻¹ at any condition"
-                    member _.Sgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc) = ()
-                    member _.Dgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc) = ()
-                    member _.Sgesdd(_, _, _) = invalidOp "unused"
-                    member _.Dgesdd(m, n, a) = tallSvd m n a
-                    member _.Dsyevd(_, _) = invalidOp "unused" }
-            let _, uErr, _, _ = svdErrors fake false (m, n, a)
+            let _, uErr, _, _ = svdErrors (dgesddOnly "tall SVD with U = A·V·S⁻¹ at any condition" tallSvd) false (m, n, a)
             uErr <= 10.0 * float m * pown 2.0 -53)
 
     /// A symmetric matrix Bᵀ + B with B uniform in [−1, 1], or (nonSymmetric) B itself.
