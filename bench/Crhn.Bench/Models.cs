@@ -41,6 +41,7 @@ public static class Models
             var faults = new List<long>();
             long faultsBefore = Faults.Minor();
             int gen0Before = GC.CollectionCount(0), gen2Before = GC.CollectionCount(2);
+            long allocatedBefore = GC.GetTotalAllocatedBytes(true);
             var clock = Stopwatch.StartNew();
             model.Fit(x, 6, 50, 1e-3, Microsoft.FSharp.Core.FuncConvert.FromAction<EpochReport>(r =>
             {
@@ -61,7 +62,11 @@ public static class Models
                 ["derived"] = new JsonObject { ["images_per_s"] = n / median },
                 ["check"] = new JsonObject { ["loss_epoch1"] = losses[0], ["loss_epoch6"] = losses[^1] },
                 ["minor_faults_per_call"] = faultsBefore < 0 ? null : faults.Skip(1).Average(),
-                ["gc_per_epoch"] = new JsonObject { ["gen0"] = (GC.CollectionCount(0) - gen0Before) / 6.0, ["gen2"] = (GC.CollectionCount(2) - gen2Before) / 6.0 },
+                ["gc_per_epoch"] = new JsonObject
+                {
+                    ["gen0"] = (GC.CollectionCount(0) - gen0Before) / 6.0, ["gen2"] = (GC.CollectionCount(2) - gen2Before) / 6.0,
+                    ["allocated_MB"] = (GC.GetTotalAllocatedBytes(true) - allocatedBefore) / 6.0 / (1 << 20),
+                },
             };
         }
     }
