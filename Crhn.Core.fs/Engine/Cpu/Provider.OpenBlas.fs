@@ -58,10 +58,10 @@ type OpenBlasProvider private (path: string) =
                 else OpenBlasNative.dgemm (transA, transB, m, n, k, alpha, a, aOffset, lda, b, bOffset, ldb, beta, c, cOffset, ldc)
         member _.Sgesdd(m, n, a) =
             ProviderChecks.svd "sgesdd" m n a.Length
-            if m > n then OpenBlasNative.sgesddTallWith OpenBlasNative.wellConditioned m n a else OpenBlasNative.sgesddOf m n a
+            if m > n then OpenBlasNative.sgesddTallWith OpenBlasNative.fewestColumns OpenBlasNative.wellConditioned m n a else OpenBlasNative.sgesddOf m n a
         member _.Dgesdd(m, n, a) =
             ProviderChecks.svd "dgesdd" m n a.Length
-            if m > n then OpenBlasNative.dgesddTallWith OpenBlasNative.wellConditioned m n a else OpenBlasNative.dgesddOf m n a
+            if m > n then OpenBlasNative.dgesddTallWith OpenBlasNative.fewestColumns OpenBlasNative.wellConditioned m n a else OpenBlasNative.dgesddOf m n a
         member _.Dsyevd(n, a) =
             ProviderChecks.symmetric "dsyevd" n a.Length
             OpenBlasNative.dsyevd n a

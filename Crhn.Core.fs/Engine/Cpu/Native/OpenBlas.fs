@@ -129,8 +129,14 @@ module internal OpenBlasNative =
 
     /// Pins arrays for the duration of one native call and hands over the address of each
     /// array's element at the given offset.
+    /// Every OpenBLAS call holds this gate's read side; narrowing OpenBLAS to one thread (a
+    /// process-wide count) holds its write side, so no call ever runs on a count another thread
+    /// set for a while: a result's bits do not depend on what runs beside it.
+    let private gate = new Threading.ReaderWriterLockSlim(Threading.LockRecursionPolicy.SupportsRecursion)
+
     let private pinned (arrays: (Array * int) list) (call: nativeint list -> unit) =
         let handles = arrays |> List.map (fun (a, _) -> GCHandle.Alloc(a, GCHandleType.Pinned))
+        gate.EnterReadLock()
         try
             let addresses =
                 List.map2 (fun (h: GCHandle) (a: Array, off: int) ->
@@ -138,6 +144,7 @@ module internal OpenBlasNative =
                     else h.AddrOfPinnedObject() + nativeint (off * Buffer.ByteLength(a) / a.Length)) handles arrays
             call addresses
         finally
+            gate.ExitReadLock()
             for h in handles do h.Free()
 
     let private trans (t: bool) = if t then CblasTrans else CblasNoTrans
@@ -166,31 +173,18 @@ module internal OpenBlasNative =
     /// on one). Figures: bench/results/issue20-gesdd-threads.txt.
     let gesddSingleThreaded (k: int) = k <= 512 || Environment.ProcessorCount <= 2
 
-    let private narrowing = obj ()
-    let mutable private narrowed = 0
-    let mutable private threadsBefore = 0
-
-    /// Runs f with OpenBLAS on one thread, restoring its thread count when the last of any
-    /// overlapping callers finishes. The count is process-wide: BLAS calls that other threads make
-    /// meanwhile run on one thread too.
+    /// Runs f with OpenBLAS on one thread, then restores its thread count. The count is
+    /// process-wide, so f holds the gate's write side: OpenBLAS calls from other threads wait
+    /// until it ends.
     let private singleThreaded (f: unit -> unit) =
-        lock narrowing (fun () ->
-            if narrowed = 0 then
-                threadsBefore <- openblas_get_num_threads ()
-                openblas_set_num_threads 1
-            narrowed <- narrowed + 1)
+        gate.EnterWriteLock()
+        let before = openblas_get_num_threads ()
+        openblas_set_num_threads 1
         try f ()
         finally
-            lock narrowing (fun () ->
-                narrowed <- narrowed - 1
-                if narrowed = 0 then openblas_set_num_threads threadsBefore)
+            openblas_set_num_threads before
+            gate.ExitWriteLock()
 
-    /// Thin SVD of a row-major m×n matrix (gesdd, jobz = 'S'). Row-major A is column-major Aᵀ
-    /// (n×m); gesdd of Aᵀ gives Aᵀ = U'ΣV'ᵀ, so A's U is V' and A's Vᵀ is U'ᵀ. Read row-major,
-    /// LAPACK's column-major VT' (k×m) buffer is exactly U (m×k), and its U' (n×k) buffer is
-    /// exactly Vᵀ (k×n): no copies. `call` receives the 14 LAPACK arguments as addresses.
-    /// Overwrites `work`, the row-major m×n input. Outputs and LAPACK's workspace are allocated
-    /// uninitialised: LAPACK writes every element it reads back.
     /// Outputs of at least this many elements are made ready on another core while a
     /// single-threaded gesdd runs: a fresh array's first writes fault its pages in, 12 µs a page on
     /// this VM (25 ms for U and Vᵀ at 1024²), and that core is otherwise idle.
@@ -277,7 +271,8 @@ module internal OpenBlasNative =
 
     /// Thin SVD of a tall row-major m×n matrix (m > n), QR first: A = QR (geqrf on A column-major,
     /// i.e. on the row-major transpose), R = U_R·S·Vᵀ (gesdd of the n×n R). U then comes one of two
-    /// ways. Well conditioned (σ₁ ≤ `maxCondition`·σₙ, σₙ > 0): U = A·V·S⁻¹, one GEMM of A by Vᵀ's
+    /// ways. With at least `fewestColumns` columns and well conditioned (σ₁ ≤ `maxCondition`·σₙ,
+    /// σₙ > 0): U = A·V·S⁻¹, one GEMM of A by Vᵀ's
     /// rows scaled by 1/σ, no Q; its columns carry A·V's rounding magnified by σ₁/σᵢ, so their
     /// orthonormality error grows with the condition number (measured at 4096×1024 in float32:
     /// 2.3e-6 against LAPACK's 2.3e-6 at κ = 3, 2.1e-6 against 1.7e-6 at κ = 14, 5.8e-6 at κ = 130,
@@ -287,7 +282,7 @@ module internal OpenBlasNative =
     /// page faults a call at 4096×1024).
     let private tallSvd<'T when 'T :> Numerics.INumber<'T> and 'T: comparison> (geqrf: string * (nativeint list -> unit)) (orgqr: string * (nativeint list -> unit)) (squareSvd: int -> int -> 'T[] -> SvdResult<'T>)
                         (gemm: bool * bool * int * int * int * 'T * 'T[] * int * int * 'T[] * int * int * 'T * 'T[] * int * int -> unit) (toInt: 'T -> int)
-                        (maxCondition: float) (m: int) (n: int) (a: 'T[]) =
+                        (fewestColumns: int) (maxCondition: float) (m: int) (n: int) (a: 'T[]) =
         let qa = Storage.uninit<'T> (m * n)
         Transpose.tiledInto m n a qa
         let tau = GC.AllocateUninitializedArray<'T> n
@@ -307,7 +302,7 @@ module internal OpenBlasNative =
         let rs = squareSvd n n r
         let u = if isNull prepared then GC.AllocateUninitializedArray<'T> (m * n) else prepared.Result
         let smallest = rs.S.[n - 1]
-        if smallest > 'T.Zero && rs.S.[0] <= 'T.CreateChecked maxCondition * smallest then
+        if n >= fewestColumns && smallest > 'T.Zero && rs.S.[0] <= 'T.CreateChecked maxCondition * smallest then
             // r (n×n, no longer needed) ← S⁻¹·Vᵀ; U = A·(S⁻¹·Vᵀ)ᵀ.
             for i in 0 .. n - 1 do
                 let inverse = 'T.One / rs.S.[i]
@@ -338,14 +333,20 @@ module internal OpenBlasNative =
     /// stays within twice the orgqr route's (the measurements above).
     let wellConditioned = 16.0
 
+    /// The fewest columns for which a tall SVD forms U as A·V·S⁻¹. A·V's rounding grows like
+    /// √n·u while the orthonormality LAPACK guarantees is about max(m, n)·u: for small matrices the
+    /// margin is gone (a 6×4 float64 matrix came out at 8.2e-15 against 6.7e-15), and there orgqr
+    /// costs little anyway.
+    let fewestColumns = 64
+
     /// Thin SVD of a tall row-major m×n float32 matrix (m > n), QR first, U as A·V·S⁻¹ where
-    /// σ₁ ≤ maxCondition·σₙ; the input is not modified.
-    let sgesddTallWith (maxCondition: float) (m: int) (n: int) (a: float32[]) =
-        tallSvd ("sgeqrf", qr sgeqrf_) ("sorgqr", orthogonal sorgqr_) sgesdd sgemm (fun x -> int (ceil x)) maxCondition m n a
+    /// n ≥ fewest and σ₁ ≤ maxCondition·σₙ; the input is not modified.
+    let sgesddTallWith (fewest: int) (maxCondition: float) (m: int) (n: int) (a: float32[]) =
+        tallSvd ("sgeqrf", qr sgeqrf_) ("sorgqr", orthogonal sorgqr_) sgesdd sgemm (fun x -> int (ceil x)) fewest maxCondition m n a
 
     /// Thin SVD of a tall row-major m×n float64 matrix (m > n), as sgesddTallWith.
-    let dgesddTallWith (maxCondition: float) (m: int) (n: int) (a: float[]) =
-        tallSvd ("dgeqrf", qr dgeqrf_) ("dorgqr", orthogonal dorgqr_) dgesdd dgemm (fun x -> int (ceil x)) maxCondition m n a
+    let dgesddTallWith (fewest: int) (maxCondition: float) (m: int) (n: int) (a: float[]) =
+        tallSvd ("dgeqrf", qr dgeqrf_) ("dorgqr", orthogonal dorgqr_) dgesdd dgemm (fun x -> int (ceil x)) fewest maxCondition m n a
 
     /// Eigendecomposition of a symmetric n×n matrix (dsyevd, jobz = 'V'). A symmetric row-major
     /// matrix is its own column-major self; LAPACK leaves eigenvector i (ascending λ) in column i
