@@ -127,13 +127,13 @@ module internal OpenBlasNative =
     /// OpenBLAS's build configuration string (version, threading model, default core).
     let config () = str (openblas_get_config ())
 
-    /// Pins arrays for the duration of one native call and hands over the address of each
-    /// array's element at the given offset.
     /// Every OpenBLAS call holds this gate's read side; narrowing OpenBLAS to one thread (a
     /// process-wide count) holds its write side, so no call ever runs on a count another thread
     /// set for a while: a result's bits do not depend on what runs beside it.
     let private gate = new Threading.ReaderWriterLockSlim(Threading.LockRecursionPolicy.SupportsRecursion)
 
+    /// Pins arrays for the duration of one native call (inside the gate's read side) and hands
+    /// over the address of each array's element at the given offset.
     let private pinned (arrays: (Array * int) list) (call: nativeint list -> unit) =
         let handles = arrays |> List.map (fun (a, _) -> GCHandle.Alloc(a, GCHandleType.Pinned))
         gate.EnterReadLock()
@@ -197,10 +197,15 @@ module internal OpenBlasNative =
             a.[i] <- Unchecked.defaultof<'T>
         a
 
+    /// Whether outputs of `length` elements are prepared on another core: while a single-threaded
+    /// gesdd runs, on a machine with another core, from preparedOutputs elements.
+    let private prepareBeside (single: bool) (length: int) =
+        single && Environment.ProcessorCount > 1 && length >= preparedOutputs
+
     let private gesdd (routine: string) (call: nativeint list -> unit) (m: int) (n: int) (work: 'T[]) (toInt: 'T -> int) =
         let k = min m n
         let single = gesddSingleThreaded k
-        let prepare = single && Environment.ProcessorCount > 1 && m * k + k * n >= preparedOutputs
+        let prepare = prepareBeside single (m * k + k * n)
         let outputs = if prepare then Threading.Tasks.Task.Run(fun () -> touched<'T> (m * k), touched<'T> (k * n)) else null
         let s = GC.AllocateUninitializedArray<'T> k
         // LAPACK writes into pooled arrays while the outputs are prepared, then they are copied.
@@ -272,9 +277,9 @@ module internal OpenBlasNative =
     /// Thin SVD of a tall row-major m×n matrix (m > n), QR first: A = QR (geqrf on A column-major,
     /// i.e. on the row-major transpose), R = U_R·S·Vᵀ (gesdd of the n×n R). U then comes one of two
     /// ways. With at least `fewestColumns` columns and well conditioned (σ₁ ≤ `maxCondition`·σₙ,
-    /// σₙ > 0): U = A·V·S⁻¹, one GEMM of A by Vᵀ's
-    /// rows scaled by 1/σ, no Q; its columns carry A·V's rounding magnified by σ₁/σᵢ, so their
-    /// orthonormality error grows with the condition number (measured at 4096×1024 in float32:
+    /// σₙ > 0): U = A·V·S⁻¹, one GEMM of A by Vᵀ's rows scaled by 1/σ, no Q; its columns carry
+    /// A·V's rounding magnified by σ₁/σᵢ, so their orthonormality error grows with the condition
+    /// number (measured at 4096×1024 in float32:
     /// 2.3e-6 against LAPACK's 2.3e-6 at κ = 3, 2.1e-6 against 1.7e-6 at κ = 14, 5.8e-6 at κ = 130,
     /// 1.2e-4 at κ = 1300). Otherwise Q is formed by orgqr and U = Q·U_R by one GEMM that writes U
     /// row-major, gesdd's own path for a tall matrix, without its copies and transposes. The
@@ -296,7 +301,7 @@ module internal OpenBlasNative =
                 r.[i * n + j] <- qa.[j * m + i]
         // U is made ready on the other core while R's SVD runs on one (as gesdd's own outputs).
         let prepared =
-            if gesddSingleThreaded n && Environment.ProcessorCount > 1 && m * n >= preparedOutputs then
+            if prepareBeside (gesddSingleThreaded n) (m * n) then
                 Threading.Tasks.Task.Run(fun () -> touched<'T> (m * n))
             else null
         let rs = squareSvd n n r
