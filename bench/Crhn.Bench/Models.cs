@@ -122,8 +122,8 @@ public static class Models
     /// it: N = 100 photo patches at 3×32×32, conv 16, 32 (kernel 3, stride 2, padding 1), dense 512,
     /// RHN [128, 100]; 300 full-batch Adam epochs at 3e-3 (constant, no damaged copies, last
     /// epoch's weights), then 100 rounds of RSRA and LSRA. 1 warm-up, then 3 timed trainings
-    /// (CrhnModel.Fit) of models made from the same seed; the check is the codec's reconstruction MSE through its binary code, in [0, 1]
-    /// units, and the fixed points.</summary>
+    /// (CrhnModel.Fit) of models made from the same seed; the check is the codec's reconstruction
+    /// MSE through its binary code, in [0, 1] units, and the fixed points.</summary>
     public static IEnumerable<JsonObject?> CrhnTraining()
     {
         const string key = "crhn.train[N=100,3x32x32,conv=16,32,k=3,dense=512,rhn=128,100,epochs=300,sra=100]";

@@ -965,9 +965,10 @@ module internal Conv =
             [| d.N; d.O; d.Ho; d.Wo |], y, dw
 
     /// Both gradients of conv2d. Where a direct transposed kernel serves the input's, or the
-    /// channel-vector kernel the weight's, each gradient runs on its own (backwardInput, weightGrad). Otherwise one sweep over the images: for each image,
-    /// dwᵀ += im2col(x[n])·dy[n]ᵀ, then dx[n] by GEMM + col2im into the same column buffer, so
-    /// dy[n] is read while it is hot. Returns (dx, dw).
+    /// channel-vector kernel the weight's, each gradient runs on its own (backwardInput,
+    /// weightGrad). Otherwise one sweep over the images: for each image, dwᵀ += im2col(x[n])·dy[n]ᵀ,
+    /// then dx[n] by GEMM + col2im into the same column buffer, so dy[n] is read while it is hot.
+    /// Returns (dx, dw).
     let backward<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (xShape: int[]) (x: 'T[]) (dy: 'T[]) (wShape: int[]) (w: 'T[]) (g: ConvGeometry) =
         let d = dims xShape wShape g
         match box dy with
