@@ -223,7 +223,7 @@ module internal Conv =
 
     /// One worker's buffers: the columns of one image (every element written by im2col or by a
     /// GEMM with β = 0) and the padded phase buffer of one channel (cleared by im2col and col2im).
-    let private scratchFor<'T> (d: Dims) () = Storage.uninit<'T> (d.Ckk * d.HoWo), Storage.uninit<'T> d.PaddedLen
+    let private scratchFor<'T> (d: Dims) () = Storage.scratch<'T> (d.Ckk * d.HoWo), Storage.scratch<'T> d.PaddedLen
 
     let private releaseScratch<'T> (col: 'T[], phases: 'T[]) =
         Storage.release col
@@ -386,7 +386,7 @@ module internal Conv =
         let ckk = d.Ckk
         let rowStep = d.G.StrideH * d.RowLen
         let offsets = Array.init ckk (fun k -> nativeint ((k / kk) * d.PaddedLen + taps.[k % kk]))
-        let wr = Storage.uninit<float32> (d.O * ckk)
+        let wr = Storage.scratch<float32> (d.O * ckk)
         for o in 0 .. d.O - 1 do
             for k in 0 .. ckk - 1 do
                 wr.[((o / 64) * ckk + k) * 64 + o % 64] <- w.[o * ckk + k]
@@ -395,7 +395,7 @@ module internal Conv =
         // Where pixel p's inputs start in a phase buffer (a pixel past the end repeats the last).
         let bases = Array.init (pixelBlocks * 6) (fun p -> let p = min p (d.HoWo - 1) in nativeint ((p / d.Wo) * rowStep + p % d.Wo))
         overImages d.N
-            (fun () -> Storage.uninit<float32> d.PaddedLen, Storage.uninit<float32> (d.C * d.PaddedLen), Storage.uninit<float32> (pixelBlocks * 6 * d.O))
+            (fun () -> Storage.scratch<float32> d.PaddedLen, Storage.scratch<float32> (d.C * d.PaddedLen), Storage.scratch<float32> (pixelBlocks * 6 * d.O))
             (fun (plane, phases, sums) n ->
                 splitImage d x n plane phases
                 channelSums phases bases offsets wr b d.O sums
@@ -426,11 +426,11 @@ module internal Conv =
         let rowStep = d.G.StrideH * d.RowLen
         let imageLen = d.C * d.PaddedLen
         let pixels = d.N * d.HoWo
-        let phases = Storage.uninit<float32> (d.N * imageLen)
+        let phases = Storage.scratch<float32> (d.N * imageLen)
         // dyT[((o/64)·pixels + n·HoWo + q)·64 + o mod 64] = dy[n, o, q]: the kernel's weight layout.
-        let dyT = Storage.uninit<float32> (d.O * pixels)
+        let dyT = Storage.scratch<float32> (d.O * pixels)
         overImages d.N
-            (fun () -> Storage.uninit<float32> d.PaddedLen)
+            (fun () -> Storage.scratch<float32> d.PaddedLen)
             (fun plane n ->
                 splitImageAt d x n plane phases (n * imageLen)
                 for o in 0 .. d.O - 1 do
@@ -439,7 +439,10 @@ module internal Conv =
                     for q in 0 .. d.HoWo - 1 do
                         dyT.[dst + q * 64] <- dy.[src + q])
             Storage.release
-        let offsets = Array.init pixels (fun p -> let n, q = p / d.HoWo, p % d.HoWo in nativeint (n * imageLen + (q / d.Wo) * rowStep + q % d.Wo))
+        let offsets = Storage.scratch<nativeint> pixels
+        for p in 0 .. pixels - 1 do
+            let n, q = p / d.HoWo, p % d.HoWo
+            offsets.[p] <- nativeint (n * imageLen + (q / d.Wo) * rowStep + q % d.Wo)
         let zero = Array.zeroCreate<float32> d.O
         let tiles = (d.Ckk + 5) / 6
         let parts = max 1 (min Environment.ProcessorCount tiles)
@@ -449,13 +452,14 @@ module internal Conv =
                 let count = j1 - j0
                 // Column j0 + t (a column past j1 repeats the last).
                 let bases = Array.init (((count + 5) / 6) * 6) (fun t -> let j = min (j0 + t) (j1 - 1) in nativeint ((j / kk) * d.PaddedLen + taps.[j % kk]))
-                let sums = Storage.uninit<float32> (bases.Length * d.O)
+                let sums = Storage.scratch<float32> (bases.Length * d.O)
                 channelSums phases bases offsets dyT zero d.O sums
                 for o in 0 .. d.O - 1 do
                     for t in 0 .. count - 1 do
                         dw.[o * d.Ckk + j0 + t] <- sums.[t * d.O + o]
                 Storage.release sums
         if parts = 1 then run 0 else Parallel.For(0, parts, Action<int>(run)) |> ignore
+        Storage.release offsets
         Storage.release phases
         Storage.release dyT
 
@@ -495,9 +499,9 @@ module internal Conv =
         let xBase = Array.init vectors (fun v -> nativeint ((v / perRow) * rowStep + (v % perRow) * 16))
         let yBase = Array.init vectors (fun v -> nativeint (v * 16))
         let lanes = d.O * kTiles * 6 * 16
-        let total = Storage.zeros<float32> lanes
+        let total = Storage.scratchZeros<float32> lanes
         overImages d.N
-            (fun () -> Storage.uninit<float32> d.PaddedLen, Storage.uninit<float32> (d.C * d.PaddedLen), Storage.zeros<float32> lanes)
+            (fun () -> Storage.scratch<float32> d.PaddedLen, Storage.scratch<float32> (d.C * d.PaddedLen), Storage.scratchZeros<float32> lanes)
             (fun (plane, phases, acc) n ->
                 splitImage d x n plane phases
                 let ph = &phases.[0]
@@ -626,7 +630,7 @@ module internal Conv =
             plan |> Array.map (fun ph ->
                 let ckk = ph.Offsets.Length
                 let count = ph.Rows * ph.Cols
-                let wr = Storage.uninit<float32> (d.C * ckk)
+                let wr = Storage.scratch<float32> (d.C * ckk)
                 let channelStep = d.KH * d.KW
                 for k in 0 .. ckk - 1 do
                     let w0 = ph.Weights.[k]
@@ -640,7 +644,7 @@ module internal Conv =
         let widest = phases |> Array.map (fun (_, _, bases, _) -> bases.Length) |> Array.max
         let zero = Array.zeroCreate<float32> d.C
         overImages d.N
-            (fun () -> Storage.uninit<float32> (d.O * plane), Storage.uninit<float32> (widest * d.C))
+            (fun () -> Storage.scratch<float32> (d.O * plane), Storage.scratch<float32> (widest * d.C))
             (fun (padded, sums) n ->
                 padImage d dy n row padded
                 let dst = n * d.C * d.H * d.W
@@ -771,7 +775,7 @@ module internal Conv =
         // Tap k = c·KH·KW + t reads phase buffer c at taps[t].
         let offsets = Array.init ckk (fun k -> nativeint ((k / kk) * d.PaddedLen + taps.[k % kk]))
         // wr[(ob·Ckk + k)·8 + o] = w[ob·8 + o, k]: one block's 8 weights per tap side by side.
-        let wr = Storage.uninit<float32> (d.O * ckk)
+        let wr = Storage.scratch<float32> (d.O * ckk)
         for o in 0 .. d.O - 1 do
             for k in 0 .. ckk - 1 do
                 wr.[((o / 8) * ckk + k) * 8 + o % 8] <- w.[o * ckk + k]
@@ -780,7 +784,7 @@ module internal Conv =
         // Vector v of 16 output pixels: where its inputs start in the phase buffer.
         let bases = Array.init (d.HoWo / 16) (fun v -> nativeint ((v / perRow) * rowStep + (v % perRow) * 16))
         overImages d.N
-            (fun () -> Storage.uninit<float32> d.PaddedLen, Storage.uninit<float32> (d.C * d.PaddedLen))
+            (fun () -> Storage.scratch<float32> d.PaddedLen, Storage.scratch<float32> (d.C * d.PaddedLen))
             (fun (plane, phases) n ->
                 splitImage d x n plane phases
                 pixelSums phases bases offsets wr b d.O y (n * d.O * d.HoWo) d.HoWo)
@@ -800,7 +804,7 @@ module internal Conv =
         let weights =
             plan |> Array.map (fun ph ->
                 let ckk = ph.Offsets.Length
-                let wr = Storage.uninit<float32> (d.C * ckk)
+                let wr = Storage.scratch<float32> (d.C * ckk)
                 let channelStep = d.KH * d.KW
                 for c in 0 .. d.C - 1 do
                     for k in 0 .. ckk - 1 do
@@ -808,7 +812,7 @@ module internal Conv =
                 wr)
         let zero = Array.zeroCreate<float32> d.C
         overImages d.N
-            (fun () -> Storage.uninit<float32> (d.O * plane), Storage.uninit<float32> (4 * d.C * count))
+            (fun () -> Storage.scratch<float32> (d.O * plane), Storage.scratch<float32> (4 * d.C * count))
             (fun (padded, sums) n ->
                 padImage d dy n row padded
                 // Phase (py, px)'s channel c at ((py·2 + px)·C + c)·count.
@@ -876,11 +880,11 @@ module internal Conv =
     /// and transposed once at the end.
     let private weightSweep<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (d: Dims) (x: 'T[]) (dy: 'T[]) (alsoPerImage: 'T[] -> 'T[] -> int -> unit) =
         let scratch = scratchFor<'T> d
-        let total = Storage.zeros<'T> (d.Ckk * d.O)
+        let total = Storage.scratchZeros<'T> (d.Ckk * d.O)
         overImages d.N
             (fun () ->
                 let col, phases = scratch ()
-                col, phases, Storage.zeros<'T> (d.Ckk * d.O))
+                col, phases, Storage.scratchZeros<'T> (d.Ckk * d.O))
             (fun (col, phases, acc) n ->
                 im2col d x (n * d.C * d.H * d.W) col phases
                 gemm false true d.Ckk d.O d.HoWo col 0 d.HoWo dy (n * d.O * d.HoWo) d.HoWo 'T.One acc 0 d.O
@@ -904,9 +908,9 @@ module internal Conv =
     /// 48 taps) the depth is, each core summing its share of the pixels, the shares added in order.
     let private weightBatched<'T when 'T :> IFloatingPointIeee754<'T>> (gemm: SerialGemm<'T>) (d: Dims) (x: 'T[]) (dy: 'T[]) =
         let depth = d.N * d.HoWo
-        let cols = Storage.uninit<'T> (d.Ckk * depth)
+        let cols = Storage.scratch<'T> (d.Ckk * depth)
         overImages d.N
-            (fun () -> Storage.uninit<'T> d.PaddedLen)
+            (fun () -> Storage.scratch<'T> d.PaddedLen)
             (fun phases n -> im2colAt d x (n * d.C * d.H * d.W) cols (n * d.HoWo) depth phases)
             Storage.release
         let dys = Layout.permute [| d.N; d.O; d.HoWo |] dy [| 1; 0; 2 |]
@@ -920,7 +924,7 @@ module internal Conv =
                 if j1 > j0 then gemm false true d.O (j1 - j0) depth dys 0 depth cols (j0 * depth) depth 'T.Zero dw j0 d.Ckk
             if parts = 1 then run 0 else Parallel.For(0, parts, Action<int>(run)) |> ignore
         else
-            let partials = Array.init cores (fun i -> if i = 0 then dw else Storage.uninit<'T> (d.O * d.Ckk))
+            let partials = Array.init cores (fun i -> if i = 0 then dw else Storage.scratch<'T> (d.O * d.Ckk))
             Parallel.For(0, cores, Action<int>(fun i ->
                 let k0, k1 = depth * i / cores, depth * (i + 1) / cores
                 gemm false true d.O d.Ckk (k1 - k0) dys k0 depth cols k0 depth 'T.Zero partials.[i] 0 d.Ckk)) |> ignore

@@ -25,6 +25,14 @@ module internal Storage =
     [<Literal>]
     let Threshold = 16384
 
+    /// Scratch buffers (`scratch`) from this many elements on are pooled too, below `Threshold`:
+    /// each goes back by `release` when its kernel call ends, so the GC need not track it. A
+    /// convolution's per-worker buffers are a few KB each; made fresh, W3's training epoch at
+    /// N = 500 put 30 MB a call into the GC's youngest generation, which then collected eight
+    /// times an epoch, and every collection handed pages back that the next steps faulted in again.
+    [<Literal>]
+    let ScratchMinimum = 1024
+
     /// At most this many bytes wait in the pools by default (1 GiB); beyond it the arrays of the
     /// lengths asked for least recently make room (MakeRoom), or the freed array is left to the GC.
     [<Literal>]
@@ -211,6 +219,15 @@ module internal Storage =
             a
         else GC.AllocateUninitializedArray<'T> length
 
+    /// A scratch buffer with unspecified contents, for a kernel that hands it back (`release`)
+    /// when it is done with it: a pooled one from ScratchMinimum elements on.
+    let scratch<'T> (length: int) : 'T[] =
+        if enabled && length >= ScratchMinimum && length < Threshold then
+            match Pool<'T>.Take length with
+            | Some a -> a
+            | None -> GC.AllocateUninitializedArray<'T> length
+        else uninit<'T> length
+
     /// An array of zeros of the given length.
     let zeros<'T> (length: int) : 'T[] =
         if enabled && length >= Threshold then
@@ -223,6 +240,14 @@ module internal Storage =
             Pool<'T>.Claim a
             a
         else Array.zeroCreate<'T> length
+
+    /// A scratch buffer of zeros, handed back as `scratch`'s are.
+    let scratchZeros<'T> (length: int) : 'T[] =
+        if enabled && length >= ScratchMinimum && length < Threshold then
+            let a = scratch<'T> length
+            Array.Clear a
+            a
+        else zeros<'T> length
 
     /// Marks an array that now backs a tensor: it goes back to the pool once unreachable.
     /// Tracking one array twice (a view of a tensor) keeps the first lease.
@@ -276,4 +301,4 @@ module internal Storage =
 
     /// Hands back a scratch buffer that no one refers to any more.
     let release (array: 'T[]) =
-        if enabled && array.Length >= Threshold then Pool<'T>.Give array
+        if enabled && array.Length >= ScratchMinimum then Pool<'T>.Give array
