@@ -233,6 +233,21 @@ type EngineTests(output: ITestOutputHelper) =
         GC.KeepAlive held
         Kernels.Storage.release other
 
+    [<Fact>]
+    member _.``a released scratch buffer from ScratchMinimum elements is handed out again, cleared where zeros are asked for; a shorter one is not kept`` () =
+        // Lengths and an element type no other test uses.
+        let length = Kernels.Storage.ScratchMinimum + 37
+        let first = Kernels.Storage.scratch<uint16> length
+        Array.fill first 0 length 7us
+        Kernels.Storage.release first
+        let again = Kernels.Storage.scratchZeros<uint16> length
+        Assert.True(obj.ReferenceEquals(first, again), "a released scratch buffer was not handed out again")
+        Assert.All(again, fun v -> Assert.Equal(0us, v))
+        Kernels.Storage.release again
+        let short = Kernels.Storage.scratch<uint16> (Kernels.Storage.ScratchMinimum - 1)
+        Kernels.Storage.release short
+        Assert.False(obj.ReferenceEquals(short, Kernels.Storage.scratch<uint16> (Kernels.Storage.ScratchMinimum - 1)), "a buffer below ScratchMinimum was pooled")
+
     /// Prop: with a collection before every step, recycling never changes a tensor that is still
     /// alive: a result kept from a first step stays bit for bit what it was while later steps on
     /// another input (each equal to that input's own result) take their storage from the pool.
