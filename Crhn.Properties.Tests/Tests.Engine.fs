@@ -248,6 +248,44 @@ type EngineTests(output: ITestOutputHelper) =
         Kernels.Storage.release short
         Assert.False(obj.ReferenceEquals(short, Kernels.Storage.scratch<uint16> (Kernels.Storage.ScratchMinimum - 1)), "a buffer below ScratchMinimum was pooled")
 
+    /// Prop: Tiles.transposeInto writes dst[dOff + j·ld + i] = src[sOff + i·ls + j] for i < rows,
+    /// j < cols and leaves every other element of dst as it was, for blocks of 1–40 rows and
+    /// columns (whole 16×16 tiles and the edges beside them) with row strides and offsets to spare.
+    /// Its assumption is that source and destination are apart; the companion transposes in place
+    /// (dst = src, same offset, ld = ls = the larger side), where tiles overwrite each other's rows.
+    static member private TransposeIsItsDefinition (inPlace: bool) =
+        let cases =
+            gen {
+                let! rows = Gen.choose (1, 40)
+                let! cols = Gen.choose (1, 40)
+                let! spareS = Gen.choose (0, 5)
+                let! spareD = Gen.choose (0, 5)
+                let! sOff = Gen.choose (0, 7)
+                let! dOff = Gen.choose (0, 7)
+                return rows, cols, spareS, spareD, sOff, dOff
+            }
+        Prop.forAll (Arb.fromGen cases) (fun (rows, cols, spareS, spareD, sOff, dOff) ->
+            let ls, ld = (if inPlace then max rows cols else cols + spareS), (if inPlace then max rows cols else rows + spareD)
+            let dOff = if inPlace then sOff else dOff
+            let src = Array.init (sOff + rows * ls) (fun i -> float32 i)
+            let dst = if inPlace then src else Array.init (dOff + cols * ld) (fun i -> -float32 i - 1.0f)
+            let before = Array.copy dst
+            Kernels.Tiles.transposeInto rows cols src sOff ls dst dOff ld
+            let expected = Array.copy before
+            for i in 0 .. rows - 1 do
+                for j in 0 .. cols - 1 do
+                    expected.[dOff + j * ld + i] <- float32 (sOff + i * ls + j)
+            let wrong = Seq.init dst.Length id |> Seq.tryFind (fun k -> dst.[k] <> expected.[k])
+            wrong.IsNone |> Prop.label (sprintf "%d×%d: first wrong element %A" rows cols wrong))
+
+    [<Fact>]
+    member _.``a transposed block is its definition, in whole tiles and at the edges, and nothing else changes`` () =
+        Check.run "transposeInto" 200 (EngineTests.TransposeIsItsDefinition false)
+
+    [<Fact>]
+    member _.``companion: transposed in place, the block's tiles overwrite each other`` () =
+        Check.fails "transposeInto in place" 200 (EngineTests.TransposeIsItsDefinition true)
+
     /// Prop: with a collection before every step, recycling never changes a tensor that is still
     /// alive: a result kept from a first step stays bit for bit what it was while later steps on
     /// another input (each equal to that input's own result) take their storage from the pool.

@@ -21,25 +21,40 @@ module internal StridePhases =
     let private split256 = Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7)
     let private merge256 = Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7)
 
-    /// dst[evens + j] = x[src + 2j] and dst[odds + j] = x[src + 2j + 1] for 2j (+ 1) < width.
-    let split (x: float32[]) (src: int) (dst: float32[]) (evens: int) (odds: int) (width: int) =
-        let mutable j = 0
-        if Vector512.IsHardwareAccelerated then
-            while 2 * j + 16 <= width do
-                let v = Vector512.Shuffle(Vector512.Create<float32>(ReadOnlySpan<float32>(x, src + 2 * j, 16)), split512)
-                v.GetLower().CopyTo(Span(dst, evens + j, 8))
-                v.GetUpper().CopyTo(Span(dst, odds + j, 8))
-                j <- j + 8
-        elif Vector256.IsHardwareAccelerated then
-            while 2 * j + 8 <= width do
-                let v = Vector256.Shuffle(Vector256.Create<float32>(ReadOnlySpan<float32>(x, src + 2 * j, 8)), split256)
-                v.GetLower().CopyTo(Span(dst, evens + j, 4))
-                v.GetUpper().CopyTo(Span(dst, odds + j, 4))
-                j <- j + 4
-        while 2 * j < width do
-            dst.[evens + j] <- x.[src + 2 * j]
-            if 2 * j + 1 < width then dst.[odds + j] <- x.[src + 2 * j + 1]
-            j <- j + 1
+    /// Rows r < height of `width` from x[src + r·width] split into dst's rows `rowLen` apart from
+    /// `at`: dst[at + r·rowLen + evens + j] = x[src + r·width + 2j] and dst[at + r·rowLen + odds + j]
+    /// = x[src + r·width + 2j + 1], in vector steps after one range check for the whole plane (a
+    /// row of W3's or W4's layers is 1–4 steps, where a check per row or per step costs as much as
+    /// the shuffle).
+    let splitRows (x: float32[]) (src: int) (width: int) (height: int) (dst: float32[]) (at: int) (rowLen: int) (evens: int) (odds: int) =
+        let reach = max (evens + (width + 1) / 2) (odds + width / 2)
+        if width < 0 || height < 0 || src < 0 || at < 0 || evens < 0 || odds < 0
+           || (width > 0 && height > 0
+               && (int64 src + int64 height * int64 width > int64 x.Length
+                   || int64 at + int64 (height - 1) * int64 rowLen + int64 reach > int64 dst.Length)) then
+            raise (ArgumentOutOfRangeException("width", width, "splitRows: the plane does not fit its arrays."))
+        let rx = &MemoryMarshal.GetArrayDataReference x
+        let rd = &MemoryMarshal.GetArrayDataReference dst
+        for r in 0 .. height - 1 do
+            let s = src + r * width
+            let e, o = at + r * rowLen + evens, at + r * rowLen + odds
+            let mutable j = 0
+            if Vector512.IsHardwareAccelerated then
+                while 2 * j + 16 <= width do
+                    let v = Vector512.Shuffle(Vector512.LoadUnsafe(&rx, unativeint (s + 2 * j)), split512)
+                    v.GetLower().StoreUnsafe(&rd, unativeint (e + j))
+                    v.GetUpper().StoreUnsafe(&rd, unativeint (o + j))
+                    j <- j + 8
+            elif Vector256.IsHardwareAccelerated then
+                while 2 * j + 8 <= width do
+                    let v = Vector256.Shuffle(Vector256.LoadUnsafe(&rx, unativeint (s + 2 * j)), split256)
+                    v.GetLower().StoreUnsafe(&rd, unativeint (e + j))
+                    v.GetUpper().StoreUnsafe(&rd, unativeint (o + j))
+                    j <- j + 4
+            while 2 * j < width do
+                Unsafe.Add(&rd, e + j) <- Unsafe.Add(&rx, s + 2 * j)
+                if 2 * j + 1 < width then Unsafe.Add(&rd, o + j) <- Unsafe.Add(&rx, s + 2 * j + 1)
+                j <- j + 1
 
     /// dst[d + j] ← dst[d + j] + src[s + j] for j < len, in Vector256 steps after one range check:
     /// col2im adds runs of 8–32 floats, where a library call's checks and dispatch cost more than
@@ -74,6 +89,102 @@ module internal StridePhases =
             x.[dst + 2 * j] <- p.[evens + j]
             if 2 * j + 1 < width then x.[dst + 2 * j + 1] <- p.[odds + j]
             j <- j + 1
+
+/// Transposes of float32 blocks, 16×16 tiles at a time by AVX-512 shuffles (4 rounds of 16), the
+/// edges element by element: the convolution kernels turn channel-major planes into pixel-major
+/// operands and their pixel-major sums back with them (element by element, W3's second layer's
+/// weight gradient spent 0.45 of its 4 ms turning dy around).
+module internal Tiles =
+    open System.Runtime.Intrinsics.X86
+
+    /// d[j·ld + i] = s[i·ls + j] for i, j < 16.
+    let private tile16 (s: byref<float32>) (ls: nativeint) (d: byref<float32>) (ld: nativeint) =
+        let r0 = Vector512.LoadUnsafe(&s)
+        let r1 = Vector512.LoadUnsafe(&s, unativeint (1n * ls))
+        let r2 = Vector512.LoadUnsafe(&s, unativeint (2n * ls))
+        let r3 = Vector512.LoadUnsafe(&s, unativeint (3n * ls))
+        let r4 = Vector512.LoadUnsafe(&s, unativeint (4n * ls))
+        let r5 = Vector512.LoadUnsafe(&s, unativeint (5n * ls))
+        let r6 = Vector512.LoadUnsafe(&s, unativeint (6n * ls))
+        let r7 = Vector512.LoadUnsafe(&s, unativeint (7n * ls))
+        let r8 = Vector512.LoadUnsafe(&s, unativeint (8n * ls))
+        let r9 = Vector512.LoadUnsafe(&s, unativeint (9n * ls))
+        let r10 = Vector512.LoadUnsafe(&s, unativeint (10n * ls))
+        let r11 = Vector512.LoadUnsafe(&s, unativeint (11n * ls))
+        let r12 = Vector512.LoadUnsafe(&s, unativeint (12n * ls))
+        let r13 = Vector512.LoadUnsafe(&s, unativeint (13n * ls))
+        let r14 = Vector512.LoadUnsafe(&s, unativeint (14n * ls))
+        let r15 = Vector512.LoadUnsafe(&s, unativeint (15n * ls))
+        let t0, t1 = Avx512F.UnpackLow(r0, r1), Avx512F.UnpackHigh(r0, r1)
+        let t2, t3 = Avx512F.UnpackLow(r2, r3), Avx512F.UnpackHigh(r2, r3)
+        let t4, t5 = Avx512F.UnpackLow(r4, r5), Avx512F.UnpackHigh(r4, r5)
+        let t6, t7 = Avx512F.UnpackLow(r6, r7), Avx512F.UnpackHigh(r6, r7)
+        let t8, t9 = Avx512F.UnpackLow(r8, r9), Avx512F.UnpackHigh(r8, r9)
+        let t10, t11 = Avx512F.UnpackLow(r10, r11), Avx512F.UnpackHigh(r10, r11)
+        let t12, t13 = Avx512F.UnpackLow(r12, r13), Avx512F.UnpackHigh(r12, r13)
+        let t14, t15 = Avx512F.UnpackLow(r14, r15), Avx512F.UnpackHigh(r14, r15)
+        let u0, u1 = Avx512F.Shuffle(t0, t2, 0x44uy), Avx512F.Shuffle(t0, t2, 0xEEuy)
+        let u2, u3 = Avx512F.Shuffle(t1, t3, 0x44uy), Avx512F.Shuffle(t1, t3, 0xEEuy)
+        let u4, u5 = Avx512F.Shuffle(t4, t6, 0x44uy), Avx512F.Shuffle(t4, t6, 0xEEuy)
+        let u6, u7 = Avx512F.Shuffle(t5, t7, 0x44uy), Avx512F.Shuffle(t5, t7, 0xEEuy)
+        let u8, u9 = Avx512F.Shuffle(t8, t10, 0x44uy), Avx512F.Shuffle(t8, t10, 0xEEuy)
+        let u10, u11 = Avx512F.Shuffle(t9, t11, 0x44uy), Avx512F.Shuffle(t9, t11, 0xEEuy)
+        let u12, u13 = Avx512F.Shuffle(t12, t14, 0x44uy), Avx512F.Shuffle(t12, t14, 0xEEuy)
+        let u14, u15 = Avx512F.Shuffle(t13, t15, 0x44uy), Avx512F.Shuffle(t13, t15, 0xEEuy)
+        let v0, v4 = Avx512F.Shuffle4x128(u0, u4, 0x88uy), Avx512F.Shuffle4x128(u0, u4, 0xDDuy)
+        let v1, v5 = Avx512F.Shuffle4x128(u1, u5, 0x88uy), Avx512F.Shuffle4x128(u1, u5, 0xDDuy)
+        let v2, v6 = Avx512F.Shuffle4x128(u2, u6, 0x88uy), Avx512F.Shuffle4x128(u2, u6, 0xDDuy)
+        let v3, v7 = Avx512F.Shuffle4x128(u3, u7, 0x88uy), Avx512F.Shuffle4x128(u3, u7, 0xDDuy)
+        let v8, v12 = Avx512F.Shuffle4x128(u8, u12, 0x88uy), Avx512F.Shuffle4x128(u8, u12, 0xDDuy)
+        let v9, v13 = Avx512F.Shuffle4x128(u9, u13, 0x88uy), Avx512F.Shuffle4x128(u9, u13, 0xDDuy)
+        let v10, v14 = Avx512F.Shuffle4x128(u10, u14, 0x88uy), Avx512F.Shuffle4x128(u10, u14, 0xDDuy)
+        let v11, v15 = Avx512F.Shuffle4x128(u11, u15, 0x88uy), Avx512F.Shuffle4x128(u11, u15, 0xDDuy)
+        Avx512F.Shuffle4x128(v0, v8, 0x88uy).StoreUnsafe(&d, unativeint (0n * ld))
+        Avx512F.Shuffle4x128(v1, v9, 0x88uy).StoreUnsafe(&d, unativeint (1n * ld))
+        Avx512F.Shuffle4x128(v2, v10, 0x88uy).StoreUnsafe(&d, unativeint (2n * ld))
+        Avx512F.Shuffle4x128(v3, v11, 0x88uy).StoreUnsafe(&d, unativeint (3n * ld))
+        Avx512F.Shuffle4x128(v4, v12, 0x88uy).StoreUnsafe(&d, unativeint (4n * ld))
+        Avx512F.Shuffle4x128(v5, v13, 0x88uy).StoreUnsafe(&d, unativeint (5n * ld))
+        Avx512F.Shuffle4x128(v6, v14, 0x88uy).StoreUnsafe(&d, unativeint (6n * ld))
+        Avx512F.Shuffle4x128(v7, v15, 0x88uy).StoreUnsafe(&d, unativeint (7n * ld))
+        Avx512F.Shuffle4x128(v0, v8, 0xDDuy).StoreUnsafe(&d, unativeint (8n * ld))
+        Avx512F.Shuffle4x128(v1, v9, 0xDDuy).StoreUnsafe(&d, unativeint (9n * ld))
+        Avx512F.Shuffle4x128(v2, v10, 0xDDuy).StoreUnsafe(&d, unativeint (10n * ld))
+        Avx512F.Shuffle4x128(v3, v11, 0xDDuy).StoreUnsafe(&d, unativeint (11n * ld))
+        Avx512F.Shuffle4x128(v4, v12, 0xDDuy).StoreUnsafe(&d, unativeint (12n * ld))
+        Avx512F.Shuffle4x128(v5, v13, 0xDDuy).StoreUnsafe(&d, unativeint (13n * ld))
+        Avx512F.Shuffle4x128(v6, v14, 0xDDuy).StoreUnsafe(&d, unativeint (14n * ld))
+        Avx512F.Shuffle4x128(v7, v15, 0xDDuy).StoreUnsafe(&d, unativeint (15n * ld))
+
+    /// dst[dOff + j·ld + i] = src[sOff + i·ls + j] for i < rows, j < cols.
+    let transposeInto (rows: int) (cols: int) (src: float32[]) (sOff: int) (ls: int) (dst: float32[]) (dOff: int) (ld: int) =
+        let fits =
+            rows = 0 || cols = 0
+            || (ls >= cols && ld >= rows && sOff >= 0 && dOff >= 0
+                && int64 sOff + int64 (rows - 1) * int64 ls + int64 cols <= int64 src.Length
+                && int64 dOff + int64 (cols - 1) * int64 ld + int64 rows <= int64 dst.Length)
+        if rows < 0 || cols < 0 || not fits then
+            raise (ArgumentOutOfRangeException("rows", rows, "transposeInto: the block does not fit its arrays."))
+        if rows > 0 && cols > 0 then
+            let rs = &MemoryMarshal.GetArrayDataReference src
+            let rd = &MemoryMarshal.GetArrayDataReference dst
+            let tiled = if Avx512F.IsSupported then 16 else 0
+            let rows16 = if tiled = 0 then 0 else rows / 16 * 16
+            let cols16 = if tiled = 0 then 0 else cols / 16 * 16
+            let mutable i = 0
+            while i < rows16 do
+                let mutable j = 0
+                while j < cols16 do
+                    tile16 &(Unsafe.Add(&rs, sOff + i * ls + j)) (nativeint ls) &(Unsafe.Add(&rd, dOff + j * ld + i)) (nativeint ld)
+                    j <- j + 16
+                i <- i + 16
+            // The edges: rows past rows16 (all columns), then columns past cols16 (the tiled rows).
+            for i in rows16 .. rows - 1 do
+                for j in 0 .. cols - 1 do
+                    Unsafe.Add(&rd, dOff + j * ld + i) <- Unsafe.Add(&rs, sOff + i * ls + j)
+            for i in 0 .. rows16 - 1 do
+                for j in cols16 .. cols - 1 do
+                    Unsafe.Add(&rd, dOff + j * ld + i) <- Unsafe.Add(&rs, sOff + i * ls + j)
 
 /// 2-D convolution (cross-correlation, as PyTorch's conv2d) by direct float32 kernels where they
 /// serve and im2col + GEMM elsewhere, one image per task, the images split over the cores; its
@@ -112,24 +223,22 @@ module internal Conv =
           Wo = Shape.convOutput xShape.[3] wShape.[3] g.StrideW g.PadW
           G = g; PhaseStart = starts; RowLen = starts.[s] }
 
-    /// Input plane src of x (H rows of W) into the padded rows of the phase buffer (its padding
-    /// untouched), float32 at stride 2 by vector shuffles. The type test is made once per call
-    /// and the returned function does a whole plane: a closure call per row costs more than the row.
-    let private planeSplitter<'T when 'T :> IFloatingPointIeee754<'T>> (d: Dims) (x: 'T[]) (phases: 'T[]) : int -> unit =
+    /// Input plane src of x (H rows of W) into the padded rows of the phase buffer that starts at
+    /// `at` of `phases` (its padding untouched), float32 at stride 2 by vector shuffles. The type
+    /// test is made once per call and the returned function does a whole plane: a closure call
+    /// per row costs more than the row.
+    let private planeSplitter<'T when 'T :> IFloatingPointIeee754<'T>> (d: Dims) (x: 'T[]) (phases: 'T[]) : int -> int -> unit =
         let pw = d.G.PadW
         match box x, box phases with
         | _ when d.G.StrideW = 1 ->
-            fun src -> for iy in 0 .. d.H - 1 do ReadOnlySpan(x, src + iy * d.W, d.W).CopyTo(Span(phases, d.Row iy + pw, d.W))
+            fun src at -> for iy in 0 .. d.H - 1 do ReadOnlySpan(x, src + iy * d.W, d.W).CopyTo(Span(phases, at + d.Row iy + pw, d.W))
         | (:? (float32[]) as x32), (:? (float32[]) as p32) when d.G.StrideW = 2 ->
             let evens, odds = d.Column pw, d.Column(pw + 1)
-            fun src ->
-                for iy in 0 .. d.H - 1 do
-                    let row = d.Row iy
-                    StridePhases.split x32 (src + iy * d.W) p32 (row + evens) (row + odds) d.W
+            fun src at -> StridePhases.splitRows x32 src d.W d.H p32 (at + d.Row 0) d.RowLen evens odds
         | _ ->
-            fun src ->
+            fun src at ->
                 for iy in 0 .. d.H - 1 do
-                    for ix in 0 .. d.W - 1 do phases.[d.Row iy + d.Column(ix + pw)] <- x.[src + iy * d.W + ix]
+                    for ix in 0 .. d.W - 1 do phases.[at + d.Row iy + d.Column(ix + pw)] <- x.[src + iy * d.W + ix]
 
     /// The inverse of planeSplitter: the padded rows' interior back into input plane dst of x.
     let private planeMerger<'T when 'T :> IFloatingPointIeee754<'T>> (d: Dims) (phases: 'T[]) (x: 'T[]) : int -> unit =
@@ -177,7 +286,7 @@ module internal Conv =
         let rowStep = d.G.StrideH * d.RowLen
         Array.Fill(phases, 'T.Zero, 0, d.PaddedLen)
         for c in 0 .. d.C - 1 do
-            split (xOff + c * d.H * d.W)
+            split (xOff + c * d.H * d.W) 0
             for t in 0 .. taps.Length - 1 do
                 let rowBase = (c * taps.Length + t) * ld + colOff
                 for oy in 0 .. d.Ho - 1 do
@@ -242,19 +351,26 @@ module internal Conv =
         && Environment.GetEnvironmentVariable "CRHN_CONV" <> "im2col"
 
     /// Splits every channel of image n into its padded stride phases, channel c at at + c·PaddedLen
-    /// of `phases`, through `plane`, a worker's buffer of PaddedLen (a buffer per channel would put
-    /// megabytes of short-lived arrays through the GC on every call, and their pages fault in again).
-    let private splitImageAt (d: Dims) (x: float32[]) (n: int) (plane: float32[]) (phases: float32[]) (at: int) =
+    /// of `phases`: the padding (the rows above and below, and the padded columns beside each
+    /// row) cleared, the interior written in place by planeSplitter.
+    let private splitImageAt (d: Dims) (x: float32[]) (n: int) (phases: float32[]) (at: int) =
         let xOff = n * d.C * d.H * d.W
-        let split = planeSplitter d x plane
+        let split = planeSplitter d x phases
+        let padRows = d.G.PadH * d.RowLen
+        let wp = d.W + 2 * d.G.PadW
+        let beside = [| for col in 0 .. wp - 1 do if col < d.G.PadW || col >= d.W + d.G.PadW then d.Column col |]
         for c in 0 .. d.C - 1 do
-            Array.Fill(plane, 0.0f)
-            split (xOff + c * d.H * d.W)
-            Array.Copy(plane, 0, phases, at + c * d.PaddedLen, d.PaddedLen)
+            let start = at + c * d.PaddedLen
+            Array.Fill(phases, 0.0f, start, padRows)
+            Array.Fill(phases, 0.0f, start + d.Row d.H, padRows)
+            for iy in 0 .. d.H - 1 do
+                let row = start + d.Row iy
+                for col in beside do phases.[row + col] <- 0.0f
+            split (xOff + c * d.H * d.W) start
 
     /// Image n's phases on their own, channel c at c·PaddedLen.
-    let private splitImage (d: Dims) (x: float32[]) (n: int) (plane: float32[]) (phases: float32[]) =
-        splitImageAt d x n plane phases 0
+    let private splitImage (d: Dims) (x: float32[]) (n: int) (phases: float32[]) =
+        splitImageAt d x n phases 0
 
     /// Taps per pass of the channel-vector kernel: a pass's weights (128 taps × 64 channels, 32 KB)
     /// stay in L1 while every pixel block of the image runs over them (256 measured the same on
@@ -387,27 +503,20 @@ module internal Conv =
         let rowStep = d.G.StrideH * d.RowLen
         let offsets = Array.init ckk (fun k -> nativeint ((k / kk) * d.PaddedLen + taps.[k % kk]))
         let wr = Storage.scratch<float32> (d.O * ckk)
-        for o in 0 .. d.O - 1 do
-            for k in 0 .. ckk - 1 do
-                wr.[((o / 64) * ckk + k) * 64 + o % 64] <- w.[o * ckk + k]
+        for ob in 0 .. d.O / 64 - 1 do
+            Tiles.transposeInto 64 ckk w (ob * 64 * ckk) ckk wr (ob * ckk * 64) 64
         let b = match bias with Some b -> b | None -> Array.zeroCreate d.O
         let pixelBlocks = (d.HoWo + 5) / 6
         // Where pixel p's inputs start in a phase buffer (a pixel past the end repeats the last).
         let bases = Array.init (pixelBlocks * 6) (fun p -> let p = min p (d.HoWo - 1) in nativeint ((p / d.Wo) * rowStep + p % d.Wo))
         overImages d.N
-            (fun () -> Storage.scratch<float32> d.PaddedLen, Storage.scratch<float32> (d.C * d.PaddedLen), Storage.scratch<float32> (pixelBlocks * 6 * d.O))
-            (fun (plane, phases, sums) n ->
-                splitImage d x n plane phases
+            (fun () -> Storage.scratch<float32> (d.C * d.PaddedLen), Storage.scratch<float32> (pixelBlocks * 6 * d.O))
+            (fun (phases, sums) n ->
+                splitImage d x n phases
                 channelSums phases bases offsets wr b d.O sums
                 // y[n, o, p] = sums[p, o].
-                let howo, channels = d.HoWo, d.O
-                let yOff = n * channels * howo
-                for o in 0 .. channels - 1 do
-                    let row = yOff + o * howo
-                    for p in 0 .. howo - 1 do
-                        y.[row + p] <- sums.[p * channels + o])
-            (fun (plane, phases, sums) ->
-                Storage.release plane
+                Tiles.transposeInto d.HoWo d.O sums 0 d.O y (n * d.O * d.HoWo) d.HoWo)
+            (fun (phases, sums) ->
                 Storage.release phases
                 Storage.release sums)
         Storage.release wr
@@ -430,15 +539,12 @@ module internal Conv =
         // dyT[((o/64)·pixels + n·HoWo + q)·64 + o mod 64] = dy[n, o, q]: the kernel's weight layout.
         let dyT = Storage.scratch<float32> (d.O * pixels)
         overImages d.N
-            (fun () -> Storage.scratch<float32> d.PaddedLen)
-            (fun plane n ->
-                splitImageAt d x n plane phases (n * imageLen)
-                for o in 0 .. d.O - 1 do
-                    let src = (n * d.O + o) * d.HoWo
-                    let dst = ((o / 64) * pixels + n * d.HoWo) * 64 + o % 64
-                    for q in 0 .. d.HoWo - 1 do
-                        dyT.[dst + q * 64] <- dy.[src + q])
-            Storage.release
+            ignore
+            (fun () n ->
+                splitImageAt d x n phases (n * imageLen)
+                for ob in 0 .. d.O / 64 - 1 do
+                    Tiles.transposeInto 64 d.HoWo dy ((n * d.O + ob * 64) * d.HoWo) d.HoWo dyT ((ob * pixels + n * d.HoWo) * 64) 64)
+            ignore
         let offsets = Storage.scratch<nativeint> pixels
         for p in 0 .. pixels - 1 do
             let n, q = p / d.HoWo, p % d.HoWo
@@ -501,9 +607,9 @@ module internal Conv =
         let lanes = d.O * kTiles * 6 * 16
         let total = Storage.scratchZeros<float32> lanes
         overImages d.N
-            (fun () -> Storage.scratch<float32> d.PaddedLen, Storage.scratch<float32> (d.C * d.PaddedLen), Storage.scratchZeros<float32> lanes)
-            (fun (plane, phases, acc) n ->
-                splitImage d x n plane phases
+            (fun () -> Storage.scratch<float32> (d.C * d.PaddedLen), Storage.scratchZeros<float32> lanes)
+            (fun (phases, acc) n ->
+                splitImage d x n phases
                 let ph = &phases.[0]
                 let dv = &dy.[n * d.O * d.HoWo]
                 let planeLen = nativeint d.HoWo
@@ -561,9 +667,8 @@ module internal Conv =
                         store 1 0 a10; store 1 1 a11; store 1 2 a12; store 1 3 a13; store 1 4 a14; store 1 5 a15
                         store 2 0 a20; store 2 1 a21; store 2 2 a22; store 2 3 a23; store 2 4 a24; store 2 5 a25
                         store 3 0 a30; store 3 1 a31; store 3 2 a32; store 3 3 a33; store 3 4 a34; store 3 5 a35)
-            (fun (plane, phases, acc) ->
+            (fun (phases, acc) ->
                 Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan total, ReadOnlySpan acc, Span total)
-                Storage.release plane
                 Storage.release phases
                 Storage.release acc)
         for o in 0 .. d.O - 1 do
@@ -613,6 +718,28 @@ module internal Conv =
         let row o i = o * plane + (i + padTop) * wp + padLeft
         plane, wp, row, phases
 
+    /// w (O×C×KH×KW) with the kernel position outermost: byPosition[t·O·C + o·C + c] = w[o, c, t],
+    /// so that the C weights of one tap lie side by side.
+    let private weightsByPosition (d: Dims) (w: float32[]) =
+        let kk = d.KH * d.KW
+        let byPosition = Storage.scratch<float32> (d.O * d.C * kk)
+        Tiles.transposeInto (d.O * d.C) kk w 0 kk byPosition 0 (d.O * d.C)
+        byPosition
+
+    /// A phase's weights for the transposed kernels, in blocks of `block` result channels:
+    /// wr[((c / block)·ckk + k)·block + c mod block] = w[Weights[k] + c·KH·KW] (tap k of the
+    /// phase, ckk of them), each block's run copied from byPosition (weightsByPosition).
+    let private phaseWeights (d: Dims) (byPosition: float32[]) (ph: TransposedPhase) (block: int) =
+        let ckk = ph.Offsets.Length
+        let perOutput = d.C * d.KH * d.KW
+        let wr = Storage.scratch<float32> (d.C * ckk)
+        for k in 0 .. ckk - 1 do
+            // Weights[k] = o·C·KH·KW + t: the run of tap t, channel o in byPosition.
+            let at = (ph.Weights.[k] % perOutput) * d.O * d.C + (ph.Weights.[k] / perOutput) * d.C
+            for cb in 0 .. d.C / block - 1 do
+                Array.Copy(byPosition, at + cb * block, wr, (cb * ckk + k) * block, block)
+        wr
+
     /// Image n of dy into its zero-padded planes (transposedPlan's).
     let private padImage (d: Dims) (dy: float32[]) (n: int) (row: int -> int -> int) (padded: float32[]) =
         Array.Fill(padded, 0.0f)
@@ -626,21 +753,17 @@ module internal Conv =
     /// are all of them.
     let private transposedChannels (d: Dims) (dy: float32[]) (w: float32[]) (dx: float32[]) =
         let plane, wp, row, plan = transposedPlan d
+        let byPosition = weightsByPosition d w
         let phases =
             plan |> Array.map (fun ph ->
-                let ckk = ph.Offsets.Length
                 let count = ph.Rows * ph.Cols
-                let wr = Storage.scratch<float32> (d.C * ckk)
-                let channelStep = d.KH * d.KW
-                for k in 0 .. ckk - 1 do
-                    let w0 = ph.Weights.[k]
-                    for c in 0 .. d.C - 1 do
-                        wr.[((c / 64) * ckk + k) * 64 + c % 64] <- w.[w0 + c * channelStep]
+                let wr = phaseWeights d byPosition ph 64
                 // A pixel past the end repeats the last.
                 let bases = Array.init (((count + 5) / 6) * 6) (fun p -> let p = min p (count - 1) in nativeint ((p / ph.Cols) * wp + p % ph.Cols))
                 let sh, sw = d.G.StrideH, d.G.StrideW
                 let targets = Array.init count (fun p -> (ph.Py + sh * (p / ph.Cols)) * d.W + ph.Px + sw * (p % ph.Cols))
                 ph.Offsets, wr, bases, targets)
+        Storage.release byPosition
         let widest = phases |> Array.map (fun (_, _, bases, _) -> bases.Length) |> Array.max
         let zero = Array.zeroCreate<float32> d.C
         overImages d.N
@@ -776,21 +899,18 @@ module internal Conv =
         let offsets = Array.init ckk (fun k -> nativeint ((k / kk) * d.PaddedLen + taps.[k % kk]))
         // wr[(ob·Ckk + k)·8 + o] = w[ob·8 + o, k]: one block's 8 weights per tap side by side.
         let wr = Storage.scratch<float32> (d.O * ckk)
-        for o in 0 .. d.O - 1 do
-            for k in 0 .. ckk - 1 do
-                wr.[((o / 8) * ckk + k) * 8 + o % 8] <- w.[o * ckk + k]
+        for ob in 0 .. d.O / 8 - 1 do
+            Tiles.transposeInto 8 ckk w (ob * 8 * ckk) ckk wr (ob * ckk * 8) 8
         let b = match bias with Some b -> b | None -> Array.zeroCreate d.O
         let perRow = d.Wo / 16
         // Vector v of 16 output pixels: where its inputs start in the phase buffer.
         let bases = Array.init (d.HoWo / 16) (fun v -> nativeint ((v / perRow) * rowStep + (v % perRow) * 16))
         overImages d.N
-            (fun () -> Storage.scratch<float32> d.PaddedLen, Storage.scratch<float32> (d.C * d.PaddedLen))
-            (fun (plane, phases) n ->
-                splitImage d x n plane phases
+            (fun () -> Storage.scratch<float32> (d.C * d.PaddedLen))
+            (fun phases n ->
+                splitImage d x n phases
                 pixelSums phases bases offsets wr b d.O y (n * d.O * d.HoWo) d.HoWo)
-            (fun (plane, phases) ->
-                Storage.release plane
-                Storage.release phases)
+            Storage.release
         Storage.release wr
 
     /// dx = conv2dᵀ(dy, w) in float32 on the pixel-vector kernel, phase by phase (transposedPlan):
@@ -801,15 +921,9 @@ module internal Conv =
         let rows, cols = d.H / 2, d.W / 2
         let count = rows * cols
         let bases = Array.init (count / 16) (fun v -> nativeint ((v * 16 / cols) * wp + (v * 16) % cols))
-        let weights =
-            plan |> Array.map (fun ph ->
-                let ckk = ph.Offsets.Length
-                let wr = Storage.scratch<float32> (d.C * ckk)
-                let channelStep = d.KH * d.KW
-                for c in 0 .. d.C - 1 do
-                    for k in 0 .. ckk - 1 do
-                        wr.[((c / 8) * ckk + k) * 8 + c % 8] <- w.[ph.Weights.[k] + c * channelStep]
-                wr)
+        let byPosition = weightsByPosition d w
+        let weights = plan |> Array.map (fun ph -> phaseWeights d byPosition ph 8)
+        Storage.release byPosition
         let zero = Array.zeroCreate<float32> d.C
         overImages d.N
             (fun () -> Storage.scratch<float32> (d.O * plane), Storage.scratch<float32> (4 * d.C * count))
