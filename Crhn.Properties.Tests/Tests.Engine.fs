@@ -267,7 +267,8 @@ type EngineTests(output: ITestOutputHelper) =
         Prop.forAll (Arb.fromGen cases) (fun (rows, cols, spareS, spareD, sOff, dOff) ->
             let ls, ld = (if inPlace then max rows cols else cols + spareS), (if inPlace then max rows cols else rows + spareD)
             let dOff = if inPlace then sOff else dOff
-            let src = Array.init (sOff + rows * ls) (fun i -> float32 i)
+            // In place, one square of the larger side holds both the block and its transpose.
+            let src = Array.init (if inPlace then sOff + ls * ls else sOff + rows * ls) (fun i -> float32 i)
             let dst = if inPlace then src else Array.init (dOff + cols * ld) (fun i -> -float32 i - 1.0f)
             let before = Array.copy dst
             Kernels.Tiles.transposeInto rows cols src sOff ls dst dOff ld
