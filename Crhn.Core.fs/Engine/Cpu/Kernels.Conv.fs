@@ -601,9 +601,9 @@ module internal Conv =
         // Column k reads the phase buffer from colOff[k]; a column past Ckk repeats the last.
         let kTiles = (d.Ckk + 5) / 6
         let colOff = Array.init (kTiles * 6) (fun k -> let k = min k (d.Ckk - 1) in nativeint ((k / kk) * d.PaddedLen + taps.[k % kk]))
-        // Vector v of an image: where its inputs start in the phases, and its pixels in dy's planes.
-        let xBase = Array.init vectors (fun v -> nativeint ((v / perRow) * rowStep + (v % perRow) * 16))
-        let yBase = Array.init vectors (fun v -> nativeint (v * 16))
+        // Vector v of an image starts its inputs at (v / perRow)·rowStep + (v mod perRow)·16 in
+        // the phases: from a row's last vector to the next row's first is nextRow.
+        let nextRow = nativeint (rowStep - (perRow - 1) * 16)
         let lanes = d.O * kTiles * 6 * 16
         let total = Storage.scratchZeros<float32> lanes
         overImages d.N
@@ -623,45 +623,56 @@ module internal Conv =
                         let mutable a10, a11, a12, a13, a14, a15 = load 1 0, load 1 1, load 1 2, load 1 3, load 1 4, load 1 5
                         let mutable a20, a21, a22, a23, a24, a25 = load 2 0, load 2 1, load 2 2, load 2 3, load 2 4, load 2 5
                         let mutable a30, a31, a32, a33, a34, a35 = load 3 0, load 3 1, load 3 2, load 3 3, load 3 4, load 3 5
-                        let c0, c1, c2 = colOff.[kt * 6], colOff.[kt * 6 + 1], colOff.[kt * 6 + 2]
-                        let c3, c4, c5 = colOff.[kt * 6 + 3], colOff.[kt * 6 + 4], colOff.[kt * 6 + 5]
-                        for v in 0 .. vectors - 1 do
-                            let xb = xBase.[v]
-                            let yb = y0 + yBase.[v]
-                            let g0 = Vector512.LoadUnsafe(&dv, unativeint yb)
-                            let g1 = Vector512.LoadUnsafe(&dv, unativeint (yb + planeLen))
-                            let g2 = Vector512.LoadUnsafe(&dv, unativeint (yb + 2n * planeLen))
-                            let g3 = Vector512.LoadUnsafe(&dv, unativeint (yb + 3n * planeLen))
-                            let x0 = Vector512.LoadUnsafe(&ph, unativeint (xb + c0))
+                        // Column j's inputs from q_j, dy's four planes from g: vector v at xb and yb.
+                        let q0 = &Unsafe.Add(&ph, colOff.[kt * 6 + 0])
+                        let q1 = &Unsafe.Add(&ph, colOff.[kt * 6 + 1])
+                        let q2 = &Unsafe.Add(&ph, colOff.[kt * 6 + 2])
+                        let q3 = &Unsafe.Add(&ph, colOff.[kt * 6 + 3])
+                        let q4 = &Unsafe.Add(&ph, colOff.[kt * 6 + 4])
+                        let q5 = &Unsafe.Add(&ph, colOff.[kt * 6 + 5])
+                        let g = &Unsafe.Add(&dv, y0)
+                        let mutable xb, yb, inRow = 0n, 0n, 0
+                        for _ in 0 .. vectors - 1 do
+                            let g0 = Vector512.LoadUnsafe(&g, unativeint yb)
+                            let g1 = Vector512.LoadUnsafe(&g, unativeint (yb + planeLen))
+                            let g2 = Vector512.LoadUnsafe(&g, unativeint (yb + 2n * planeLen))
+                            let g3 = Vector512.LoadUnsafe(&g, unativeint (yb + 3n * planeLen))
+                            let x0 = Vector512.LoadUnsafe(&q0, unativeint xb)
                             a00 <- Vector512.FusedMultiplyAdd(g0, x0, a00)
                             a10 <- Vector512.FusedMultiplyAdd(g1, x0, a10)
                             a20 <- Vector512.FusedMultiplyAdd(g2, x0, a20)
                             a30 <- Vector512.FusedMultiplyAdd(g3, x0, a30)
-                            let x1 = Vector512.LoadUnsafe(&ph, unativeint (xb + c1))
+                            let x1 = Vector512.LoadUnsafe(&q1, unativeint xb)
                             a01 <- Vector512.FusedMultiplyAdd(g0, x1, a01)
                             a11 <- Vector512.FusedMultiplyAdd(g1, x1, a11)
                             a21 <- Vector512.FusedMultiplyAdd(g2, x1, a21)
                             a31 <- Vector512.FusedMultiplyAdd(g3, x1, a31)
-                            let x2 = Vector512.LoadUnsafe(&ph, unativeint (xb + c2))
+                            let x2 = Vector512.LoadUnsafe(&q2, unativeint xb)
                             a02 <- Vector512.FusedMultiplyAdd(g0, x2, a02)
                             a12 <- Vector512.FusedMultiplyAdd(g1, x2, a12)
                             a22 <- Vector512.FusedMultiplyAdd(g2, x2, a22)
                             a32 <- Vector512.FusedMultiplyAdd(g3, x2, a32)
-                            let x3 = Vector512.LoadUnsafe(&ph, unativeint (xb + c3))
+                            let x3 = Vector512.LoadUnsafe(&q3, unativeint xb)
                             a03 <- Vector512.FusedMultiplyAdd(g0, x3, a03)
                             a13 <- Vector512.FusedMultiplyAdd(g1, x3, a13)
                             a23 <- Vector512.FusedMultiplyAdd(g2, x3, a23)
                             a33 <- Vector512.FusedMultiplyAdd(g3, x3, a33)
-                            let x4 = Vector512.LoadUnsafe(&ph, unativeint (xb + c4))
+                            let x4 = Vector512.LoadUnsafe(&q4, unativeint xb)
                             a04 <- Vector512.FusedMultiplyAdd(g0, x4, a04)
                             a14 <- Vector512.FusedMultiplyAdd(g1, x4, a14)
                             a24 <- Vector512.FusedMultiplyAdd(g2, x4, a24)
                             a34 <- Vector512.FusedMultiplyAdd(g3, x4, a34)
-                            let x5 = Vector512.LoadUnsafe(&ph, unativeint (xb + c5))
+                            let x5 = Vector512.LoadUnsafe(&q5, unativeint xb)
                             a05 <- Vector512.FusedMultiplyAdd(g0, x5, a05)
                             a15 <- Vector512.FusedMultiplyAdd(g1, x5, a15)
                             a25 <- Vector512.FusedMultiplyAdd(g2, x5, a25)
                             a35 <- Vector512.FusedMultiplyAdd(g3, x5, a35)
+                            yb <- yb + 16n
+                            inRow <- inRow + 1
+                            if inRow = perRow then
+                                inRow <- 0
+                                xb <- xb + nextRow
+                            else xb <- xb + 16n
                         let store (i: int) (j: int) (a: Vector512<float32>) = a.CopyTo(Span(acc, at i j, 16))
                         store 0 0 a00; store 0 1 a01; store 0 2 a02; store 0 3 a03; store 0 4 a04; store 0 5 a05
                         store 1 0 a10; store 1 1 a11; store 1 2 a12; store 1 3 a13; store 1 4 a14; store 1 5 a15
