@@ -271,11 +271,13 @@ module LawsConv =
                 c.Weight.[((i / (c.K * c.K)) * c.K + (c.K - 1 - p)) * c.K + (c.K - 1 - q)])
             fst (transposeMargin c flipped) >= 0.0)
 
-    /// float32 cases the weight-gradient kernels serve: the channel-vector one (64 or 128 output
-    /// channels; up to 3 input channels, strides 1–2, images up to 14 wide, so that a batch's
-    /// N·Ho·Wo output pixels often pass its 128 taps a pass and partial sums carry between passes)
-    /// and the pixel-vector one (4 to 32 output channels in blocks of 4, outputs 16 or 32 wide,
-    /// up to 13 columns, so that the last block of 6 is often partial).
+    /// float32 cases the weight-gradient kernels serve: the channel-vector one over the whole batch
+    /// (64 or 128 output channels; up to 3 input channels, strides 1–2, images up to 14 wide, so
+    /// that a batch's N·Ho·Wo output pixels often pass its 128 taps a pass and partial sums carry
+    /// between passes), the same one image at a time (64 output channels, 16–18 × 16–17 outputs,
+    /// at least 256 pixels an image, 9–10 images), and the pixel-vector one (4 to 32 output
+    /// channels in blocks of 4, outputs 16 or 32 wide, up to 13 columns, so that the last block of
+    /// 6 is often partial).
     let private weightCases =
         let channelVector =
             gen {
@@ -285,7 +287,20 @@ module LawsConv =
                 let! p = Gen.choose (0, (k - 1) / 2)
                 let! h = Gen.choose (k, 12)
                 let! more = Gen.choose (0, 1)
-                return o, s, k, p, h, h + s * more
+                let! n = Gen.choose (1, 3)
+                let! c = Gen.choose (1, 3)
+                return o, s, k, p, h, h + s * more, n, c
+            }
+        let byImage =
+            gen {
+                let! s = Gen.choose (1, 2)
+                let! k = Gen.choose (1, 4)
+                let! p = Gen.choose (0, (k - 1) / 2)
+                let! ho = Gen.choose (16, 18)
+                let! wo = Gen.choose (16, 17)
+                // More images than the kernel has chunks (8 on two cores), so that a chunk adds several.
+                let! n = Gen.choose (9, 10)
+                return 64, s, k, p, (ho - 1) * s + k - 2 * p, (wo - 1) * s + k - 2 * p, n, 1
             }
         let pixelVector =
             gen {
@@ -295,12 +310,12 @@ module LawsConv =
                 let! p = Gen.choose (0, (k - 1) / 2)
                 let! wo = Gen.elements [ 16; 32 ]
                 let! ho = Gen.choose (1, 3)
-                return o, s, k, p, (ho - 1) * s + k - 2 * p, (wo - 1) * s + k - 2 * p
+                let! n = Gen.choose (1, 3)
+                let! c = Gen.choose (1, 3)
+                return o, s, k, p, (ho - 1) * s + k - 2 * p, (wo - 1) * s + k - 2 * p, n, c
             }
         gen {
-            let! o, s, k, p, h, w = Gen.oneof [ channelVector; pixelVector ]
-            let! n = Gen.choose (1, 3)
-            let! c = Gen.choose (1, 3)
+            let! o, s, k, p, h, w, n, c = Gen.oneof [ channelVector; byImage; pixelVector ]
             let ho, wo = Shape.convOutput h k s p, Shape.convOutput w k s p
             let! x = Generators.values -1.0 1.0 [| n; c; h; w |]
             let! wt = Generators.values -1.0 1.0 [| o; c; k; k |]

@@ -385,13 +385,14 @@ module internal Conv =
         Vector512.IsHardwareAccelerated && d.O > 0 && d.O % 64 = 0 && d.Ckk > 0 && d.HoWo > 0
         && Environment.GetEnvironmentVariable "CRHN_CONV" <> "im2col"
 
-    /// The channel-vector kernel's core: sums[p·channels + o] = bias[o] + Σₖ wr[((o/64)·ckk + k)·64
+    /// The channel-vector kernel's core: sums[p·channels + o] = start + Σₖ wr[((o/64)·ckk + k)·64
     /// + o mod 64] · input[bases[p] + offsets[k]] for every pixel p of `bases` (a multiple of 6)
-    /// and channel o (channels a multiple of 64), ckk = offsets.Length. 64 channels (4 vectors) ×
-    /// 6 pixels accumulate in 24 registers over the taps, each tap loading the block's 4 weight
-    /// vectors and broadcasting 6 inputs; the taps run in passes of tapChunk, the partial sums
-    /// kept pixel-major in `sums` (in L1) between passes.
-    let private channelSums (input: float32[]) (bases: nativeint[]) (offsets: nativeint[]) (wr: float32[]) (b: float32[]) (channels: int) (sums: float32[]) =
+    /// and channel o (channels a multiple of 64), ckk = offsets.Length, where start is bias[o]
+    /// (ValueSome bias) or what sums held (ValueNone: the call adds to it). 64 channels (4
+    /// vectors) × 6 pixels accumulate in 24 registers over the taps, each tap loading the block's
+    /// 4 weight vectors and broadcasting 6 inputs; the taps run in passes of tapChunk, the partial
+    /// sums kept pixel-major in `sums` (in L1) between passes.
+    let private channelSums (input: float32[]) (bases: nativeint[]) (offsets: nativeint[]) (wr: float32[]) (bias: float32[] voption) (channels: int) (sums: float32[]) =
         let ckk = offsets.Length
         let blocks = channels / 64
         let pixelBlocks = bases.Length / 6
@@ -412,8 +413,12 @@ module internal Conv =
                     let r5 = &Unsafe.Add(&ph, bases.[pb * 6 + 5])
                     // sums[(p·O + ob·64 + 16·v)]: pixel p's partial sums for vector v.
                     let first = (pb * 6) * channels + ob * 64
-                    // The first pass starts from the bias (the same for every pixel), later ones from the partial sums.
-                    let src, at, step = if k0 = 0 then b, ob * 64, 0 else sums, first, channels
+                    // The first pass starts from the bias (the same for every pixel) where there is one, the
+                    // others (and every pass without a bias) from the partial sums.
+                    let src, at, step =
+                        match bias with
+                        | ValueSome b when k0 = 0 -> b, ob * 64, 0
+                        | _ -> sums, first, channels
                     let inline start (p: int) (v: int) = Vector512.Create<float32>(ReadOnlySpan(src, at + p * step + 16 * v, 16))
                     let mutable a00, a01, a02, a03 = start 0 0, start 0 1, start 0 2, start 0 3
                     let mutable a10, a11, a12, a13 = start 1 0, start 1 1, start 1 2, start 1 3
@@ -513,7 +518,7 @@ module internal Conv =
             (fun () -> Storage.scratch<float32> (d.C * d.PaddedLen), Storage.scratch<float32> (pixelBlocks * 6 * d.O))
             (fun (phases, sums) n ->
                 splitImage d x n phases
-                channelSums phases bases offsets wr b d.O sums
+                channelSums phases bases offsets wr (ValueSome b) d.O sums
                 // y[n, o, p] = sums[p, o].
                 Tiles.transposeInto d.HoWo d.O sums 0 d.O y (n * d.O * d.HoWo) d.HoWo)
             (fun (phases, sums) ->
@@ -521,15 +526,15 @@ module internal Conv =
                 Storage.release sums)
         Storage.release wr
 
-    /// dw = Σₙ dy[n]·im2col(x[n])ᵀ in float32 on the channel-vector kernel with its roles turned:
-    /// dw's columns (c, tap) stand where output pixels stood, and every output pixel of every image
-    /// stands where a tap stood, so 64 output channels × 6 columns accumulate in 24 registers over
-    /// all N·Ho·Wo pixels, each pixel loading the 4 vectors of dy's channels there and broadcasting
-    /// 6 inputs. No column buffer: the images are split into their stride phases once (all of them,
+    /// dw = Σₙ dy[n]·im2col(x[n])ᵀ in float32 on the channel-vector kernel with its roles turned,
+    /// for images of few output pixels: dw's columns (c, tap) stand where output pixels stood, and
+    /// every output pixel of every image stands where a tap stood, so 64 output channels × 6
+    /// columns accumulate in 24 registers over all N·Ho·Wo pixels, each pixel loading the 4 vectors
+    /// of dy's channels there and broadcasting 6 inputs. No column buffer: the images are split into their stride phases once (all of them,
     /// N·C·PaddedLen), where column (c, tap) reads pixel (n, oy, ox) at n·C·PaddedLen +
     /// c·PaddedLen + taps[tap] + oy·sh·RowLen + ox; dy is transposed pixel-major, and the
     /// columns are split over the cores, each summing its own in the same order on every run.
-    let private weightChannels (d: Dims) (x: float32[]) (dy: float32[]) (dw: float32[]) =
+    let private weightChannelsBatched (d: Dims) (x: float32[]) (dy: float32[]) (dw: float32[]) =
         let taps = tapStarts d
         let kk = taps.Length
         let rowStep = d.G.StrideH * d.RowLen
@@ -559,7 +564,7 @@ module internal Conv =
                 // Column j0 + t (a column past j1 repeats the last).
                 let bases = Array.init (((count + 5) / 6) * 6) (fun t -> let j = min (j0 + t) (j1 - 1) in nativeint ((j / kk) * d.PaddedLen + taps.[j % kk]))
                 let sums = Storage.scratch<float32> (bases.Length * d.O)
-                channelSums phases bases offsets dyT zero d.O sums
+                channelSums phases bases offsets dyT (ValueSome zero) d.O sums
                 for o in 0 .. d.O - 1 do
                     for t in 0 .. count - 1 do
                         dw.[o * d.Ckk + j0 + t] <- sums.[t * d.O + o]
@@ -568,6 +573,48 @@ module internal Conv =
         Storage.release offsets
         Storage.release phases
         Storage.release dyT
+
+    /// The same for images of many output pixels, one image at a time: the image's pixels stand
+    /// where taps stood, its phases and its dy transposed pixel-major stay in L2 while the kernel
+    /// adds it into its chunk's sums (columns × O), and the chunks' sums are added in chunk order
+    /// (the same bits on every run). weightChannelsBatched's buffer of every image's phases
+    /// (7.4 MB at W3's second layer) cost a fifth of the call there in writes that missed the cache.
+    let private weightChannelsByImage (d: Dims) (x: float32[]) (dy: float32[]) (dw: float32[]) =
+        let taps = tapStarts d
+        let kk = taps.Length
+        let rowStep = d.G.StrideH * d.RowLen
+        // Column j of the phase buffer (a column past Ckk repeats the last), and pixel q of an image.
+        let columns = ((d.Ckk + 5) / 6) * 6
+        let bases = Array.init columns (fun t -> let j = min t (d.Ckk - 1) in nativeint ((j / kk) * d.PaddedLen + taps.[j % kk]))
+        let offsets = Array.init d.HoWo (fun q -> nativeint ((q / d.Wo) * rowStep + q % d.Wo))
+        let total = Storage.scratchZeros<float32> (columns * d.O)
+        overImages d.N
+            (fun () -> Storage.scratch<float32> (d.C * d.PaddedLen), Storage.scratch<float32> (d.O * d.HoWo), Storage.scratchZeros<float32> (columns * d.O))
+            (fun (phases, dyT, sums) n ->
+                splitImage d x n phases
+                // dyT[((o/64)·HoWo + q)·64 + o mod 64] = dy[n, o, q]: the kernel's weight layout.
+                for ob in 0 .. d.O / 64 - 1 do
+                    Tiles.transposeInto 64 d.HoWo dy ((n * d.O + ob * 64) * d.HoWo) d.HoWo dyT (ob * d.HoWo * 64) 64
+                channelSums phases bases offsets dyT ValueNone d.O sums)
+            (fun (phases, dyT, sums) ->
+                Numerics.Tensors.TensorPrimitives.Add(ReadOnlySpan total, ReadOnlySpan sums, Span total)
+                Storage.release phases
+                Storage.release dyT
+                Storage.release sums)
+        // dw[o, j] = total[j, o].
+        Tiles.transposeInto d.Ckk d.O total 0 d.O dw 0 d.Ckk
+        Storage.release total
+
+    /// Output pixels an image from which weightChannels takes the images one at a time. At W3's
+    /// batch, 256 pixels (its second layer's weight gradient, 512 columns): 3.6 → 3.1 ms; 64
+    /// pixels (its third layer's): 1.6 ms batched against 1.8 one at a time, and 1.7–2.0 in groups
+    /// of 4–16 images.
+    [<Literal>]
+    let private WeightImagePixels = 256
+
+    /// dw = Σₙ dy[n]·im2col(x[n])ᵀ in float32 on the turned channel-vector kernel.
+    let private weightChannels (d: Dims) (x: float32[]) (dy: float32[]) (dw: float32[]) =
+        if d.HoWo >= WeightImagePixels then weightChannelsByImage d x dy dw else weightChannelsBatched d x dy dw
 
     /// Whether the transposed channel-vector kernel serves the input adjoint of d (conv_transpose2d
     /// into d's input): 512-bit vectors, the result's channels in blocks of 64, and kernels a whole
@@ -783,7 +830,7 @@ module internal Conv =
                 padImage d dy n row padded
                 let dst = n * d.C * d.H * d.W
                 for offsets, wr, bases, targets in phases do
-                    channelSums padded bases offsets wr zero d.C sums
+                    channelSums padded bases offsets wr (ValueSome zero) d.C sums
                     let count = nativeint targets.Length
                     let channels = nativeint d.C
                     let t0 = &targets.[0]
