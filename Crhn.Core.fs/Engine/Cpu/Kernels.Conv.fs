@@ -277,6 +277,11 @@ module internal Conv =
     let private tapStarts (d: Dims) =
         Array.init (d.KH * d.KW) (fun t -> (t / d.KW) * d.RowLen + d.Column(t % d.KW))
 
+    /// Where columns j0 … j1 − 1 of im2col (c, tap) start in an image's phase buffer, padded to a
+    /// multiple of 6 by repeating the last: the weight kernels' column tiles.
+    let private columnStarts (d: Dims) (taps: int[]) (j0: int) (j1: int) =
+        Array.init (((j1 - j0 + 5) / 6) * 6) (fun t -> let j = min (j0 + t) (j1 - 1) in nativeint ((j / taps.Length) * d.PaddedLen + taps.[j % taps.Length]))
+
     /// col[(c·KH + p)·KW + q, colOff + oy·Wo + ox] = x[n, c, oy·sh + p − ph, ox·sw + q − pw] (0
     /// outside), col's rows `ld` apart. `phases` is the padded phase buffer (PaddedLen): cleared
     /// once, its padding stays zero while each channel's rows are split into it.
@@ -530,13 +535,13 @@ module internal Conv =
     /// for images of few output pixels: dw's columns (c, tap) stand where output pixels stood, and
     /// every output pixel of every image stands where a tap stood, so 64 output channels × 6
     /// columns accumulate in 24 registers over all N·Ho·Wo pixels, each pixel loading the 4 vectors
-    /// of dy's channels there and broadcasting 6 inputs. No column buffer: the images are split into their stride phases once (all of them,
-    /// N·C·PaddedLen), where column (c, tap) reads pixel (n, oy, ox) at n·C·PaddedLen +
-    /// c·PaddedLen + taps[tap] + oy·sh·RowLen + ox; dy is transposed pixel-major, and the
-    /// columns are split over the cores, each summing its own in the same order on every run.
+    /// of dy's channels there and broadcasting 6 inputs. No column buffer: the images are split
+    /// into their stride phases once (all of them, N·C·PaddedLen), where column (c, tap) reads
+    /// pixel (n, oy, ox) at n·C·PaddedLen + c·PaddedLen + taps[tap] + oy·sh·RowLen + ox; dy is
+    /// transposed pixel-major, and the columns are split over the cores, each summing its own in
+    /// the same order on every run.
     let private weightChannelsBatched (d: Dims) (x: float32[]) (dy: float32[]) (dw: float32[]) =
         let taps = tapStarts d
-        let kk = taps.Length
         let rowStep = d.G.StrideH * d.RowLen
         let imageLen = d.C * d.PaddedLen
         let pixels = d.N * d.HoWo
@@ -561,13 +566,11 @@ module internal Conv =
             let j0, j1 = 6 * (tiles * i / parts), min d.Ckk (6 * (tiles * (i + 1) / parts))
             if j1 > j0 then
                 let count = j1 - j0
-                // Column j0 + t (a column past j1 repeats the last).
-                let bases = Array.init (((count + 5) / 6) * 6) (fun t -> let j = min (j0 + t) (j1 - 1) in nativeint ((j / kk) * d.PaddedLen + taps.[j % kk]))
+                let bases = columnStarts d taps j0 j1
                 let sums = Storage.scratch<float32> (bases.Length * d.O)
                 channelSums phases bases offsets dyT (ValueSome zero) d.O sums
-                for o in 0 .. d.O - 1 do
-                    for t in 0 .. count - 1 do
-                        dw.[o * d.Ckk + j0 + t] <- sums.[t * d.O + o]
+                // dw[o, j0 + t] = sums[t, o].
+                Tiles.transposeInto count d.O sums 0 d.O dw j0 d.Ckk
                 Storage.release sums
         if parts = 1 then run 0 else Parallel.For(0, parts, Action<int>(run)) |> ignore
         Storage.release offsets
@@ -581,11 +584,10 @@ module internal Conv =
     /// (7.4 MB at W3's second layer) cost a fifth of the call there in writes that missed the cache.
     let private weightChannelsByImage (d: Dims) (x: float32[]) (dy: float32[]) (dw: float32[]) =
         let taps = tapStarts d
-        let kk = taps.Length
         let rowStep = d.G.StrideH * d.RowLen
-        // Column j of the phase buffer (a column past Ckk repeats the last), and pixel q of an image.
-        let columns = ((d.Ckk + 5) / 6) * 6
-        let bases = Array.init columns (fun t -> let j = min t (d.Ckk - 1) in nativeint ((j / kk) * d.PaddedLen + taps.[j % kk]))
+        let bases = columnStarts d taps 0 d.Ckk
+        let columns = bases.Length
+        // Pixel q of an image in its phase buffer.
         let offsets = Array.init d.HoWo (fun q -> nativeint ((q / d.Wo) * rowStep + q % d.Wo))
         let total = Storage.scratchZeros<float32> (columns * d.O)
         overImages d.N
@@ -641,13 +643,12 @@ module internal Conv =
     /// order, then summed across the lanes.
     let private weightPixels (d: Dims) (x: float32[]) (dy: float32[]) (dw: float32[]) =
         let taps = tapStarts d
-        let kk = taps.Length
         let rowStep = d.G.StrideH * d.RowLen
         let perRow = d.Wo / 16
         let vectors = d.HoWo / 16
-        // Column k reads the phase buffer from colOff[k]; a column past Ckk repeats the last.
+        // Column k reads the phase buffer from colOff[k].
         let kTiles = (d.Ckk + 5) / 6
-        let colOff = Array.init (kTiles * 6) (fun k -> let k = min k (d.Ckk - 1) in nativeint ((k / kk) * d.PaddedLen + taps.[k % kk]))
+        let colOff = columnStarts d taps 0 d.Ckk
         // Vector v of an image starts its inputs at (v / perRow)·rowStep + (v mod perRow)·16 in
         // the phases: from a row's last vector to the next row's first is nextRow.
         let nextRow = nativeint (rowStep - (perRow - 1) * 16)
