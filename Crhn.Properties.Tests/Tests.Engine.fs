@@ -145,6 +145,12 @@ type EngineTests(output: ITestOutputHelper) =
     member this.``dgemm agrees with a float64 reference`` (provider: string) =
         this.Provider provider |> Option.iter (fun p -> Check.run (provider + " dgemm") 100 (LawsProviders.gemmAgrees p false))
 
+    [<Theory; MemberData(nameof EngineTests.ProviderNames)>]
+    member this.``GEMM deep inside large arrays agrees with a float64 reference`` (provider: string) =
+        this.Provider provider |> Option.iter (fun p ->
+            Check.run (provider + " deep sgemm") 15 (LawsProviders.deepGemmAgrees p true)
+            Check.run (provider + " deep dgemm") 15 (LawsProviders.deepGemmAgrees p false))
+
     [<Fact>]
     member _.``companion: a GEMM off by one unit is caught`` () =
         Check.fails "perturbed gemm" 50 LawsProviders.perturbedGemmIsCaught
@@ -166,6 +172,11 @@ type EngineTests(output: ITestOutputHelper) =
         this.Provider provider |> Option.iter (fun p ->
             Check.run (provider + " tall sgesdd") 40 (LawsProviders.tallSvdHoldsAtAnyCondition p true)
             Check.run (provider + " tall dgesdd") 40 (LawsProviders.tallSvdHoldsAtAnyCondition p false))
+
+    [<Fact>]
+    member this.``an SVD with its back-transformations split over threads keeps the bounds`` () =
+        this.Provider "openblas" |> Option.iter (fun _ ->
+            Check.run "split gesdd" 40 (LawsProviders.splitSvdHolds Native.OpenBlasNative.sgesddSplit Native.OpenBlasNative.dgesddSplit))
 
     [<Fact>]
     member this.``companion: a tall SVD forming U as A·V·S⁻¹ at any condition is caught`` () =

@@ -33,16 +33,18 @@ module LawsProviders =
 
     let private size = Gen.frequency [ 5, Gen.choose (1, 40); 2, Gen.elements [ 1; 17; 31; 33; 64; 65; 127; 129 ]; 1, Gen.choose (100, 300) ]
 
-    let gemmGen =
+    /// GEMM cases of sizes m from `rows`, n and k from `size`, each operand `offsets` elements
+    /// into its array.
+    let private gemmGenWith (rows: Gen<int>) (offsets: Gen<int>) =
         gen {
             let! ta = Gen.elements [ false; true ]
             let! tb = Gen.elements [ false; true ]
-            let! m = size
+            let! m = rows
             let! n = size
             let! k = Gen.frequency [ 4, size; 1, Gen.constant 0; 1, Gen.constant 1 ]
             let! alpha = Gen.elements [ 1.0; -0.5; 2.0 ]
             let! beta = Gen.elements [ 0.0; 1.0; 0.5 ]
-            let! ao, bo, co = Gen.zip3 (Gen.choose (0, 3)) (Gen.choose (0, 3)) (Gen.choose (0, 3))
+            let! ao, bo, co = Gen.zip3 offsets offsets offsets
             let! pad = Gen.elements [ 0; 0; 3 ]
             let proto = { TransA = ta; TransB = tb; M = m; N = n; K = k; Alpha = alpha; Beta = beta; AOffset = ao; BOffset = bo; COffset = co; Pad = pad; A = [||]; B = [||]; C = [||] }
             let aRows = if ta then k else m
@@ -52,6 +54,14 @@ module LawsProviders =
             let! c = Generators.values -1.0 1.0 [| co + m * proto.Ldc |]
             return { proto with A = a; B = b; C = c }
         }
+
+    let gemmGen = gemmGenWith size (Gen.choose (0, 3))
+
+    /// GEMM cases deep inside large arrays: offsets of 600,000 elements and more, where the
+    /// offset times the array's bytes passes 2³¹, and more than OpenBlasProvider.SkinnyRows rows,
+    /// so that the OpenBLAS provider hands them to the library (its pointer arithmetic once
+    /// wrapped there, and OpenBLAS read and wrote elsewhere in memory).
+    let deepGemmGen = gemmGenWith (Gen.choose (17, 40)) (Gen.choose (600_000, 700_000))
 
     /// C_ref = α·op(A)op(B) + β·C in float64, and the elementwise error bound scale |α||A||B| + |β||C|.
     let reference (g: GemmCase) =
@@ -95,10 +105,15 @@ module LawsProviders =
                 inside || v = g'.C.[idx])
         if paddingKept then worst else infinity
 
-    let gemmAgrees (provider: ILinearAlgebraProvider) (single: bool) =
-        Prop.forAll (Arb.fromGen gemmGen) (fun g ->
+    let private agreesOn (cases: Gen<GemmCase>) (provider: ILinearAlgebraProvider) (single: bool) =
+        Prop.forAll (Arb.fromGen cases) (fun g ->
             let e = gemmError provider single g
             e <= 1.0 |> Prop.label (sprintf "%s %s: error %.3g × the bound (∞: wrote outside C's block)" provider.Name (if single then "sgemm" else "dgemm") e))
+
+    let gemmAgrees (provider: ILinearAlgebraProvider) (single: bool) = agreesOn gemmGen provider single
+
+    /// The same bound for operands hundreds of thousands of elements into their arrays.
+    let deepGemmAgrees (provider: ILinearAlgebraProvider) (single: bool) = agreesOn deepGemmGen provider single
 
     /// Companion: a result off by one unit in one element of C (a kernel that drops a term) is
     /// caught by the same bound.
@@ -172,16 +187,38 @@ module LawsProviders =
     let svdHolds (provider: ILinearAlgebraProvider) (single: bool) =
         Prop.forAll (Arb.fromGen svdGen) (svdBounds provider single)
 
-    /// A provider whose only working call is a float64 SVD, `svd` (a companion's broken one).
-    let private dgesddOnly (name: string) (svd: int -> int -> float[] -> SvdResult<float>) =
+    /// A provider whose only working calls are the SVDs `ssvd` and `dsvd`.
+    let private svdOnly (name: string) (ssvd: int -> int -> float32[] -> SvdResult<float32>) (dsvd: int -> int -> float[] -> SvdResult<float>) =
         { new ILinearAlgebraProvider with
             member _.Name = name
             member _.Description = name
             member _.Sgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc) = ()
             member _.Dgemm(ta, tb, m, n, k, alpha, a, ao, lda, b, bo, ldb, beta, c, co, ldc) = ()
-            member _.Sgesdd(_, _, _) = invalidOp "unused"
-            member _.Dgesdd(m, n, a) = svd m n a
+            member _.Sgesdd(m, n, a) = ssvd m n a
+            member _.Dgesdd(m, n, a) = dsvd m n a
             member _.Dsyevd(_, _) = invalidOp "unused" }
+
+    /// A provider whose only working call is a float64 SVD, `svd` (a companion's broken one).
+    let private dgesddOnly (name: string) (svd: int -> int -> float[] -> SvdResult<float>) =
+        svdOnly name (fun _ _ _ -> invalidOp "unused") svd
+
+    /// A matrix of the shapes whose SVD is split (m ≤ n < 11m/6, m ≥ 2, a few with more than 128
+    /// rows) and a number of parts, 2 to min(m, 4).
+    let splitSvdGen =
+        gen {
+            let! m = Gen.frequency [ 4, Gen.choose (2, 40); 1, Gen.choose (129, 160) ]
+            let! n = Gen.choose (m, max m (m * 11 / 6 - 1))
+            let! parts = Gen.choose (2, min m 4)
+            let! a = Generators.values -1.0 1.0 [| m; n |]
+            return parts, m, n, a
+        }
+
+    /// An SVD whose back-transformations run in parts at once (sSplit/dSplit parts m n a,
+    /// overwriting a) keeps the bounds of svdHolds, in float32 and float64.
+    let splitSvdHolds (sSplit: int -> int -> int -> float32[] -> SvdResult<float32>) (dSplit: int -> int -> int -> float[] -> SvdResult<float>) =
+        Prop.forAll (Arb.fromGen splitSvdGen) (fun (parts, m, n, a) ->
+            let split = svdOnly (sprintf "SVD in %d parts" parts) (fun m n a -> sSplit parts m n (Array.copy a)) (fun m n a -> dSplit parts m n (Array.copy a))
+            svdBounds split true (m, n, a) .&. svdBounds split false (m, n, a))
 
     /// Companion: factors scaled by (1 + 100·tol) break orthonormality under the same tolerance.
     let scaledFactorsAreCaught =

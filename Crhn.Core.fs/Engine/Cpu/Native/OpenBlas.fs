@@ -45,6 +45,24 @@ module internal OpenBlasNative =
     extern void dorgqr_(nativeint m, nativeint n, nativeint k, nativeint a, nativeint lda, nativeint tau, nativeint work, nativeint lwork, nativeint info)
 
     [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
+    extern void sgebrd_(nativeint m, nativeint n, nativeint a, nativeint lda, nativeint d, nativeint e, nativeint tauq, nativeint taup, nativeint work, nativeint lwork, nativeint info)
+
+    [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
+    extern void dgebrd_(nativeint m, nativeint n, nativeint a, nativeint lda, nativeint d, nativeint e, nativeint tauq, nativeint taup, nativeint work, nativeint lwork, nativeint info)
+
+    [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
+    extern void sbdsdc_(nativeint uplo, nativeint compq, nativeint n, nativeint d, nativeint e, nativeint u, nativeint ldu, nativeint vt, nativeint ldvt, nativeint q, nativeint iq, nativeint work, nativeint iwork, nativeint info, unativeint uploLength, unativeint compqLength)
+
+    [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
+    extern void dbdsdc_(nativeint uplo, nativeint compq, nativeint n, nativeint d, nativeint e, nativeint u, nativeint ldu, nativeint vt, nativeint ldvt, nativeint q, nativeint iq, nativeint work, nativeint iwork, nativeint info, unativeint uploLength, unativeint compqLength)
+
+    [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
+    extern void sormbr_(nativeint vect, nativeint side, nativeint trans, nativeint m, nativeint n, nativeint k, nativeint a, nativeint lda, nativeint tau, nativeint c, nativeint ldc, nativeint work, nativeint lwork, nativeint info, unativeint vectLength, unativeint sideLength, unativeint transLength)
+
+    [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
+    extern void dormbr_(nativeint vect, nativeint side, nativeint trans, nativeint m, nativeint n, nativeint k, nativeint a, nativeint lda, nativeint tau, nativeint c, nativeint ldc, nativeint work, nativeint lwork, nativeint info, unativeint vectLength, unativeint sideLength, unativeint transLength)
+
+    [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
     extern void dsyevd_(nativeint jobz, nativeint uplo, nativeint n, nativeint a, nativeint lda, nativeint w, nativeint work, nativeint lwork, nativeint iwork, nativeint liwork, nativeint info, unativeint jobzLength, unativeint uploLength)
 
     [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
@@ -132,20 +150,24 @@ module internal OpenBlasNative =
     /// set for a while: a result's bits do not depend on what runs beside it.
     let private gate = new Threading.ReaderWriterLockSlim(Threading.LockRecursionPolicy.SupportsRecursion)
 
+    /// Pins arrays for the duration of one native call and hands over the address of each
+    /// array's element at the given offset, outside the gate: only for calls made while the
+    /// gate's write side is held by the thread that waits for them.
+    let private pinnedUngated (arrays: (Array * int) list) (call: nativeint list -> unit) =
+        let handles = arrays |> List.map (fun (a, _) -> GCHandle.Alloc(a, GCHandleType.Pinned))
+        try
+            call (List.map2 (fun (h: GCHandle) (a: Array, off: int) ->
+                    if a.Length = 0 then IntPtr.Zero
+                    else h.AddrOfPinnedObject() + nativeint off * nativeint (Buffer.ByteLength(a) / a.Length)) handles arrays)
+        finally
+            for h in handles do h.Free()
+
     /// Pins arrays for the duration of one native call (inside the gate's read side) and hands
     /// over the address of each array's element at the given offset.
     let private pinned (arrays: (Array * int) list) (call: nativeint list -> unit) =
-        let handles = arrays |> List.map (fun (a, _) -> GCHandle.Alloc(a, GCHandleType.Pinned))
         gate.EnterReadLock()
-        try
-            let addresses =
-                List.map2 (fun (h: GCHandle) (a: Array, off: int) ->
-                    if a.Length = 0 then IntPtr.Zero
-                    else h.AddrOfPinnedObject() + nativeint (off * Buffer.ByteLength(a) / a.Length)) handles arrays
-            call addresses
-        finally
-            gate.ExitReadLock()
-            for h in handles do h.Free()
+        try pinnedUngated arrays call
+        finally gate.ExitReadLock()
 
     let private trans (t: bool) = if t then CblasTrans else CblasNoTrans
 
@@ -176,7 +198,7 @@ module internal OpenBlasNative =
     /// Runs f with OpenBLAS on one thread, then restores its thread count. The count is
     /// process-wide, so f holds the gate's write side: OpenBLAS calls from other threads wait
     /// until it ends.
-    let private singleThreaded (f: unit -> unit) =
+    let private singleThreaded (f: unit -> 'R) =
         gate.EnterWriteLock()
         let before = openblas_get_num_threads ()
         openblas_set_num_threads 1
@@ -201,6 +223,23 @@ module internal OpenBlasNative =
     /// gesdd runs, on a machine with another core, from preparedOutputs elements.
     let private prepareBeside (single: bool) (length: int) =
         single && Environment.ProcessorCount > 1 && length >= preparedOutputs
+
+    /// A LAPACK routine with a workspace, called twice through `pin`: a query (lwork = −1) for the
+    /// workspace's size, then the call itself. `args` holds the routine's arguments before WORK,
+    /// `ints` the integer arguments it points into, with LWORK and INFO as its last two.
+    let private withWorkspaceUsing pin (routine: string) (call: nativeint list -> unit) (args: (Array * int) list) (ints: int[]) (toInt: 'T -> int) =
+        let run (ws: 'T[]) =
+            pin (args @ [ ws :> Array, 0; ints, ints.Length - 2; ints, ints.Length - 1 ]) call
+            checkInfo routine ints.[ints.Length - 1]
+        let query = Array.zeroCreate<'T> 1
+        ints.[ints.Length - 2] <- -1
+        run query
+        ints.[ints.Length - 2] <- max 1 (toInt query.[0])
+        let workspace = Storage.uninit<'T> ints.[ints.Length - 2]
+        try run workspace
+        finally Storage.release workspace
+
+    let private withWorkspace routine call args ints toInt = withWorkspaceUsing pinned routine call args ints toInt
 
     let private gesdd (routine: string) (call: nativeint list -> unit) (m: int) (n: int) (work: 'T[]) (toInt: 'T -> int) =
         let k = min m n
@@ -239,11 +278,97 @@ module internal OpenBlasNative =
         | [ jobz; pm; pn; pa; lda; ps; pu; ldu; pvt; ldvt; pw; lw; pi; info ] -> f (jobz, pm, pn, pa, lda, ps, pu, ldu, pvt, ldvt, pw, lw, pi, info, 1un)
         | _ -> ()
 
-    /// Thin SVD of a row-major m×n matrix, overwriting it.
-    let sgesdd (m: int) (n: int) (a: float32[]) = gesdd "sgesdd" (lapack sgesdd_) m n a (fun x -> int (ceil x))
+    /// The fewest singular vectors of each part of splitSvd's back-transformations: with fewer,
+    /// a part's thread saves less than it costs.
+    let splitVectors = 128
 
-    /// Thin SVD of a row-major m×n matrix, overwriting it.
-    let dgesdd (m: int) (n: int) (a: float[]) = gesdd "dgesdd" (lapack dgesdd_) m n a (fun x -> int (ceil x))
+    /// Into how many parts the back-transformations of a row-major m×n matrix's SVD are split:
+    /// one a core, each of at least splitVectors vectors, where gesdd would run single-threaded
+    /// and bidiagonalise the matrix directly (m ≤ n < 11m/6; from 11m/6 LAPACK takes an LQ
+    /// first); 1 where it is left to gesdd.
+    let svdParts (m: int) (n: int) =
+        if m <= n && n < m * 11 / 6 && gesddSingleThreaded m then max 1 (min Environment.ProcessorCount (m / splitVectors)) else 1
+
+    /// gesdd's own path for a row-major m×n matrix with m ≤ n < 11m/6 (LAPACK sees Aᵀ, column-major
+    /// n×m): bidiagonalisation (gebrd), the bidiagonal's SVD (bdsdc), then the back-transformations
+    /// of its vectors by Q and by P (ormbr), which gesdd runs one after the other on one thread (at
+    /// 1024², 70 of its 250 ms). Here they run in `parts` blocks of vectors at once, each block's
+    /// ormbr on one OpenBLAS thread, while the gate's write side keeps every other call out. The
+    /// outputs are made ready on another core during gebrd and written in place: LAPACK's U
+    /// (n×m) is Vᵀ row-major, its Vᵀ (m×m) is U row-major. Overwrites `a`.
+    let private splitSvd (gebrd: string * (nativeint list -> unit)) (bdsdc: string * (nativeint list -> unit)) (ormbr: string * (nativeint list -> unit))
+                         (toInt: 'T -> int) (parts: int) (m: int) (n: int) (a: 'T[]) =
+        if parts < 1 || parts > m || m > n then invalidArg (nameof parts) (sprintf "a split SVD needs m ≤ n and 1 ≤ parts ≤ m (m = %d, n = %d, parts = %d)" m n parts)
+        let outputs = Threading.Tasks.Task.Run(fun () -> touched<'T> (m * m), touched<'T> (n * m))
+        let d = GC.AllocateUninitializedArray<'T> m
+        let e = GC.AllocateUninitializedArray<'T> m
+        let tauq = GC.AllocateUninitializedArray<'T> m
+        let taup = GC.AllocateUninitializedArray<'T> m
+        let call = withWorkspaceUsing pinnedUngated
+        let u, vt =
+            singleThreaded (fun () ->
+                // M, N, LDA, LWORK, INFO.
+                let brdInts = [| n; m; n; 0; 0 |]
+                call (fst gebrd) (snd gebrd) [ brdInts :> Array, 0; brdInts, 1; a, 0; brdInts, 2; d, 0; e, 0; tauq, 0; taup, 0 ] brdInts toInt
+                let u, vt = outputs.Result
+                // bdsdc writes the top m×m block of LAPACK's U; the rows below it stay zero.
+                if n > m then
+                    for j in 0 .. m - 1 do Array.Clear(vt, j * n + m, n - m)
+                let work = Storage.uninit<'T> (3 * m * m + 4 * m)
+                let iwork = Array.zeroCreate<int> (8 * m)
+                // UPLO, COMPQ, N, LDU, LDVT, INFO; Q and IQ are not referenced with COMPQ = 'I'.
+                let dcInts = [| int 'U'; int 'I'; m; n; m; 0 |]
+                try
+                    pinnedUngated [ dcInts :> Array, 0; dcInts, 1; dcInts, 2; d, 0; e, 0; vt, 0; dcInts, 3; u, 0; dcInts, 4; dcInts, 5; dcInts, 5; work, 0; iwork, 0; dcInts, 5 ] (snd bdsdc)
+                    checkInfo (fst bdsdc) dcInts.[5]
+                finally
+                    Storage.release work
+                let backTransform (part: int) =
+                    let first = part * m / parts
+                    let count = (part + 1) * m / parts - first
+                    // VECT, SIDE, TRANS, M, N, K, LDA, LDC, LWORK, INFO: LAPACK's U's columns
+                    // first.. ← Q·(them), then LAPACK's Vᵀ's rows first.. ← (them)·Pᵀ.
+                    let qInts = [| int 'Q'; int 'L'; int 'N'; n; count; m; n; n; 0; 0 |]
+                    call (fst ormbr) (snd ormbr) [ qInts :> Array, 0; qInts, 1; qInts, 2; qInts, 3; qInts, 4; qInts, 5; a, 0; qInts, 6; tauq, 0; vt, first * n; qInts, 7 ] qInts toInt
+                    let pInts = [| int 'P'; int 'R'; int 'T'; count; m; m; n; m; 0; 0 |]
+                    call (fst ormbr) (snd ormbr) [ pInts :> Array, 0; pInts, 1; pInts, 2; pInts, 3; pInts, 4; pInts, 5; a, 0; pInts, 6; taup, 0; u, first; pInts, 7 ] pInts toInt
+                if parts = 1 then backTransform 0 else Threading.Tasks.Parallel.For(0, parts, Action<int>(backTransform)) |> ignore
+                u, vt)
+        { U = u; S = d; Vt = vt; M = m; N = n }
+
+    let private brd (f: nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint -> unit) =
+        function
+        | [ pm; pn; pa; lda; d; e; tauq; taup; work; lwork; info ] -> f (pm, pn, pa, lda, d, e, tauq, taup, work, lwork, info)
+        | _ -> ()
+
+    let private bidiagonalSvd (f: nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * unativeint * unativeint -> unit) =
+        function
+        | [ uplo; compq; pn; d; e; u; ldu; vt; ldvt; q; iq; work; iwork; info ] -> f (uplo, compq, pn, d, e, u, ldu, vt, ldvt, q, iq, work, iwork, info, 1un, 1un)
+        | _ -> ()
+
+    let private backTransformation (f: nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * unativeint * unativeint * unativeint -> unit) =
+        function
+        | [ vect; side; trans; pm; pn; pk; pa; lda; tau; c; ldc; work; lwork; info ] -> f (vect, side, trans, pm, pn, pk, pa, lda, tau, c, ldc, work, lwork, info, 1un, 1un, 1un)
+        | _ -> ()
+
+    /// Thin SVD of a row-major m×n float32 matrix (m ≤ n < 11m/6) with its back-transformations
+    /// split into `parts` (splitSvd), overwriting it.
+    let sgesddSplit (parts: int) (m: int) (n: int) (a: float32[]) =
+        splitSvd ("sgebrd", brd sgebrd_) ("sbdsdc", bidiagonalSvd sbdsdc_) ("sormbr", backTransformation sormbr_) (fun x -> int (ceil x)) parts m n a
+
+    /// Thin SVD of a row-major m×n float64 matrix, as sgesddSplit.
+    let dgesddSplit (parts: int) (m: int) (n: int) (a: float[]) =
+        splitSvd ("dgebrd", brd dgebrd_) ("dbdsdc", bidiagonalSvd dbdsdc_) ("dormbr", backTransformation dormbr_) (fun x -> int (ceil x)) parts m n a
+
+    /// Thin SVD of a row-major m×n matrix, overwriting it: split where svdParts says so, else gesdd.
+    let sgesdd (m: int) (n: int) (a: float32[]) =
+        let parts = svdParts m n
+        if parts > 1 then sgesddSplit parts m n a else gesdd "sgesdd" (lapack sgesdd_) m n a (fun x -> int (ceil x))
+
+    /// Thin SVD of a row-major m×n matrix, overwriting it: split where svdParts says so, else gesdd.
+    let dgesdd (m: int) (n: int) (a: float[]) =
+        let parts = svdParts m n
+        if parts > 1 then dgesddSplit parts m n a else gesdd "dgesdd" (lapack dgesdd_) m n a (fun x -> int (ceil x))
 
     /// svd on a copy of `a` from the storage pool (a fresh 4 MB copy cost 1,024 page faults, about
     /// 12 ms on this VM, at 1024²): the input is not modified.
@@ -258,21 +383,6 @@ module internal OpenBlasNative =
 
     /// Thin SVD of a row-major m×n float64 matrix; the input is not modified.
     let dgesddOf (m: int) (n: int) (a: float[]) = onPooledCopy dgesdd m n a
-
-    /// A LAPACK routine with a workspace, called twice: a query (lwork = −1) for the workspace's
-    /// size, then the call itself. `args` holds the routine's arguments before WORK, `ints` the
-    /// integer arguments it points into, with LWORK and INFO as its last two.
-    let private withWorkspace (routine: string) (call: nativeint list -> unit) (args: (Array * int) list) (ints: int[]) (toInt: 'T -> int) =
-        let run (ws: 'T[]) =
-            pinned (args @ [ ws :> Array, 0; ints, ints.Length - 2; ints, ints.Length - 1 ]) call
-            checkInfo routine ints.[ints.Length - 1]
-        let query = Array.zeroCreate<'T> 1
-        ints.[ints.Length - 2] <- -1
-        run query
-        ints.[ints.Length - 2] <- max 1 (toInt query.[0])
-        let workspace = Storage.uninit<'T> ints.[ints.Length - 2]
-        run workspace
-        Storage.release workspace
 
     /// Thin SVD of a tall row-major m×n matrix (m > n), QR first: A = QR (geqrf on A column-major,
     /// i.e. on the row-major transpose), R = U_R·S·Vᵀ (gesdd of the n×n R). U then comes one of two
