@@ -174,9 +174,9 @@ type EngineTests(output: ITestOutputHelper) =
             Check.run (provider + " tall dgesdd") 40 (LawsProviders.tallSvdHoldsAtAnyCondition p false))
 
     [<Fact>]
-    member this.``an SVD with its back-transformations split over threads keeps the bounds`` () =
+    member this.``an SVD with its steps overlapped on two cores keeps the bounds`` () =
         this.Provider "openblas" |> Option.iter (fun _ ->
-            Check.run "split gesdd" 40 (LawsProviders.splitSvdHolds Native.OpenBlasNative.sgesddSplit Native.OpenBlasNative.dgesddSplit))
+            Check.run "overlapped gesdd" 40 (LawsProviders.overlappedSvdHolds Native.OpenBlasNative.sgesddOverlapped Native.OpenBlasNative.dgesddOverlapped))
 
     [<Fact>]
     member this.``companion: a tall SVD forming U as A·V·S⁻¹ at any condition is caught`` () =

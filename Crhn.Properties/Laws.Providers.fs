@@ -202,23 +202,22 @@ module LawsProviders =
     let private dgesddOnly (name: string) (svd: int -> int -> float[] -> SvdResult<float>) =
         svdOnly name (fun _ _ _ -> invalidOp "unused") svd
 
-    /// A matrix of the shapes whose SVD is split (m ≤ n < 11m/6, m ≥ 2, a few with more than 128
-    /// rows) and a number of parts, 2 to min(m, 4).
-    let splitSvdGen =
+    /// A matrix of the shapes whose SVD overlaps its steps (m ≤ n < 11m/6, m ≥ 2), some with more
+    /// than OpenBlasNative.overlapFrom rows.
+    let overlappedSvdGen =
         gen {
             let! m = Gen.frequency [ 4, Gen.choose (2, 40); 1, Gen.choose (129, 160) ]
             let! n = Gen.choose (m, max m (m * 11 / 6 - 1))
-            let! parts = Gen.choose (2, min m 4)
             let! a = Generators.values -1.0 1.0 [| m; n |]
-            return parts, m, n, a
+            return m, n, a
         }
 
-    /// An SVD whose back-transformations run in parts at once (sSplit/dSplit parts m n a,
-    /// overwriting a) keeps the bounds of svdHolds, in float32 and float64.
-    let splitSvdHolds (sSplit: int -> int -> int -> float32[] -> SvdResult<float32>) (dSplit: int -> int -> int -> float[] -> SvdResult<float>) =
-        Prop.forAll (Arb.fromGen splitSvdGen) (fun (parts, m, n, a) ->
-            let split = svdOnly (sprintf "SVD in %d parts" parts) (fun m n a -> sSplit parts m n (Array.copy a)) (fun m n a -> dSplit parts m n (Array.copy a))
-            svdBounds split true (m, n, a) .&. svdBounds split false (m, n, a))
+    /// An SVD whose steps run on two cores at once (sSvd/dSvd m n a, overwriting a: bdsdc beside
+    /// orgbr, then Q·U_B and V_Bᵀ·Pᵀ by GEMM) keeps the bounds of svdHolds, in float32 and float64.
+    let overlappedSvdHolds (sSvd: int -> int -> float32[] -> SvdResult<float32>) (dSvd: int -> int -> float[] -> SvdResult<float>) =
+        Prop.forAll (Arb.fromGen overlappedSvdGen) (fun (m, n, a) ->
+            let overlapped = svdOnly "overlapped SVD" (fun m n a -> sSvd m n (Array.copy a)) (fun m n a -> dSvd m n (Array.copy a))
+            svdBounds overlapped true (m, n, a) .&. svdBounds overlapped false (m, n, a))
 
     /// Companion: factors scaled by (1 + 100·tol) break orthonormality under the same tolerance.
     let scaledFactorsAreCaught =

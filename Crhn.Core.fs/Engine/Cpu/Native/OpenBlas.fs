@@ -57,10 +57,10 @@ module internal OpenBlasNative =
     extern void dbdsdc_(nativeint uplo, nativeint compq, nativeint n, nativeint d, nativeint e, nativeint u, nativeint ldu, nativeint vt, nativeint ldvt, nativeint q, nativeint iq, nativeint work, nativeint iwork, nativeint info, unativeint uploLength, unativeint compqLength)
 
     [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
-    extern void sormbr_(nativeint vect, nativeint side, nativeint trans, nativeint m, nativeint n, nativeint k, nativeint a, nativeint lda, nativeint tau, nativeint c, nativeint ldc, nativeint work, nativeint lwork, nativeint info, unativeint vectLength, unativeint sideLength, unativeint transLength)
+    extern void sorgbr_(nativeint vect, nativeint m, nativeint n, nativeint k, nativeint a, nativeint lda, nativeint tau, nativeint work, nativeint lwork, nativeint info, unativeint vectLength)
 
     [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
-    extern void dormbr_(nativeint vect, nativeint side, nativeint trans, nativeint m, nativeint n, nativeint k, nativeint a, nativeint lda, nativeint tau, nativeint c, nativeint ldc, nativeint work, nativeint lwork, nativeint info, unativeint vectLength, unativeint sideLength, unativeint transLength)
+    extern void dorgbr_(nativeint vect, nativeint m, nativeint n, nativeint k, nativeint a, nativeint lda, nativeint tau, nativeint work, nativeint lwork, nativeint info, unativeint vectLength)
 
     [<DllImport(Library, CallingConvention = CallingConvention.Cdecl)>]
     extern void dsyevd_(nativeint jobz, nativeint uplo, nativeint n, nativeint a, nativeint lda, nativeint w, nativeint work, nativeint lwork, nativeint iwork, nativeint liwork, nativeint info, unativeint jobzLength, unativeint uploLength)
@@ -278,63 +278,70 @@ module internal OpenBlasNative =
         | [ jobz; pm; pn; pa; lda; ps; pu; ldu; pvt; ldvt; pw; lw; pi; info ] -> f (jobz, pm, pn, pa, lda, ps, pu, ldu, pvt, ldvt, pw, lw, pi, info, 1un)
         | _ -> ()
 
-    /// The fewest singular vectors of each part of splitSvd's back-transformations: with fewer,
-    /// a part's thread saves less than it costs.
-    let splitVectors = 128
+    /// The smallest min(m, n) whose SVD overlaps its steps on two cores (overlappedSvd): below it
+    /// the second thread saves less than it costs.
+    let overlapFrom = 128
 
-    /// Into how many parts the back-transformations of a row-major m×n matrix's SVD are split:
-    /// one a core, each of at least splitVectors vectors, where gesdd would run single-threaded
-    /// and bidiagonalise the matrix directly (m ≤ n < 11m/6; from 11m/6 LAPACK takes an LQ
-    /// first); 1 where it is left to gesdd.
-    let svdParts (m: int) (n: int) =
-        if m <= n && n < m * 11 / 6 && gesddSingleThreaded m then max 1 (min Environment.ProcessorCount (m / splitVectors)) else 1
+    /// Whether a row-major m×n matrix's SVD runs as overlappedSvd: where gesdd would run
+    /// single-threaded on a machine with another core, from overlapFrom, and bidiagonalise the
+    /// matrix directly (m ≤ n < 11m/6; from 11m/6 LAPACK takes an LQ first).
+    let overlaps (m: int) (n: int) =
+        m >= overlapFrom && m <= n && n < m * 11 / 6 && gesddSingleThreaded m && Environment.ProcessorCount > 1
 
-    /// gesdd's own path for a row-major m×n matrix with m ≤ n < 11m/6 (LAPACK sees Aᵀ, column-major
-    /// n×m): bidiagonalisation (gebrd), the bidiagonal's SVD (bdsdc), then the back-transformations
-    /// of its vectors by Q and by P (ormbr), which gesdd runs one after the other on one thread (at
-    /// 1024², 70 of its 250 ms). Here they run in `parts` blocks of vectors at once, each block's
-    /// ormbr on one OpenBLAS thread, while the gate's write side keeps every other call out. The
-    /// outputs are made ready on another core during gebrd and written in place: LAPACK's U
-    /// (n×m) is Vᵀ row-major, its Vᵀ (m×m) is U row-major. Overwrites `a`.
-    let private splitSvd (gebrd: string * (nativeint list -> unit)) (bdsdc: string * (nativeint list -> unit)) (ormbr: string * (nativeint list -> unit))
-                         (toInt: 'T -> int) (parts: int) (m: int) (n: int) (a: 'T[]) =
-        if parts < 1 || parts > m || m > n then invalidArg (nameof parts) (sprintf "a split SVD needs m ≤ n and 1 ≤ parts ≤ m (m = %d, n = %d, parts = %d)" m n parts)
-        let outputs = Threading.Tasks.Task.Run(fun () -> touched<'T> (m * m), touched<'T> (n * m))
+    /// gesdd's path for a row-major m×n matrix with m ≤ n < 11m/6 (LAPACK sees Aᵀ, column-major
+    /// n×m, bidiagonalised as Q·B·Pᵀ by gebrd), its steps overlapped on two cores: while one
+    /// core finds B's SVD (bdsdc, B = U_B·S·V_Bᵀ), the other forms Q's first m columns and Pᵀ from
+    /// gebrd's reflectors (orgbr), each on one OpenBLAS thread; then Aᵀ's left vectors are Q·U_B and
+    /// its right ones V_Bᵀ·Pᵀ, two GEMMs on every core. gesdd instead applies the reflectors to
+    /// U_B and V_Bᵀ (ormbr) after bdsdc, on one thread (at 1024², about a quarter of its time). The
+    /// outputs are made ready on the other core during gebrd. Overwrites `a`.
+    let private overlappedSvd (gebrd: string * (nativeint list -> unit)) (bdsdc: string * (nativeint list -> unit)) (orgbr: string * (nativeint list -> unit))
+                              (gemm: bool * bool * int * int * int * 'T * 'T[] * int * int * 'T[] * int * int * 'T * 'T[] * int * int -> unit)
+                              (toInt: 'T -> int) (m: int) (n: int) (a: 'T[]) : SvdResult<'T> when 'T :> Numerics.INumber<'T> =
+        if m > n then invalidArg (nameof m) (sprintf "an overlapped SVD needs m ≤ n (m = %d, n = %d)" m n)
+        let outputs = Threading.Tasks.Task.Run(fun () -> touched<'T> (m * m), touched<'T> (m * n))
         let d = GC.AllocateUninitializedArray<'T> m
         let e = GC.AllocateUninitializedArray<'T> m
         let tauq = GC.AllocateUninitializedArray<'T> m
         let taup = GC.AllocateUninitializedArray<'T> m
+        // B's vectors (column-major U_B, V_Bᵀ) and Pᵀ, each m×m.
+        let ub = Storage.uninit<'T> (m * m)
+        let vbt = Storage.uninit<'T> (m * m)
+        let pt = Storage.uninit<'T> (m * m)
         let call = withWorkspaceUsing pinnedUngated
-        let u, vt =
+        try
             singleThreaded (fun () ->
                 // M, N, LDA, LWORK, INFO.
                 let brdInts = [| n; m; n; 0; 0 |]
                 call (fst gebrd) (snd gebrd) [ brdInts :> Array, 0; brdInts, 1; a, 0; brdInts, 2; d, 0; e, 0; tauq, 0; taup, 0 ] brdInts toInt
-                let u, vt = outputs.Result
-                // bdsdc writes the top m×m block of LAPACK's U; the rows below it stay zero.
-                if n > m then
-                    for j in 0 .. m - 1 do Array.Clear(vt, j * n + m, n - m)
+                // Pᵀ's reflectors are in the top m×m block, above the diagonal.
+                for j in 0 .. m - 1 do Array.Copy(a, j * n, pt, j * m, m)
+                let reflectors =
+                    Threading.Tasks.Task.Run(fun () ->
+                        // VECT, M, N, K, LDA, LWORK, INFO: Q's first m columns over a, then Pᵀ.
+                        let qInts = [| int 'Q'; n; m; m; n; 0; 0 |]
+                        call (fst orgbr) (snd orgbr) [ qInts :> Array, 0; qInts, 1; qInts, 2; qInts, 3; a, 0; qInts, 4; tauq, 0 ] qInts toInt
+                        let pInts = [| int 'P'; m; m; m; m; 0; 0 |]
+                        call (fst orgbr) (snd orgbr) [ pInts :> Array, 0; pInts, 1; pInts, 2; pInts, 3; pt, 0; pInts, 4; taup, 0 ] pInts toInt)
                 let work = Storage.uninit<'T> (3 * m * m + 4 * m)
                 let iwork = Array.zeroCreate<int> (8 * m)
                 // UPLO, COMPQ, N, LDU, LDVT, INFO; Q and IQ are not referenced with COMPQ = 'I'.
-                let dcInts = [| int 'U'; int 'I'; m; n; m; 0 |]
+                let dcInts = [| int 'U'; int 'I'; m; m; m; 0 |]
                 try
-                    pinnedUngated [ dcInts :> Array, 0; dcInts, 1; dcInts, 2; d, 0; e, 0; vt, 0; dcInts, 3; u, 0; dcInts, 4; dcInts, 5; dcInts, 5; work, 0; iwork, 0; dcInts, 5 ] (snd bdsdc)
+                    pinnedUngated [ dcInts :> Array, 0; dcInts, 1; dcInts, 2; d, 0; e, 0; ub, 0; dcInts, 3; vbt, 0; dcInts, 4; dcInts, 5; dcInts, 5; work, 0; iwork, 0; dcInts, 5 ] (snd bdsdc)
                     checkInfo (fst bdsdc) dcInts.[5]
                 finally
                     Storage.release work
-                let backTransform (part: int) =
-                    let first = part * m / parts
-                    let count = (part + 1) * m / parts - first
-                    // VECT, SIDE, TRANS, M, N, K, LDA, LDC, LWORK, INFO: LAPACK's U's columns
-                    // first.. ← Q·(them), then LAPACK's Vᵀ's rows first.. ← (them)·Pᵀ.
-                    let qInts = [| int 'Q'; int 'L'; int 'N'; n; count; m; n; n; 0; 0 |]
-                    call (fst ormbr) (snd ormbr) [ qInts :> Array, 0; qInts, 1; qInts, 2; qInts, 3; qInts, 4; qInts, 5; a, 0; qInts, 6; tauq, 0; vt, first * n; qInts, 7 ] qInts toInt
-                    let pInts = [| int 'P'; int 'R'; int 'T'; count; m; m; n; m; 0; 0 |]
-                    call (fst ormbr) (snd ormbr) [ pInts :> Array, 0; pInts, 1; pInts, 2; pInts, 3; pInts, 4; pInts, 5; a, 0; pInts, 6; taup, 0; u, first; pInts, 7 ] pInts toInt
-                if parts = 1 then backTransform 0 else Threading.Tasks.Parallel.For(0, parts, Action<int>(backTransform)) |> ignore
-                u, vt)
-        { U = u; S = d; Vt = vt; M = m; N = n }
+                    reflectors.Wait())
+            let u, vt = outputs.Result
+            // Row-major: a is Qᵀ (m×n), ub is U_Bᵀ, vbt is V_B and pt is P (m×m each); Vᵀ = U_Bᵀ·Qᵀ, U = P·V_B.
+            gemm (false, false, m, n, m, 'T.One, ub, 0, m, a, 0, n, 'T.Zero, vt, 0, n)
+            gemm (false, false, m, m, m, 'T.One, pt, 0, m, vbt, 0, m, 'T.Zero, u, 0, m)
+            { U = u; S = d; Vt = vt; M = m; N = n }
+        finally
+            Storage.release ub
+            Storage.release vbt
+            Storage.release pt
 
     let private brd (f: nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint -> unit) =
         function
@@ -346,29 +353,27 @@ module internal OpenBlasNative =
         | [ uplo; compq; pn; d; e; u; ldu; vt; ldvt; q; iq; work; iwork; info ] -> f (uplo, compq, pn, d, e, u, ldu, vt, ldvt, q, iq, work, iwork, info, 1un, 1un)
         | _ -> ()
 
-    let private backTransformation (f: nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * unativeint * unativeint * unativeint -> unit) =
+    let private bidiagonalReflectors (f: nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * nativeint * unativeint -> unit) =
         function
-        | [ vect; side; trans; pm; pn; pk; pa; lda; tau; c; ldc; work; lwork; info ] -> f (vect, side, trans, pm, pn, pk, pa, lda, tau, c, ldc, work, lwork, info, 1un, 1un, 1un)
+        | [ vect; pm; pn; pk; pa; lda; tau; work; lwork; info ] -> f (vect, pm, pn, pk, pa, lda, tau, work, lwork, info, 1un)
         | _ -> ()
 
-    /// Thin SVD of a row-major m×n float32 matrix (m ≤ n < 11m/6) with its back-transformations
-    /// split into `parts` (splitSvd), overwriting it.
-    let sgesddSplit (parts: int) (m: int) (n: int) (a: float32[]) =
-        splitSvd ("sgebrd", brd sgebrd_) ("sbdsdc", bidiagonalSvd sbdsdc_) ("sormbr", backTransformation sormbr_) (fun x -> int (ceil x)) parts m n a
+    /// Thin SVD of a row-major m×n float32 matrix (m ≤ n < 11m/6) with its steps overlapped on two
+    /// cores (overlappedSvd), overwriting it.
+    let sgesddOverlapped (m: int) (n: int) (a: float32[]) =
+        overlappedSvd ("sgebrd", brd sgebrd_) ("sbdsdc", bidiagonalSvd sbdsdc_) ("sorgbr", bidiagonalReflectors sorgbr_) sgemm (fun x -> int (ceil x)) m n a
 
-    /// Thin SVD of a row-major m×n float64 matrix, as sgesddSplit.
-    let dgesddSplit (parts: int) (m: int) (n: int) (a: float[]) =
-        splitSvd ("dgebrd", brd dgebrd_) ("dbdsdc", bidiagonalSvd dbdsdc_) ("dormbr", backTransformation dormbr_) (fun x -> int (ceil x)) parts m n a
+    /// Thin SVD of a row-major m×n float64 matrix, as sgesddOverlapped.
+    let dgesddOverlapped (m: int) (n: int) (a: float[]) =
+        overlappedSvd ("dgebrd", brd dgebrd_) ("dbdsdc", bidiagonalSvd dbdsdc_) ("dorgbr", bidiagonalReflectors dorgbr_) dgemm (fun x -> int (ceil x)) m n a
 
-    /// Thin SVD of a row-major m×n matrix, overwriting it: split where svdParts says so, else gesdd.
+    /// Thin SVD of a row-major m×n matrix, overwriting it: overlapped where `overlaps` says so, else gesdd.
     let sgesdd (m: int) (n: int) (a: float32[]) =
-        let parts = svdParts m n
-        if parts > 1 then sgesddSplit parts m n a else gesdd "sgesdd" (lapack sgesdd_) m n a (fun x -> int (ceil x))
+        if overlaps m n then sgesddOverlapped m n a else gesdd "sgesdd" (lapack sgesdd_) m n a (fun x -> int (ceil x))
 
-    /// Thin SVD of a row-major m×n matrix, overwriting it: split where svdParts says so, else gesdd.
+    /// Thin SVD of a row-major m×n matrix, overwriting it: overlapped where `overlaps` says so, else gesdd.
     let dgesdd (m: int) (n: int) (a: float[]) =
-        let parts = svdParts m n
-        if parts > 1 then dgesddSplit parts m n a else gesdd "dgesdd" (lapack dgesdd_) m n a (fun x -> int (ceil x))
+        if overlaps m n then dgesddOverlapped m n a else gesdd "dgesdd" (lapack dgesdd_) m n a (fun x -> int (ceil x))
 
     /// svd on a copy of `a` from the storage pool (a fresh 4 MB copy cost 1,024 page faults, about
     /// 12 ms on this VM, at 1024²): the input is not modified.
