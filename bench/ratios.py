@@ -23,6 +23,10 @@ def load(path):
         return {r["key"]: r for r in json.load(f)["results"]}
 
 
+def count(faults):
+    return "–" if faults != faults else f"{faults:.0f}"
+
+
 def show(seconds):
     return f"{seconds:.3f} s" if seconds >= 1 else f"{seconds * 1000:.2f} ms"
 
@@ -47,7 +51,7 @@ def main(prefix):
         faults = {s: statistics.median(row[s][key].get("minor_faults_per_call", float("nan")) for row in rows) for s in SIDES}
         torch_faults = min((f for f in (faults["t"], faults["u"]) if f == f), default=float("nan"))
         print(f"| `{key}` | {show(med['c'])} | {show(med['t'])} | {show(med['u'])} | **{ratio:.2f}** | {per_round} | "
-              f"{faults['c']:.0f} / {torch_faults:.0f} |")
+              f"{count(faults['c'])} / {count(torch_faults)} |")
 
 
 if __name__ == "__main__":
